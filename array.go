@@ -1,0 +1,169 @@
+package shm
+
+import (
+	"fmt"
+	"reflect"
+	"unsafe"
+)
+
+// arrayHeader is the size of a RawArray's header; the elements follow it.
+const arrayHeader = objectAlign
+
+// A RawArray is a fixed-length array of T in shared memory, with no lock:
+// Python's multiprocessing RawArray. A *RawArray[T] points straight into the
+// shared mapping. T may be any type that holds no Go pointers (see [RawValue]).
+// An index out of range panics, as it does for a Go slice.
+type RawArray[T any] struct {
+	_ noCopy
+	n int64 // the length, set before the array is shared and never changed
+}
+
+// NewRawArray returns a new RawArray of n zero elements. An array too large for
+// the segments of the heap gets a segment of its own; its pages cost memory
+// only once written.
+func NewRawArray[T any](n int) (*RawArray[T], error) {
+	if err := infoOf[T]().err; err != nil {
+		return nil, err
+	}
+	size, err := arraySize[T](n)
+	if err != nil {
+		return nil, err
+	}
+	p, err := theHeap.alloc(size)
+	if err != nil {
+		return nil, err
+	}
+	a := as[RawArray[T]](p)
+	a.n = int64(n)
+	return a, nil
+}
+
+// NewRawArrayFrom returns a new RawArray holding a copy of xs.
+func NewRawArrayFrom[T any](xs []T) (*RawArray[T], error) {
+	a, err := NewRawArray[T](len(xs))
+	if err != nil {
+		return nil, err
+	}
+	copy(a.Slice(), xs)
+	return a, nil
+}
+
+func arraySize[T any](n int) (uintptr, error) {
+	elem := unsafe.Sizeof(*new(T))
+	if n < 0 {
+		return 0, fmt.Errorf("shm: array length %d is negative", n)
+	}
+	if elem != 0 && uintptr(n) > (maxObject-arrayHeader)/elem {
+		return 0, fmt.Errorf("shm: array of %d %s (%d bytes each) is too large", n, reflect.TypeFor[T](), elem)
+	}
+	return arrayHeader + uintptr(n)*elem, nil
+}
+
+// Len returns the number of elements.
+func (a *RawArray[T]) Len() int { return int(a.n) }
+
+// Load returns element i, with no lock.
+func (a *RawArray[T]) Load(i int) T { return arrayData(a)[i] }
+
+// Store sets element i, with no lock.
+func (a *RawArray[T]) Store(i int, x T) { arrayData(a)[i] = x }
+
+// Slice returns the elements themselves: writes to the slice are writes to the
+// shared memory. The memory stays mapped for the life of the process, so the
+// slice stays valid. Do not append to it.
+func (a *RawArray[T]) Slice() []T { return arrayData(a) }
+
+// An Array is a fixed-length array of T in shared memory guarded by a [Mutex]:
+// Python's multiprocessing Array. Each method holds the lock while it runs.
+type Array[T any] struct {
+	mu  *Mutex
+	raw *RawArray[T]
+}
+
+// NewArray returns a new Array of n zero elements with its own lock, or the
+// lock given [WithLock].
+func NewArray[T any](n int, opts ...Option) (*Array[T], error) {
+	o, err := makeOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := NewRawArray[T](n)
+	if err != nil {
+		return nil, err
+	}
+	return withArrayLock(raw, o)
+}
+
+// NewArrayFrom returns a new Array holding a copy of xs.
+func NewArrayFrom[T any](xs []T, opts ...Option) (*Array[T], error) {
+	o, err := makeOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := NewRawArrayFrom(xs)
+	if err != nil {
+		return nil, err
+	}
+	return withArrayLock(raw, o)
+}
+
+func withArrayLock[T any](raw *RawArray[T], o options) (*Array[T], error) {
+	mu := o.lock
+	if mu == nil {
+		var err error
+		if mu, err = NewMutex(); err != nil {
+			return nil, err
+		}
+	}
+	return &Array[T]{mu: mu, raw: raw}, nil
+}
+
+// Len returns the number of elements.
+func (a *Array[T]) Len() int { return a.raw.Len() }
+
+// Load returns element i, read under the lock.
+func (a *Array[T]) Load(i int) T {
+	s := a.raw.Slice()
+	_ = s[i] // panic on a bad index before locking
+	a.mu.Lock()
+	x := s[i]
+	a.mu.Unlock()
+	return x
+}
+
+// Store sets element i under the lock.
+func (a *Array[T]) Store(i int, x T) {
+	s := a.raw.Slice()
+	_ = s[i]
+	a.mu.Lock()
+	s[i] = x
+	a.mu.Unlock()
+}
+
+// Update replaces element i with f(element) under the lock, and returns the new
+// element. f runs with the lock held: it must be quick and must not lock it again.
+func (a *Array[T]) Update(i int, f func(T) T) (new T) {
+	s := a.raw.Slice()
+	_ = s[i]
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	x := f(s[i])
+	s[i] = x
+	return x
+}
+
+// Snapshot returns a copy of the elements, taken under the lock.
+func (a *Array[T]) Snapshot() []T {
+	s := a.raw.Slice()
+	out := make([]T, len(s))
+	a.mu.Lock()
+	copy(out, s)
+	a.mu.Unlock()
+	return out
+}
+
+// Mutex returns the lock that guards the array: Python's get_lock().
+func (a *Array[T]) Mutex() *Mutex { return a.mu }
+
+// Raw returns the array without its lock: Python's get_obj().
+func (a *Array[T]) Raw() *RawArray[T] { return a.raw }

@@ -1,0 +1,117 @@
+package shm
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"unsafe"
+)
+
+const (
+	// objectAlign is the alignment of every shared object: a cache line, so
+	// that two objects written by different processes never share one.
+	objectAlign = 64
+	pageSize    = 4096
+
+	firstSegment = 1 << 20  // size of the first segment of a process
+	maxSegment   = 64 << 20 // segments double up to this size
+)
+
+// The heap hands out zeroed, aligned blocks of shared memory. Memory is never
+// reused: a block lives as long as the processes that map it, which is what
+// lets every pointer into it stay valid. The pages of a segment cost nothing
+// until they are touched.
+type heap struct {
+	mu   sync.Mutex
+	segs []*segment // every segment mapped here: inherited ones first, then this process's own
+	cur  *segment   // the segment being carved, one this process created
+	used uintptr    // bytes of cur handed out
+	next int64      // size of the next shared segment
+}
+
+var theHeap heap
+
+// alloc returns a zeroed block of size bytes aligned to objectAlign.
+func (h *heap) alloc(size uintptr) (unsafe.Pointer, error) {
+	if size == 0 {
+		size = 1
+	}
+	if size > maxObject {
+		return nil, fmt.Errorf("shm: %d bytes is more than one object can hold", size)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.next == 0 {
+		h.next = firstSegment
+	}
+	if size > uintptr(h.next)/4 {
+		// A large object gets a segment of its own, sized to fit.
+		s, err := newSegment(int64(roundUp(size, pageSize)))
+		if err != nil {
+			return nil, err
+		}
+		h.segs = append(h.segs, s)
+		return segPointer(s, 0), nil
+	}
+	if h.cur == nil || roundUp(h.used, objectAlign)+size > uintptr(len(h.cur.mem)) {
+		s, err := newSegment(h.next)
+		if err != nil {
+			return nil, err
+		}
+		if h.next < maxSegment {
+			h.next *= 2
+		}
+		h.segs = append(h.segs, s)
+		h.cur, h.used = s, 0
+	}
+	off := roundUp(h.used, objectAlign)
+	h.used = off + size
+	return segPointer(h.cur, off), nil
+}
+
+// maxObject bounds an object's size so that sizes and offsets never overflow.
+const maxObject = 1 << 46
+
+// find returns the segment holding the n bytes at p, and p's offset in it.
+func (h *heap) find(p unsafe.Pointer, n uintptr) (*segment, uintptr, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, s := range h.segs {
+		if off, ok := s.contains(p, n); ok {
+			return s, off, true
+		}
+	}
+	return nil, 0, false
+}
+
+// byIno returns the segment whose file has inode ino.
+func (h *heap) byIno(ino uint64) *segment {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, s := range h.segs {
+		if s.ino == ino {
+			return s
+		}
+	}
+	return nil
+}
+
+// files returns the files of every segment, to hand to a child.
+func (h *heap) files() []*os.File {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	fs := make([]*os.File, len(h.segs))
+	for i, s := range h.segs {
+		fs[i] = s.file
+	}
+	return fs
+}
+
+// adopt adds segments inherited from the parent.
+func (h *heap) adopt(segs []*segment) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.segs = append(h.segs, segs...)
+}
+
+func roundUp(n, to uintptr) uintptr { return (n + to - 1) &^ (to - 1) }

@@ -1,0 +1,20 @@
+//go:build !linux
+
+package token
+
+import (
+	"errors"
+	"fmt"
+	"os"
+)
+
+var errUnsupported = fmt.Errorf("liveness tokens are not available on this system: %w", errors.ErrUnsupported)
+
+// Table is a family's token table.
+type Table struct{}
+
+func Create() (*Table, error)                   { return nil, errUnsupported }
+func Open(f *os.File) (*Table, error)           { return nil, errUnsupported }
+func (t *Table) File() *os.File                 { return nil }
+func (t *Table) Acquire() (uint32, error)       { return 0, errUnsupported }
+func (t *Table) Alive(tok uint32) (bool, error) { return false, errUnsupported }

@@ -1,0 +1,67 @@
+package unix
+
+import (
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Errors that callers compare against.
+const (
+	EAGAIN    = unix.EAGAIN
+	EINTR     = unix.EINTR
+	ETIMEDOUT = unix.ETIMEDOUT
+	ENOSYS    = unix.ENOSYS
+	EACCES    = unix.EACCES
+)
+
+// Flags and commands.
+const (
+	MFD_CLOEXEC      = unix.MFD_CLOEXEC
+	O_RDWR           = unix.O_RDWR
+	O_CLOEXEC        = unix.O_CLOEXEC
+	PROT_READ        = unix.PROT_READ
+	PROT_WRITE       = unix.PROT_WRITE
+	MAP_SHARED       = unix.MAP_SHARED
+	F_OFD_SETLK      = unix.F_OFD_SETLK
+	F_OFD_GETLK      = unix.F_OFD_GETLK
+	F_WRLCK          = unix.F_WRLCK
+	F_UNLCK          = unix.F_UNLCK
+	SEEK_SET         = unix.SEEK_SET
+	PR_SET_PDEATHSIG = unix.PR_SET_PDEATHSIG
+)
+
+type (
+	Stat_t   = unix.Stat_t
+	Flock_t  = unix.Flock_t
+	Timespec = unix.Timespec
+	CPUSet   = unix.CPUSet
+)
+
+func MemfdCreate(name string, flags int) (int, error) { return unix.MemfdCreate(name, flags) }
+func Ftruncate(fd int, size int64) error              { return unix.Ftruncate(fd, size) }
+func Fstat(fd int, st *Stat_t) error                  { return unix.Fstat(fd, st) }
+func Open(path string, mode int, perm uint32) (int, error) {
+	return unix.Open(path, mode, perm)
+}
+func Close(fd int) error { return unix.Close(fd) }
+func Mmap(fd int, offset int64, length int, prot int, flags int) ([]byte, error) {
+	return unix.Mmap(fd, offset, length, prot, flags)
+}
+func Munmap(b []byte) error                             { return unix.Munmap(b) }
+func FcntlFlock(fd uintptr, cmd int, lk *Flock_t) error { return unix.FcntlFlock(fd, cmd, lk) }
+func CloseOnExec(fd int)                                { unix.CloseOnExec(fd) }
+func NsecToTimespec(ns int64) Timespec                  { return unix.NsecToTimespec(ns) }
+func SchedSetaffinity(tid int, set *CPUSet) error       { return unix.SchedSetaffinity(tid, set) }
+
+// SchedYield gives the processor to another runnable thread, of any process.
+// runtime.Gosched yields only to goroutines of this process.
+func SchedYield() { unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }
+
+// Futex calls futex(2) with the operation op on the word at addr.
+func Futex(addr unsafe.Pointer, op int, val uint32, ts *Timespec) (int, syscall.Errno) {
+	r, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(addr), uintptr(op), uintptr(val),
+		uintptr(unsafe.Pointer(ts)), 0, 0)
+	return int(r), e
+}

@@ -1,0 +1,181 @@
+package shm
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"unsafe"
+)
+
+// An objRef names an object in shared memory for another process of the
+// family: the segment (by inode), the object's place in it, and a fingerprint
+// of its type, checked on arrival.
+type objRef struct {
+	Seg  uint64
+	Off  uint64
+	Size uint64
+	Type uint64
+}
+
+// object is implemented by the shm types that can be passed to [Start]. The
+// decode method is called on a nil receiver, to build the object in the child.
+type object interface {
+	shmRefs() ([]objRef, error)
+	shmDecode(refs []objRef) (reflect.Value, error)
+}
+
+var objectType = reflect.TypeFor[object]()
+
+var errNotShared = errors.New("not in shared memory: make it with an shm constructor")
+
+// refOf returns the reference to the size bytes at p, of type fingerprint fp.
+func refOf(p unsafe.Pointer, size uintptr, fp uint64) (objRef, error) {
+	s, off, ok := theHeap.find(p, size)
+	if !ok {
+		return objRef{}, errNotShared
+	}
+	return objRef{Seg: s.ino, Off: uint64(off), Size: uint64(size), Type: fp}, nil
+}
+
+// resolve returns the address named by r after checking it against what the
+// receiving parameter expects: its type fingerprint, size and alignment.
+func resolve(r objRef, size, align uintptr, fp uint64) (unsafe.Pointer, error) {
+	if r.Type != fp {
+		return nil, errors.New("type differs from the sender's")
+	}
+	if r.Size != uint64(size) {
+		return nil, fmt.Errorf("size %d differs from the sender's %d", size, r.Size)
+	}
+	s := theHeap.byIno(r.Seg)
+	if s == nil {
+		return nil, fmt.Errorf("segment %d was not inherited", r.Seg)
+	}
+	if r.Off > uint64(len(s.mem)) || r.Size > uint64(len(s.mem))-r.Off {
+		return nil, fmt.Errorf("bytes %d to %d are outside segment %d of %d bytes", r.Off, r.Off+r.Size, r.Seg, len(s.mem))
+	}
+	if r.Off%uint64(align) != 0 {
+		return nil, fmt.Errorf("offset %d is not aligned to %d", r.Off, align)
+	}
+	return segPointer(s, uintptr(r.Off)), nil
+}
+
+func needRefs(refs []objRef, n int) error {
+	if len(refs) != n {
+		return fmt.Errorf("%d references, want %d", len(refs), n)
+	}
+	return nil
+}
+
+func (m *Mutex) shmRefs() ([]objRef, error) {
+	r, err := refOf(addr(m), unsafe.Sizeof(Mutex{}), infoOf[Mutex]().fingerprint)
+	return []objRef{r}, err
+}
+
+func (*Mutex) shmDecode(refs []objRef) (reflect.Value, error) {
+	m, err := decodeMutex(refs)
+	return reflect.ValueOf(m), err
+}
+
+func decodeMutex(refs []objRef) (*Mutex, error) {
+	if err := needRefs(refs, 1); err != nil {
+		return nil, err
+	}
+	p, err := resolve(refs[0], unsafe.Sizeof(Mutex{}), unsafe.Alignof(Mutex{}), infoOf[Mutex]().fingerprint)
+	return as[Mutex](p), err
+}
+
+func (v *RawValue[T]) shmRefs() ([]objRef, error) {
+	r, err := refOf(addr(v), unsafe.Sizeof(*v), infoOf[T]().fingerprint)
+	return []objRef{r}, err
+}
+
+func (*RawValue[T]) shmDecode(refs []objRef) (reflect.Value, error) {
+	v, err := decodeRawValue[T](refs)
+	return reflect.ValueOf(v), err
+}
+
+func decodeRawValue[T any](refs []objRef) (*RawValue[T], error) {
+	if err := needRefs(refs, 1); err != nil {
+		return nil, err
+	}
+	var zero RawValue[T]
+	p, err := resolve(refs[0], unsafe.Sizeof(zero), unsafe.Alignof(zero), infoOf[T]().fingerprint)
+	return as[RawValue[T]](p), err
+}
+
+func (v *Value[T]) shmRefs() ([]objRef, error) {
+	m, err := v.mu.shmRefs()
+	if err != nil {
+		return nil, err
+	}
+	r, err := v.raw.shmRefs()
+	return append(m, r...), err
+}
+
+func (*Value[T]) shmDecode(refs []objRef) (reflect.Value, error) {
+	if err := needRefs(refs, 2); err != nil {
+		return reflect.Value{}, err
+	}
+	m, err := decodeMutex(refs[:1])
+	if err != nil {
+		return reflect.Value{}, err
+	}
+	raw, err := decodeRawValue[T](refs[1:])
+	return reflect.ValueOf(&Value[T]{mu: m, raw: raw}), err
+}
+
+func (a *RawArray[T]) shmRefs() ([]objRef, error) {
+	size, _ := arraySize[T](a.Len())
+	r, err := refOf(addr(a), size, infoOf[T]().fingerprint)
+	return []objRef{r}, err
+}
+
+func (*RawArray[T]) shmDecode(refs []objRef) (reflect.Value, error) {
+	a, err := decodeRawArray[T](refs)
+	return reflect.ValueOf(a), err
+}
+
+func decodeRawArray[T any](refs []objRef) (*RawArray[T], error) {
+	if err := needRefs(refs, 1); err != nil {
+		return nil, err
+	}
+	r := refs[0]
+	fp := infoOf[T]().fingerprint
+	// Read the header first, then check the whole array against its length.
+	var zero RawArray[T]
+	hr := objRef{Seg: r.Seg, Off: r.Off, Size: uint64(unsafe.Sizeof(zero)), Type: r.Type}
+	p, err := resolve(hr, unsafe.Sizeof(zero), objectAlign, fp)
+	if err != nil {
+		return nil, err
+	}
+	a := as[RawArray[T]](p)
+	size, err := arraySize[T](a.Len())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := resolve(r, size, objectAlign, fp); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *Array[T]) shmRefs() ([]objRef, error) {
+	m, err := a.mu.shmRefs()
+	if err != nil {
+		return nil, err
+	}
+	r, err := a.raw.shmRefs()
+	return append(m, r...), err
+}
+
+func (*Array[T]) shmDecode(refs []objRef) (reflect.Value, error) {
+	if err := needRefs(refs, 2); err != nil {
+		return reflect.Value{}, err
+	}
+	m, err := decodeMutex(refs[:1])
+	if err != nil {
+		return reflect.Value{}, err
+	}
+	raw, err := decodeRawArray[T](refs[1:])
+	return reflect.ValueOf(&Array[T]{mu: m, raw: raw}), err
+}

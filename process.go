@@ -1,0 +1,206 @@
+package shm
+
+import (
+	"bytes"
+	"encoding/gob"
+	"fmt"
+	"os"
+	"os/exec"
+	"reflect"
+	"sync"
+	"sync/atomic"
+
+	"github.com/shmgo/shm/internal/memfd"
+)
+
+// A Process is a child process started by [Start]: Python's
+// multiprocessing.Process after start(). Its methods may be called from any
+// goroutine.
+//
+// A child never outlives its parent: when the parent process dies, however it
+// dies, the kernel kills its children (SIGKILL), and any [Mutex] they held is
+// taken over by the next process to lock it. Join every child to know how it
+// ended.
+type Process struct {
+	cmd   *exec.Cmd
+	name  string
+	ctl   *os.File // the control file: start message in, result out
+	once  sync.Once
+	err   error
+	state atomic.Pointer[os.ProcessState]
+}
+
+// Start starts fn in a new process and returns without waiting for it: Python's
+// Process(target=fn, args=args).start(). fn must have been registered with
+// [Register], and args must fit its parameters: a shm object is passed by
+// reference (the child maps the same memory), any other value is passed by
+// copy, encoded with encoding/gob. The child is this program's executable run
+// again; its [Main] runs fn, and its standard output and error are the
+// parent's.
+//
+// Start checks everything before it starts anything: it returns an error, and
+// starts no process, when fn is not registered, when the number or types of
+// args do not fit, when a shm object is not in shared memory or when a value
+// cannot be encoded.
+func Start(fn any, args ...any) (*Process, error) {
+	if !mainCalled.Load() {
+		return nil, ErrNoMain
+	}
+	t, err := lookup(fn)
+	if err != nil {
+		return nil, err
+	}
+	msg := startMsg{Func: t.name, ParentPid: os.Getpid()}
+	if msg.Args, err = encodeArgs(t, args); err != nil {
+		return nil, err
+	}
+	tokens, err := tokenTable()
+	if err != nil {
+		return nil, err
+	}
+	files := theHeap.files()
+	msg.Segments = make([]uint64, len(files))
+	for i, f := range files {
+		_, ino, err := memfd.Stat(f)
+		if err != nil {
+			return nil, fmt.Errorf("shm: Start(%s): %w", t.name, err)
+		}
+		msg.Segments[i] = ino
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(&msg); err != nil {
+		return nil, fmt.Errorf("shm: Start(%s): %w", t.name, err)
+	}
+	ctl, err := memfd.Create("shm-control", 0)
+	if err != nil {
+		return nil, fmt.Errorf("shm: Start(%s): %w", t.name, err)
+	}
+	if _, err := ctl.WriteAt(buf.Bytes(), 0); err != nil {
+		ctl.Close()
+		return nil, fmt.Errorf("shm: Start(%s): writing the start message: %w", t.name, err)
+	}
+
+	exe, err := os.Executable()
+	if err != nil {
+		ctl.Close()
+		return nil, fmt.Errorf("shm: Start(%s): %w", t.name, err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Args = []string{os.Args[0]}
+	cmd.Env = append(withoutEnv(os.Environ(), envChild), envChild+"="+protocolVersion)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.ExtraFiles = append([]*os.File{ctl, tokens.File()}, files...)
+	if err := startCmd(cmd); err != nil {
+		ctl.Close()
+		return nil, fmt.Errorf("shm: Start(%s): %w", t.name, err)
+	}
+	return &Process{cmd: cmd, name: t.name, ctl: ctl}, nil
+}
+
+// encodeArgs checks args against t's parameters and encodes them.
+func encodeArgs(t *target, args []any) ([]argMsg, error) {
+	ft := t.fn.Type()
+	if len(args) != ft.NumIn() {
+		return nil, fmt.Errorf("shm: Start(%s): %d arguments for %d parameters (%s)", t.name, len(args), ft.NumIn(), ft)
+	}
+	out := make([]argMsg, len(args))
+	for i, a := range args {
+		pt := ft.In(i)
+		bad := func(format string, x ...any) error {
+			return fmt.Errorf("shm: Start(%s): argument %d (%s): %s", t.name, i+1, pt, fmt.Sprintf(format, x...))
+		}
+		av := reflect.ValueOf(a)
+		if !av.IsValid() {
+			return nil, bad("nil cannot be passed to another process")
+		}
+		if !av.Type().AssignableTo(pt) {
+			return nil, bad("got %s", av.Type())
+		}
+		if o, ok := a.(object); ok {
+			if av.Kind() == reflect.Pointer && av.IsNil() {
+				return nil, bad("nil %s", av.Type())
+			}
+			if pt != av.Type() {
+				return nil, bad("a shm object must go to a parameter of its own type, not %s", pt)
+			}
+			refs, err := o.shmRefs()
+			if err != nil {
+				return nil, bad("%v", err)
+			}
+			out[i].Refs = refs
+			continue
+		}
+		v := reflect.New(pt).Elem()
+		v.Set(av)
+		var buf bytes.Buffer
+		if err := gob.NewEncoder(&buf).EncodeValue(v); err != nil {
+			return nil, bad("cannot be copied to another process: %v", err)
+		}
+		out[i].Data = buf.Bytes()
+	}
+	return out, nil
+}
+
+func withoutEnv(env []string, key string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if len(kv) > len(key) && kv[:len(key)] == key && kv[len(key)] == '=' {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// Pid returns the child's process ID.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Join waits for the child to exit: Python's join(). It returns nil when the
+// target returned nothing or nil; otherwise an [*ExitError] carrying the exit
+// code and the error the target returned, its panic message and the first
+// lines of its stack, or the signal that killed it. Join may be called more
+// than once, from any goroutine; each call returns the same result.
+func (p *Process) Join() error {
+	p.once.Do(p.wait)
+	return p.err
+}
+
+func (p *Process) wait() {
+	werr := p.cmd.Wait()
+	res, ok := readResult(p.ctl)
+	p.ctl.Close()
+	st := p.cmd.ProcessState
+	if st == nil {
+		p.err = fmt.Errorf("shm: %s: %w", p.name, werr)
+		return
+	}
+	p.state.Store(st)
+	if st.Success() {
+		return
+	}
+	e := &ExitError{ProcessState: st, Func: p.name}
+	if ok && res.Code == st.ExitCode() {
+		e.Message, e.Panic = res.Message, res.Panic
+	}
+	p.err = e
+}
+
+// Kill makes the child exit at once (SIGKILL): Python's kill(). It does not
+// wait; call [Process.Join] for that.
+func (p *Process) Kill() error {
+	if p.state.Load() != nil {
+		return nil
+	}
+	return p.cmd.Process.Kill()
+}
+
+// ExitCode returns the child's exit code once [Process.Join] has returned,
+// and -1 before: 0 for success, 1 when the target returned an error, 2 when it
+// panicked. Like [os.ProcessState.ExitCode], it returns -1 for a child killed
+// by a signal.
+func (p *Process) ExitCode() int {
+	if st := p.state.Load(); st != nil {
+		return st.ExitCode()
+	}
+	return -1
+}

@@ -1,0 +1,301 @@
+package shm
+
+import (
+	"bytes"
+	"encoding/gob"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/shmgo/shm/internal/memfd"
+)
+
+// A child learns that it is one, and which protocol its parent speaks, from
+// this environment variable. Everything else comes through descriptor 3.
+const envChild = "SHM_CHILD"
+
+const protocolVersion = "1"
+
+// The descriptors a child receives.
+const (
+	fdControl  = 3 // the start message in, the result out
+	fdTokens   = 4 // the family's token table
+	fdSegments = 5 // the first segment; the others follow
+)
+
+type target struct {
+	name  string
+	fn    reflect.Value
+	isErr bool // fn returns an error
+}
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]*target{}
+	mainCalled atomic.Bool
+)
+
+var errorType = reflect.TypeFor[error]()
+
+// closureName matches the names the compiler gives function literals and
+// method values, which cannot be found again in another process.
+var closureName = regexp.MustCompile(`\.func\d+(\.\d+)*$|-fm$|\.gowrap\d+$`)
+
+// Register makes fn startable in a child process by [Start]. Call it from an
+// init function, so that the child, which runs the same program, registers
+// the same functions before [Main] looks fn up.
+//
+// fn must be a top-level function or a method expression (not a function
+// literal nor a method value) that returns nothing or an error. Its parameters
+// may be shm objects (*[RawValue], *[Value], *[RawArray], *[Array], *[Mutex]),
+// which the child shares, and any values that encoding/gob can encode, which
+// the child receives a copy of. Register panics if fn is not such a function
+// or if it is registered twice.
+func Register(fn any) {
+	v := reflect.ValueOf(fn)
+	if v.Kind() != reflect.Func || v.IsNil() {
+		panic(fmt.Sprintf("shm: Register of %T, not a function", fn))
+	}
+	name := funcName(v)
+	if closureName.MatchString(name) {
+		panic(fmt.Sprintf("shm: Register of %s: a function literal or method value cannot be found in another process; register a top-level function", name))
+	}
+	t := v.Type()
+	if t.IsVariadic() {
+		panic(fmt.Sprintf("shm: Register of %s: variadic functions are not supported", name))
+	}
+	isErr := false
+	switch {
+	case t.NumOut() == 0:
+	case t.NumOut() == 1 && t.Out(0) == errorType:
+		isErr = true
+	default:
+		panic(fmt.Sprintf("shm: Register of %s: it must return nothing or an error, not %s", name, t))
+	}
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := registry[name]; dup {
+		panic(fmt.Sprintf("shm: Register of %s twice", name))
+	}
+	registry[name] = &target{name: name, fn: v, isErr: isErr}
+}
+
+func funcName(v reflect.Value) string {
+	if f := runtime.FuncForPC(v.Pointer()); f != nil {
+		return f.Name()
+	}
+	return "?"
+}
+
+// lookup returns the registered target that fn is.
+func lookup(fn any) (*target, error) {
+	v := reflect.ValueOf(fn)
+	if v.Kind() != reflect.Func || v.IsNil() {
+		return nil, fmt.Errorf("shm: Start of %T, not a function", fn)
+	}
+	name := funcName(v)
+	registryMu.RLock()
+	t := registry[name]
+	registryMu.RUnlock()
+	switch {
+	case t != nil && t.fn.Pointer() == v.Pointer():
+		return t, nil
+	case closureName.MatchString(name):
+		return nil, fmt.Errorf("shm: Start of %s: a function literal or method value cannot be started in another process; register a top-level function", name)
+	}
+	return nil, fmt.Errorf("shm: Start of %s: not registered; call shm.Register(%s) in an init function", name, shortName(name))
+}
+
+func shortName(name string) string {
+	if i := strings.LastIndex(name, "/"); i >= 0 {
+		name = name[i+1:]
+	}
+	if i := strings.Index(name, "."); i >= 0 && !strings.HasPrefix(name, "main.") {
+		return name
+	}
+	return strings.TrimPrefix(name, "main.")
+}
+
+// Main must be the first line of main, and of TestMain in tests that start
+// child processes. In the parent it returns at once. In a child started by
+// [Start] it runs the target function and exits the process: with status 0
+// when the function returns nothing or nil, 1 when it returns an error, and 2
+// when it panics; the error or panic reaches the parent's [Process.Join].
+func Main() {
+	mainCalled.Store(true)
+	if os.Getenv(envChild) == "" {
+		return
+	}
+	os.Exit(runChild())
+}
+
+// startMsg is what a parent tells a child, through descriptor fdControl.
+type startMsg struct {
+	Func      string
+	ParentPid int
+	Segments  []uint64 // inode of the segment at fdSegments+i
+	Args      []argMsg
+}
+
+// argMsg carries one argument: references for a shm object, gob bytes for a
+// plain value.
+type argMsg struct {
+	Refs []objRef
+	Data []byte
+}
+
+// resultMsg is what a child tells its parent, in the same file, when done.
+type resultMsg struct {
+	Code    int
+	Message string
+	Panic   bool
+}
+
+// resultMagic starts a result, so that a parent can tell one from the start
+// message that a killed child left in place.
+const resultMagic = "shm result\n"
+
+func runChild() int {
+	v := os.Getenv(envChild)
+	os.Unsetenv(envChild)
+	if v != protocolVersion {
+		fmt.Fprintf(os.Stderr, "shm: child: parent speaks protocol %q, this program %q\n", v, protocolVersion)
+		return 2
+	}
+	ctl := memfd.Inherit(fdControl, "shm-control")
+	msg, fn, args, err := setUpChild(ctl)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "shm: child: %v\n", err)
+		writeResult(ctl, resultMsg{Code: 2, Message: err.Error()})
+		return 2
+	}
+	if msg == nil {
+		return 2 // the parent died before the child started: nobody to report to
+	}
+	res := call(fn, args)
+	writeResult(ctl, res)
+	return res.Code
+}
+
+func setUpChild(ctl *os.File) (*startMsg, *target, []reflect.Value, error) {
+	var msg startMsg
+	// The descriptor shares its file offset with the parent's: read at offsets.
+	if err := gob.NewDecoder(io.NewSectionReader(ctl, 0, maxControl)).Decode(&msg); err != nil {
+		return nil, nil, nil, fmt.Errorf("reading the start message: %w", err)
+	}
+	if err := watchParent(msg.ParentPid); err != nil {
+		return nil, nil, nil, nil
+	}
+	if err := joinFamily(memfd.Inherit(fdTokens, "shm-tokens")); err != nil {
+		return nil, nil, nil, err
+	}
+	segs := make([]*segment, len(msg.Segments))
+	for i, ino := range msg.Segments {
+		s, err := mapSegment(memfd.Inherit(fdSegments+i, "shm"))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if s.ino != ino {
+			return nil, nil, nil, fmt.Errorf("descriptor %d is segment %d, want %d", fdSegments+i, s.ino, ino)
+		}
+		segs[i] = s
+	}
+	theHeap.adopt(segs)
+
+	registryMu.RLock()
+	t := registry[msg.Func]
+	registryMu.RUnlock()
+	if t == nil {
+		return nil, nil, nil, fmt.Errorf("%s is not registered in this program; call shm.Register(%s) in an init function", msg.Func, shortName(msg.Func))
+	}
+	ft := t.fn.Type()
+	if len(msg.Args) != ft.NumIn() {
+		return nil, nil, nil, fmt.Errorf("%s takes %d arguments, got %d", t.name, ft.NumIn(), len(msg.Args))
+	}
+	args := make([]reflect.Value, len(msg.Args))
+	for i, a := range msg.Args {
+		v, err := decodeArg(ft.In(i), a)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("%s: argument %d (%s): %w", t.name, i+1, ft.In(i), err)
+		}
+		args[i] = v
+	}
+	return &msg, t, args, nil
+}
+
+func decodeArg(pt reflect.Type, a argMsg) (reflect.Value, error) {
+	if pt.Implements(objectType) {
+		return reflect.Zero(pt).Interface().(object).shmDecode(a.Refs)
+	}
+	v := reflect.New(pt)
+	if err := gob.NewDecoder(bytes.NewReader(a.Data)).DecodeValue(v); err != nil {
+		return reflect.Value{}, err
+	}
+	return v.Elem(), nil
+}
+
+// call runs the target and turns what it returns, or its panic, into a result.
+func call(t *target, args []reflect.Value) (res resultMsg) {
+	defer func() {
+		if r := recover(); r != nil {
+			res = resultMsg{Code: 2, Panic: true, Message: fmt.Sprint(r) + "\n\n" + panicStack(debug.Stack())}
+		}
+	}()
+	out := t.fn.Call(args)
+	if t.isErr && !out[0].IsNil() {
+		return resultMsg{Code: 1, Message: out[0].Interface().(error).Error()}
+	}
+	return resultMsg{}
+}
+
+// panicStack returns the first frames of a stack below the call to panic.
+func panicStack(stack []byte) string {
+	lines := strings.Split(string(stack), "\n")
+	start := 0
+	for i, l := range lines {
+		if strings.HasPrefix(l, "panic(") {
+			start = i + 2 // the panic call and its file line
+		}
+	}
+	const frames = 4
+	end := min(start+2*frames, len(lines))
+	if start >= end {
+		return ""
+	}
+	return strings.Join(lines[start:end], "\n")
+}
+
+func writeResult(ctl *os.File, res resultMsg) {
+	var buf bytes.Buffer
+	buf.WriteString(resultMagic)
+	if err := gob.NewEncoder(&buf).Encode(res); err != nil {
+		return
+	}
+	if err := ctl.Truncate(0); err != nil {
+		return
+	}
+	ctl.WriteAt(buf.Bytes(), 0)
+}
+
+// readResult reads what a finished child wrote into its control file.
+func readResult(ctl *os.File) (resultMsg, bool) {
+	b, _ := io.ReadAll(io.NewSectionReader(ctl, 0, maxControl))
+	if !bytes.HasPrefix(b, []byte(resultMagic)) {
+		return resultMsg{}, false
+	}
+	var res resultMsg
+	if err := gob.NewDecoder(bytes.NewReader(b[len(resultMagic):])).Decode(&res); err != nil {
+		return resultMsg{}, false
+	}
+	return res, true
+}
+
+// maxControl bounds what is read from a control file.
+const maxControl = 1 << 30

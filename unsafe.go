@@ -1,0 +1,32 @@
+package shm
+
+// All the pointer arithmetic of package shm is in this file. Every pointer made
+// here points into a segment: memory mapped with mmap outside the Go heap, kept
+// mapped for the life of the process, never moved by the garbage collector, and
+// holding only types checked by findPointer to contain no Go pointers.
+
+import (
+	"unsafe"
+)
+
+// segPointer returns the address of byte off of segment s. off is inside the
+// mapping (the heap and resolve check it), so the result stays in bounds.
+func segPointer(s *segment, off uintptr) unsafe.Pointer {
+	return unsafe.Add(unsafe.Pointer(unsafe.SliceData(s.mem)), off)
+}
+
+// as converts a pointer into a segment to *T. Sound when p is aligned to T
+// (blocks are aligned to objectAlign, at least the alignment of any Go type)
+// and the block is at least unsafe.Sizeof(T) long: the callers allocate or
+// resolve exactly that size.
+func as[T any](p unsafe.Pointer) *T { return (*T)(p) }
+
+// arrayData returns the elements of a, which follow its header in the same
+// block. The block was sized for a.n elements of T at arrayHeader bytes in,
+// a multiple of objectAlign, so the elements are aligned and in bounds.
+func arrayData[T any](a *RawArray[T]) []T {
+	return unsafe.Slice((*T)(unsafe.Add(unsafe.Pointer(a), arrayHeader)), a.n)
+}
+
+// addr returns the address of an object, to find its segment.
+func addr[T any](p *T) unsafe.Pointer { return unsafe.Pointer(p) }
