@@ -74,9 +74,16 @@ const (
 	ownerMask  = token.Max // token of the owning process; 0 when unlocked
 	waitersBit = 1 << 31   // some process may be sleeping on the word
 
-	spinTime  = 5 * time.Microsecond // spin before sleeping
-	deathPoll = 8 * time.Millisecond // a sleeper checks the owner's life this often
+	spinTime = 5 * time.Microsecond // spin before sleeping
 )
+
+// deathPoll is how often a sleeping waiter checks that the owner is alive.
+var deathPoll = 8 * time.Millisecond
+
+// lockStats counts slow-path events, for tests.
+var lockStats struct {
+	sleeps atomic.Uint64
+}
 
 // NewMutex returns a new unlocked Mutex in shared memory.
 func NewMutex() (*Mutex, error) {
@@ -224,6 +231,7 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 				}
 			}
 		}
+		lockStats.sleeps.Add(1)
 		if err := futex.Wait(&m.w, w, timeout); err == futex.ErrTimeout {
 			checked = false // check the owner's life again
 		} else if err != nil {

@@ -113,14 +113,15 @@ func lookup(fn any) (*target, error) {
 	return nil, fmt.Errorf("shm: Start of %s: not registered; call shm.Register(%s) in an init function", name, shortName(name))
 }
 
+// shortName returns a function's name as its own package writes it.
 func shortName(name string) string {
 	if i := strings.LastIndex(name, "/"); i >= 0 {
 		name = name[i+1:]
 	}
-	if i := strings.Index(name, "."); i >= 0 && !strings.HasPrefix(name, "main.") {
-		return name
+	if i := strings.Index(name, "."); i >= 0 {
+		name = name[i+1:]
 	}
-	return strings.TrimPrefix(name, "main.")
+	return name
 }
 
 // Main must be the first line of main, and of TestMain in tests that start

@@ -1,0 +1,170 @@
+package shm_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/shmgo/shm"
+)
+
+// lockAndHold locks m, reports its token and that it holds the lock, and then
+// holds it until killed.
+func lockAndHold(m *shm.Mutex, tok *shm.RawValue[uint32], holding *shm.RawValue[atomic.Int32]) {
+	tok.Store(shm.ProcessToken())
+	m.Lock()
+	holding.Ptr().Store(1)
+	holdUntil(newLocalFlag()) // never set
+}
+
+// Results a waiting child reports.
+const (
+	gotLock      = 1
+	gotOwnerDead = 2
+	gotOther     = 3
+)
+
+// waitForLock blocks in LockContext and reports what it returned.
+func waitForLock(m *shm.Mutex, out *shm.RawValue[atomic.Int32]) {
+	err := m.LockContext(context.Background())
+	switch {
+	case err == nil:
+		out.Ptr().Store(gotLock)
+	case errors.Is(err, shm.ErrOwnerDead):
+		out.Ptr().Store(gotOwnerDead)
+	default:
+		out.Ptr().Store(gotOther)
+		return
+	}
+	m.Unlock()
+}
+
+// takeToken takes a liveness token, reports it, and lives until released.
+func takeToken(tok *shm.RawValue[uint32], release *shm.RawValue[atomic.Int32]) {
+	tok.Store(shm.ProcessToken())
+	holdUntil(release)
+}
+
+func init() {
+	shm.Register(lockAndHold)
+	shm.Register(waitForLock)
+	shm.Register(takeToken)
+}
+
+// killHolder starts a child that locks m, waits until it holds it, kills it
+// and joins it. It returns the dead child's token.
+func killHolder(t *testing.T, m *shm.Mutex) uint32 {
+	t.Helper()
+	tok, err := shm.NewRawValue(uint32(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	holding := newFlag(t)
+	p := start(t, lockAndHold, m, tok, holding)
+	await(t, "the child to hold the lock", func() bool { return holding.Ptr().Load() == 1 })
+	p.Kill()
+	if err := p.Join(); err == nil {
+		t.Fatal("killed child joined without error")
+	}
+	if m.Owner() != tok.Load() {
+		t.Fatalf("lock word names %d, the dead child was %d", m.Owner(), tok.Load())
+	}
+	return tok.Load()
+}
+
+func TestOwnerDeathNewLocker(t *testing.T) {
+	m := newMutex(t)
+	killHolder(t, m)
+	if err := m.LockContext(context.Background()); !errors.Is(err, shm.ErrOwnerDead) {
+		t.Fatalf("LockContext after the owner died = %v, want ErrOwnerDead", err)
+	}
+	if m.Owner() != shm.ProcessToken() {
+		t.Fatal("ErrOwnerDead returned without the lock held")
+	}
+	mustBlock(t, m)
+	m.Unlock()
+	if err := m.LockContext(context.Background()); err != nil {
+		t.Fatalf("LockContext of a recovered lock = %v", err)
+	}
+	m.Unlock()
+}
+
+func TestOwnerDeathLockAndTryLock(t *testing.T) {
+	m := newMutex(t)
+	killHolder(t, m)
+	m.Lock() // takes the lock over without a word
+	m.Unlock()
+	killHolder(t, m)
+	if !m.TryLock() {
+		t.Fatal("TryLock of a dead owner's lock failed")
+	}
+	m.Unlock()
+}
+
+func TestOwnerDeathValueUpdate(t *testing.T) {
+	v, err := shm.NewValue[int64](41)
+	if err != nil {
+		t.Fatal(err)
+	}
+	killHolder(t, v.Mutex())
+	if got := v.Update(func(x int64) int64 { return x + 1 }); got != 42 {
+		t.Fatalf("Update after the owner died = %d", got)
+	}
+}
+
+// TestOwnerDeathWakesWaiters kills the holder while two waiters, one another
+// child and one a goroutine of this process, are already asleep on the lock.
+// Both must get it: one with ErrOwnerDead, the other after it.
+func TestOwnerDeathWakesWaiters(t *testing.T) {
+	m := newMutex(t)
+	tok, _ := shm.NewRawValue(uint32(0))
+	holding := newFlag(t)
+	holder := start(t, lockAndHold, m, tok, holding)
+	await(t, "the child to hold the lock", func() bool { return holding.Ptr().Load() == 1 })
+
+	childGot := newFlag(t)
+	waiter := start(t, waitForLock, m, childGot)
+	await(t, "the child waiter to sleep", m.Waiters)
+	ours := make(chan error, 1)
+	go func() {
+		err := m.LockContext(context.Background())
+		if err == nil || errors.Is(err, shm.ErrOwnerDead) {
+			m.Unlock()
+		}
+		ours <- err
+	}()
+
+	holder.Kill()
+	holder.Join()
+	join(t, waiter)
+	err := <-ours
+	switch child := childGot.Ptr().Load(); {
+	case child == gotOwnerDead && err == nil, child == gotLock && errors.Is(err, shm.ErrOwnerDead):
+	default:
+		t.Fatalf("child waiter got %d, this process got %v: want one ErrOwnerDead and one nil", child, err)
+	}
+}
+
+// TestOwnerDeathSlotReused kills the holder and gives its liveness slot to a
+// new, living process: the lock must still be seen as abandoned.
+func TestOwnerDeathSlotReused(t *testing.T) {
+	shm.ProcessToken() // this process keeps its own slot out of the way
+	m := newMutex(t)
+	dead := killHolder(t, m)
+
+	tok, _ := shm.NewRawValue(uint32(0))
+	release := newFlag(t)
+	heir := start(t, takeToken, tok, release)
+	await(t, "the new child's token", func() bool { return tok.Load() != 0 })
+	if shm.TokenSlot(tok.Load()) != shm.TokenSlot(dead) || tok.Load() == dead {
+		t.Fatalf("new child has token %d (slot %d), dead one %d (slot %d): the slot was not reused",
+			tok.Load(), shm.TokenSlot(tok.Load()), dead, shm.TokenSlot(dead))
+	}
+	if err := m.LockContext(context.Background()); !errors.Is(err, shm.ErrOwnerDead) {
+		t.Fatalf("LockContext = %v, want ErrOwnerDead although the slot is alive again", err)
+	}
+	m.Unlock()
+	release.Ptr().Store(1)
+	join(t, heir)
+}

@@ -1,0 +1,74 @@
+package shm_test
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/shmgo/shm"
+)
+
+func TestMain(m *testing.M) {
+	shm.Main() // a child started by a test runs its target here and exits
+	before := devShm()
+	code := m.Run()
+	if code == 0 {
+		if err := checkLeaks(before); err != nil {
+			fmt.Fprintln(os.Stderr, "leak check:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// checkLeaks checks that finished children left nothing behind in this
+// process (no control files, no extra segments, mapped or open) and that
+// nothing was written under /dev/shm.
+func checkLeaks(devShmBefore []string) error {
+	fds := map[string]int{}
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if l, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && strings.HasPrefix(l, "/memfd:") {
+			fds[strings.TrimSuffix(strings.TrimPrefix(l, "/memfd:"), " (deleted)")]++
+		}
+	}
+	maps := map[string]int{}
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if i := strings.Index(line, "/memfd:"); i >= 0 {
+			maps[strings.TrimSuffix(line[i+len("/memfd:"):], " (deleted)")]++
+		}
+	}
+	segs := shm.SegmentCount()
+	switch {
+	case fds["shm-control"] != 0:
+		return fmt.Errorf("%d control files of finished children still open", fds["shm-control"])
+	case fds["shm"] != segs:
+		return fmt.Errorf("%d segment files open, want %d", fds["shm"], segs)
+	case maps["shm"] != segs:
+		return fmt.Errorf("%d segment mappings, want %d", maps["shm"], segs)
+	case fds["shm-tokens"] > 2 || maps["shm-tokens"] > 1:
+		return fmt.Errorf("token table: %d files, %d mappings", fds["shm-tokens"], maps["shm-tokens"])
+	}
+	if after := devShm(); !slices.Equal(devShmBefore, after) {
+		return fmt.Errorf("/dev/shm changed: before %v, after %v", devShmBefore, after)
+	}
+	return nil
+}
+
+func devShm() []string {
+	ents, _ := os.ReadDir("/dev/shm")
+	names := make([]string, len(ents))
+	for i, e := range ents {
+		names[i] = e.Name()
+	}
+	return names
+}

@@ -1,0 +1,292 @@
+package shm_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/shmgo/shm"
+)
+
+func doNothing() {}
+
+func failWith(msg string) error { return errors.New(msg) }
+
+func panicWith(msg string) { panic(msg) }
+
+func holdForever(started *shm.RawValue[atomic.Int32]) {
+	started.Ptr().Store(1)
+	holdUntil(newLocalFlag()) // never set
+}
+
+func newLocalFlag() *shm.RawValue[atomic.Int32] {
+	f, err := shm.NewRawValue(atomic.Int32{})
+	if err != nil {
+		panic(err)
+	}
+	return f
+}
+
+type config struct {
+	Name   string
+	Scale  float64
+	Tags   []string
+	Limits map[string]int
+}
+
+type report struct {
+	NameLen  int64
+	Scaled   float64
+	Tags     int64
+	LimitSum int64
+}
+
+// copyArgs receives plain values by copy and reports what it got.
+func copyArgs(out *shm.RawValue[report], cfg config, ptr *config, n int) {
+	out.Store(report{
+		NameLen:  int64(len(cfg.Name) + len(ptr.Name)),
+		Scaled:   cfg.Scale * float64(n),
+		Tags:     int64(len(cfg.Tags)),
+		LimitSum: int64(cfg.Limits["a"] + cfg.Limits["b"]),
+	})
+	cfg.Tags[0] = "changed in the child" // a copy: the parent must not see it
+}
+
+func incValue(v *shm.Value[int64], n int) {
+	for i := 0; i < n; i++ {
+		v.Update(func(x int64) int64 { return x + 1 })
+	}
+}
+
+func incAtomic(c *shm.RawValue[atomic.Int64], n int) {
+	for i := 0; i < n; i++ {
+		c.Ptr().Add(1)
+	}
+}
+
+func init() {
+	shm.Register(doNothing)
+	shm.Register(failWith)
+	shm.Register(panicWith)
+	shm.Register(holdForever)
+	shm.Register(copyArgs)
+	shm.Register(incValue)
+	shm.Register(incAtomic)
+}
+
+func TestStartJoin(t *testing.T) {
+	p := start(t, doNothing)
+	if p.Pid() <= 0 || p.Pid() == os.Getpid() {
+		t.Fatalf("Pid() = %d", p.Pid())
+	}
+	join(t, p)
+	if got := p.ExitCode(); got != 0 {
+		t.Fatalf("ExitCode() = %d, want 0", got)
+	}
+	if err := p.Join(); err != nil {
+		t.Fatalf("second Join: %v", err)
+	}
+}
+
+func TestPlainArgumentsAreCopied(t *testing.T) {
+	out, err := shm.NewRawValue(report{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config{Name: "sensor", Scale: 1.5, Tags: []string{"a", "b", "c"}, Limits: map[string]int{"a": 2, "b": 40}}
+	join(t, start(t, copyArgs, out, cfg, &config{Name: "xy"}, 4))
+	want := report{NameLen: 8, Scaled: 6, Tags: 3, LimitSum: 42}
+	if got := out.Load(); got != want {
+		t.Fatalf("child saw %+v, want %+v", got, want)
+	}
+	if cfg.Tags[0] != "a" {
+		t.Fatalf("the child's change reached the parent's copy: %q", cfg.Tags[0])
+	}
+}
+
+func TestExactCounts(t *testing.T) {
+	const procs, n = 8, 100_000
+	v, err := shm.NewValue[int64](0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := shm.NewRawValue(atomic.Int64{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps []*shm.Process
+	for i := 0; i < procs; i++ {
+		ps = append(ps, start(t, incValue, v, n), start(t, incAtomic, c, n))
+	}
+	for _, p := range ps {
+		join(t, p)
+	}
+	if got := v.Load(); got != procs*n {
+		t.Errorf("Value.Update total = %d, want %d", got, procs*n)
+	}
+	if got := c.Ptr().Load(); got != procs*n {
+		t.Errorf("atomic total = %d, want %d", got, procs*n)
+	}
+}
+
+func TestChildError(t *testing.T) {
+	p := start(t, failWith, "sensor offline")
+	err := p.Join()
+	var ee *shm.ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("Join = %v, want an *ExitError", err)
+	}
+	if ee.Message != "sensor offline" || ee.Panic || ee.ExitCode() != 1 || p.ExitCode() != 1 {
+		t.Fatalf("got message %q, panic %v, exit code %d/%d", ee.Message, ee.Panic, ee.ExitCode(), p.ExitCode())
+	}
+	if want := fmt.Sprintf("shm: github.com/shmgo/shm_test.failWith (pid %d): sensor offline", p.Pid()); err.Error() != want {
+		t.Fatalf("error text %q, want %q", err, want)
+	}
+}
+
+func TestChildPanic(t *testing.T) {
+	p := start(t, panicWith, "gauge broke")
+	err := p.Join()
+	var ee *shm.ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("Join = %v, want an *ExitError", err)
+	}
+	if !ee.Panic || ee.ExitCode() != 2 || p.ExitCode() != 2 {
+		t.Fatalf("panic %v, exit code %d/%d", ee.Panic, ee.ExitCode(), p.ExitCode())
+	}
+	if !strings.HasPrefix(ee.Message, "gauge broke\n") || !strings.Contains(ee.Message, "shm_test.panicWith") {
+		t.Fatalf("message lacks the panic value or the panicking function:\n%s", ee.Message)
+	}
+}
+
+func TestChildKilled(t *testing.T) {
+	started := newFlag(t)
+	p := start(t, holdForever, started)
+	if got := p.ExitCode(); got != -1 {
+		t.Fatalf("ExitCode() while running = %d, want -1", got)
+	}
+	await(t, "the child to start", func() bool { return started.Ptr().Load() == 1 })
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	err := p.Join()
+	var ee *shm.ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("Join = %v, want an *ExitError", err)
+	}
+	if ee.ExitCode() != -1 || p.ExitCode() != -1 || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("killed child: %v, exit code %d/%d", err, ee.ExitCode(), p.ExitCode())
+	}
+}
+
+func TestConcurrentJoin(t *testing.T) {
+	p := start(t, failWith, "once")
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = p.Join()
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err == nil || err != errs[0] {
+			t.Fatalf("Join results differ: %v", errs)
+		}
+	}
+}
+
+func TestStartRefusesBadCalls(t *testing.T) {
+	v, err := shm.NewRawValue(0.0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter, err := shm.NewValue[int64](0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var onHeap shm.RawValue[report]
+	closure := func() {}
+	cases := []struct {
+		name string
+		fn   any
+		args []any
+		want string
+	}{
+		{"too few", copyArgs, []any{v}, "1 arguments for 4 parameters"},
+		{"too many", doNothing, []any{1}, "1 arguments for 0 parameters"},
+		{"wrong plain type", incValue, []any{counter, "ten"}, "argument 2 (int): got string"},
+		{"wrong object type", incAtomic, []any{v, 1}, "argument 1 (*shm.RawValue[sync/atomic.Int64]): got *shm.RawValue[float64]"},
+		{"plain value for object", incAtomic, []any{&atomic.Int64{}, 1}, "argument 1 (*shm.RawValue[sync/atomic.Int64]): got *atomic.Int64"},
+		{"nil object", incAtomic, []any{(*shm.RawValue[atomic.Int64])(nil), 1}, "nil *shm.RawValue"},
+		{"untyped nil", failWith, []any{nil}, "nil cannot be passed"},
+		{"object not in shared memory", copyArgs, []any{&onHeap, config{}, &config{}, 1}, "not in shared memory"},
+		{"value gob cannot copy", copyArgsChan, []any{make(chan int)}, "cannot be copied to another process"},
+		{"unregistered", unregistered, nil, "not registered; call shm.Register(unregistered)"},
+		{"closure", closure, nil, "function literal"},
+		{"not a function", 42, nil, "not a function"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := shm.Start(c.fn, c.args...)
+			if err == nil {
+				p.Kill()
+				p.Join()
+				t.Fatal("Start succeeded")
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %q does not say %q", err, c.want)
+			}
+			noChildren(t)
+		})
+	}
+}
+
+func unregistered() {}
+
+func copyArgsChan(c chan int) {}
+
+func init() { shm.Register(copyArgsChan) }
+
+func TestStartNeedsMain(t *testing.T) {
+	shm.SetMainCalled(false)
+	defer shm.SetMainCalled(true)
+	if _, err := shm.Start(doNothing); !errors.Is(err, shm.ErrNoMain) {
+		t.Fatalf("Start without Main = %v, want ErrNoMain", err)
+	}
+	noChildren(t)
+}
+
+func TestRegisterRefuses(t *testing.T) {
+	cases := []struct {
+		name string
+		fn   any
+		want string
+	}{
+		{"twice", doNothing, "twice"},
+		{"closure", func() {}, "function literal"},
+		{"not a function", "doNothing", "not a function"},
+		{"bad result", func2results, "must return nothing or an error"},
+		{"variadic", variadic, "variadic"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			defer func() {
+				r := recover()
+				if r == nil || !strings.Contains(fmt.Sprint(r), c.want) {
+					t.Fatalf("Register panicked with %v, want a message with %q", r, c.want)
+				}
+			}()
+			shm.Register(c.fn)
+		})
+	}
+}
+
+func func2results() (int, error) { return 0, nil }
+func variadic(xs ...int)         {}
