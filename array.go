@@ -140,15 +140,16 @@ func (a *Array[T]) Store(i int, x T) {
 	a.mu.Unlock()
 }
 
-// Update replaces element i with f(element) under the lock, and returns the new
-// element. f runs with the lock held: it must be quick and must not lock it again.
+// Update replaces element i with f(element) under the lock, and returns the
+// new element. f runs with the lock held; see [Value.Update] for what a panic
+// in f leaves behind.
 func (a *Array[T]) Update(i int, f func(T) T) (new T) {
 	s := a.raw.Slice()
-	_ = s[i]
+	p := &s[i] // panic on a bad index before locking
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	x := f(s[i])
-	s[i] = x
+	x := f(*p)
+	*p = x
+	a.mu.Unlock()
 	return x
 }
 

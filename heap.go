@@ -36,6 +36,9 @@ func (h *heap) alloc(size uintptr) (unsafe.Pointer, error) {
 	if size == 0 {
 		size = 1
 	}
+	if tokenErr != nil {
+		return nil, tokenErr // its locks could not name this process
+	}
 	if size > maxObject {
 		return nil, fmt.Errorf("shm: %d bytes is more than one object can hold", size)
 	}

@@ -1,16 +1,11 @@
 package shm_test
 
 import (
-	"errors"
-	"os"
-	"strconv"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/shmgo/shm"
-	"github.com/shmgo/shm/internal/unix"
 )
 
 // start starts fn in a child and arranges for it to be killed and joined when
@@ -65,33 +60,4 @@ func holdUntil(f *shm.RawValue[atomic.Int32]) {
 	for f.Ptr().Load() == 0 {
 		time.Sleep(time.Millisecond)
 	}
-}
-
-// noChildren checks that this process has no child process at all, running or
-// finished: a failed Start must start nothing.
-func noChildren(tb testing.TB) {
-	tb.Helper()
-	var ws syscall.WaitStatus
-	pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
-	if !errors.Is(err, syscall.ECHILD) {
-		tb.Fatalf("a child process exists (wait4: pid %d, %v)", pid, err)
-	}
-}
-
-// pinToCPU pins every thread of this process, and so the threads it makes
-// later, to one CPU.
-func pinToCPU(cpu int) error {
-	var set unix.CPUSet
-	set.Set(cpu)
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return err
-	}
-	for _, t := range tasks {
-		tid, _ := strconv.Atoi(t.Name())
-		if err := unix.SchedSetaffinity(tid, &set); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -98,10 +98,16 @@ func NewMutex() (*Mutex, error) {
 // until the mutex is available. If the owner died holding it, Lock takes it
 // over silently; use [Mutex.LockContext] to be told.
 func (m *Mutex) Lock() {
-	if t := myToken.Load(); t != 0 && m.w.CompareAndSwap(0, t) {
-		raceAcquire(m)
-		return
+	if !m.w.CompareAndSwap(0, myToken.Load()) {
+		m.lockSlowNoCtx()
 	}
+	if raceEnabled {
+		raceAcquire(m)
+	}
+}
+
+//go:noinline
+func (m *Mutex) lockSlowNoCtx() {
 	if err := m.lockSlow(nil); err != nil && err != ErrOwnerDead {
 		panic(err)
 	}
@@ -111,14 +117,17 @@ func (m *Mutex) Lock() {
 // the lock held, [ErrOwnerDead] with the lock held (the previous owner died
 // holding it: check the data it guards), or ctx.Err() without it.
 func (m *Mutex) LockContext(ctx context.Context) error {
-	if t := myToken.Load(); t != 0 && m.w.CompareAndSwap(0, t) {
-		raceAcquire(m)
-		return nil
+	var err error
+	if !m.w.CompareAndSwap(0, myToken.Load()) {
+		if err = ctx.Err(); err != nil {
+			return err
+		}
+		if err = m.lockSlow(ctx); err != nil && err != ErrOwnerDead {
+			return err
+		}
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return m.lockSlow(ctx)
+	raceAcquire(m)
+	return err
 }
 
 // TryLock tries to lock m and reports whether it succeeded. It takes over a
@@ -128,10 +137,7 @@ func (m *Mutex) LockContext(ctx context.Context) error {
 // and use of TryLock is often a sign of a deeper problem
 // in a particular use of mutexes.
 func (m *Mutex) TryLock() bool {
-	me, err := ownToken()
-	if err != nil {
-		panic(err)
-	}
+	me := myToken.Load()
 	w := m.w.Load()
 	o := w & ownerMask
 	if o == 0 || (o != me && !tokenAlive(o)) {
@@ -149,11 +155,12 @@ func (m *Mutex) TryLock() bool {
 // A locked Mutex is not associated with a particular goroutine: one goroutine
 // may lock it and another of the same process unlock it.
 func (m *Mutex) Unlock() {
-	raceRelease(m)
-	if t := myToken.Load(); t != 0 && m.w.CompareAndSwap(t, 0) {
-		return
+	if raceEnabled {
+		raceRelease(m)
 	}
-	m.unlockSlow()
+	if !m.w.CompareAndSwap(myToken.Load(), 0) {
+		m.unlockSlow()
+	}
 }
 
 func (m *Mutex) unlockSlow() {
@@ -173,12 +180,8 @@ func (m *Mutex) unlockSlow() {
 
 // lockSlow locks m after the fast path failed. ctx is nil for Lock.
 func (m *Mutex) lockSlow(ctx context.Context) error {
-	me, err := ownToken()
-	if err != nil {
-		return err
-	}
+	me := myToken.Load()
 	if m.spin(me) {
-		raceAcquire(m)
 		return nil
 	}
 	var stop func() bool
@@ -195,7 +198,6 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 		o := w & ownerMask
 		if o == 0 {
 			if m.w.CompareAndSwap(w, me|waitersBit) {
-				raceAcquire(m)
 				return nil
 			}
 			continue
@@ -206,7 +208,6 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 		if !checked {
 			if o != me && !tokenAlive(o) {
 				if m.w.CompareAndSwap(w, me|waitersBit) {
-					raceAcquire(m)
 					return ErrOwnerDead
 				}
 				continue

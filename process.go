@@ -87,7 +87,7 @@ func Start(fn any, args ...any) (*Process, error) {
 	}
 	cmd := exec.Command(exe)
 	cmd.Args = []string{os.Args[0]}
-	cmd.Env = append(withoutEnv(os.Environ(), envChild), envChild+"="+protocolVersion)
+	cmd.Env = append(childEnv(withoutEnv(os.Environ(), envChild)), envChild+"="+protocolVersion)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.ExtraFiles = append([]*os.File{ctl, tokens.File()}, files...)
 	if err := startCmd(cmd); err != nil {

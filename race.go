@@ -3,7 +3,9 @@
 package shm
 
 import (
+	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"unsafe"
 )
@@ -13,6 +15,8 @@ import (
 // process. Each Mutex gets a shadow byte on the Go heap that the detector can
 // see, and Lock and Unlock tell it about that byte, as sync.Mutex does about
 // itself.
+const raceEnabled = true
+
 var raceShadows sync.Map // *Mutex → unsafe.Pointer to a heap byte
 
 func raceShadow(m *Mutex) unsafe.Pointer {
@@ -25,3 +29,15 @@ func raceShadow(m *Mutex) unsafe.Pointer {
 
 func raceAcquire(m *Mutex) { runtime.RaceAcquire(raceShadow(m)) }
 func raceRelease(m *Mutex) { runtime.RaceReleaseMerge(raceShadow(m)) }
+
+// childEnv adds to a child's environment, in race builds, a race detector
+// setting: by default a race-enabled program sleeps a second before it exits,
+// to let other goroutines report races, and that second would be added to
+// every Join. The user's own GORACE setting wins.
+func childEnv(env []string) []string {
+	g := os.Getenv("GORACE")
+	if strings.Contains(g, "atexit_sleep_ms") {
+		return env
+	}
+	return append(withoutEnv(env, "GORACE"), "GORACE="+strings.TrimSpace(g+" atexit_sleep_ms=0"))
+}

@@ -194,8 +194,8 @@ func setUpChild(ctl *os.File) (*startMsg, *target, []reflect.Value, error) {
 	if err := watchParent(msg.ParentPid); err != nil {
 		return nil, nil, nil, nil
 	}
-	if err := joinFamily(memfd.Inherit(fdTokens, "shm-tokens")); err != nil {
-		return nil, nil, nil, err
+	if tokenErr != nil {
+		return nil, nil, nil, tokenErr
 	}
 	segs := make([]*segment, len(msg.Segments))
 	for i, ino := range msg.Segments {

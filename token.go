@@ -3,82 +3,69 @@ package shm
 import (
 	"fmt"
 	"os"
-	"sync"
 	"sync/atomic"
 
+	"github.com/shmgo/shm/internal/memfd"
 	"github.com/shmgo/shm/internal/token"
 )
 
-// Every process that locks a Mutex holds a liveness token (see package
+// Every process that uses shm holds a liveness token (see package
 // internal/token): a number that a lock word can name, and that other
-// processes can check for life without trusting process IDs.
+// processes can check for life without trusting process IDs. A process takes
+// its token when the package is initialised, so that a token is always there
+// and Mutex.Lock's fast path is one compare-and-swap: a root process creates
+// its family's token table, a child started by Start joins its parent's.
 var (
-	familyMu sync.Mutex
-	family   atomic.Pointer[token.Table] // the token table of this process's family
-	myToken  atomic.Uint32               // this process's token, 0 until it first locks
+	family   *token.Table  // the token table of this process's family; set by init
+	myToken  atomic.Uint32 // this process's token; never 0 after init
+	tokenErr error         // why this process has no token table, if it has none
 )
 
-// tokenTable returns the family's token table, creating it in a root process.
+// localToken is the token of a process that could not take a real one. Such a
+// process can make no shared objects (tokenErr says why), so only Mutexes in
+// its own memory can name it, and for them it works as any token: a process
+// always sees itself alive.
+const localToken = token.Max
+
+func init() {
+	tab, err := openFamily()
+	var tok uint32
+	if err == nil {
+		tok, err = tab.Acquire()
+	}
+	if err != nil {
+		tokenErr = fmt.Errorf("shm: liveness token: %w", err)
+		myToken.Store(localToken)
+		return
+	}
+	family = tab
+	myToken.Store(tok)
+}
+
+// openFamily joins the token table inherited from the parent in a child
+// started by Start, and creates one elsewhere.
+func openFamily() (*token.Table, error) {
+	if os.Getenv(envChild) != "" {
+		return token.Open(memfd.Inherit(fdTokens, "shm-tokens"))
+	}
+	return token.Create()
+}
+
+// tokenTable returns the family's token table.
 func tokenTable() (*token.Table, error) {
-	if t := family.Load(); t != nil {
-		return t, nil
+	if family == nil {
+		return nil, tokenErr
 	}
-	familyMu.Lock()
-	defer familyMu.Unlock()
-	if t := family.Load(); t != nil {
-		return t, nil
-	}
-	t, err := token.Create()
-	if err != nil {
-		return nil, fmt.Errorf("shm: liveness token table: %w", err)
-	}
-	family.Store(t)
-	return t, nil
-}
-
-// joinFamily maps the token table inherited from the parent.
-func joinFamily(f *os.File) error {
-	t, err := token.Open(f)
-	if err != nil {
-		return fmt.Errorf("shm: liveness token table: %w", err)
-	}
-	family.Store(t)
-	return nil
-}
-
-// ownToken returns this process's token, taking one on first use.
-func ownToken() (uint32, error) {
-	if t := myToken.Load(); t != 0 {
-		return t, nil
-	}
-	tab, err := tokenTable()
-	if err != nil {
-		return 0, err
-	}
-	familyMu.Lock()
-	defer familyMu.Unlock()
-	if t := myToken.Load(); t != 0 {
-		return t, nil
-	}
-	t, err := tab.Acquire()
-	if err != nil {
-		return 0, fmt.Errorf("shm: liveness token: %w", err)
-	}
-	myToken.Store(t)
-	return t, nil
+	return family, nil
 }
 
 // tokenAlive reports whether the process holding tok is alive. When it cannot
 // tell, it answers yes: taking a live process's lock is the one mistake a
 // waiter must never make.
 func tokenAlive(tok uint32) bool {
-	if tok == myToken.Load() {
+	if tok == myToken.Load() || family == nil {
 		return true
 	}
-	t := family.Load()
-	if t == nil {
-		return true
-	}
-	alive, err := t.Alive(tok)
+	alive, err := family.Alive(tok)
 	return alive || err != nil
 }

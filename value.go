@@ -145,12 +145,18 @@ func (v *Value[T]) Store(x T) {
 }
 
 // Update replaces the value with f(value) under the lock, and returns the new
-// value. f runs with the lock held: it must be quick and must not lock it again.
+// value: an atomic read-modify-write across processes.
+//
+// f runs with the lock held: it must be quick and must not use the lock
+// itself. If f panics, the lock stays held, as it would with a sync.Mutex
+// unlocked without defer (a deferred unlock would double the cost of an
+// Update): let such a panic end the process, and the next locker takes the
+// lock over, with [ErrOwnerDead] from [Mutex.LockContext].
 func (v *Value[T]) Update(f func(T) T) (new T) {
 	v.mu.Lock()
-	defer v.mu.Unlock()
 	x := f(v.raw.v)
 	v.raw.v = x
+	v.mu.Unlock()
 	return x
 }
 

@@ -28,8 +28,9 @@ import "errors"
 // Slots is the number of processes of one family that can hold a token at once.
 const Slots = 1 << 16
 
-// Max is the largest token: tokens fit in 31 bits so that a lock word can keep
-// its top bit for itself.
+// Max bounds tokens: they fit in 31 bits so that a lock word can keep its top
+// bit for itself. Tokens handed out are below Max; Max itself is left for a
+// process without a table, so that it can never name another process.
 const Max = 1<<31 - 1
 
 // ErrFull is returned by Acquire when every slot is taken.
@@ -40,7 +41,7 @@ func Slot(t uint32) int { return int((t - 1) % Slots) }
 
 // next returns the token to write into slot s after prev.
 func next(prev uint32, s int) uint32 {
-	if prev == 0 || uint64(prev)+Slots > Max {
+	if prev == 0 || uint64(prev)+Slots >= Max {
 		return uint32(s) + 1
 	}
 	return prev + Slots

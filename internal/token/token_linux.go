@@ -80,7 +80,7 @@ func (t *Table) Acquire() (uint32, error) {
 // Alive reports whether the process that holds token tok is alive. It must not
 // be called with the caller's own token: a process does not see its own lock.
 func (t *Table) Alive(tok uint32) (bool, error) {
-	if tok == 0 || tok > Max {
+	if tok == 0 || tok >= Max {
 		return false, nil
 	}
 	s := Slot(tok)
