@@ -1,6 +1,7 @@
 package shm_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -290,3 +291,45 @@ func TestRegisterRefuses(t *testing.T) {
 
 func func2results() (int, error) { return 0, nil }
 func variadic(xs ...int)         {}
+
+// middleParent starts a grandchild and then waits to be killed.
+func middleParent(grandchild *shm.RawValue[atomic.Int64]) error {
+	if _, err := shm.Start(reportPidAndWait, grandchild); err != nil {
+		return err
+	}
+	holdUntil(newLocalFlag()) // never set
+	return nil
+}
+
+func reportPidAndWait(pid *shm.RawValue[atomic.Int64]) {
+	pid.Ptr().Store(int64(os.Getpid()))
+	holdUntil(newLocalFlag()) // never set
+}
+
+func init() {
+	shm.Register(middleParent)
+	shm.Register(reportPidAndWait)
+}
+
+// TestChildDiesWithParent kills a child that has a child of its own: the
+// grandchild must not outlive its parent.
+func TestChildDiesWithParent(t *testing.T) {
+	grandchild, err := shm.NewRawValue(atomic.Int64{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	middle := start(t, middleParent, grandchild)
+	await(t, "the grandchild to start", func() bool { return grandchild.Ptr().Load() != 0 })
+	pid := grandchild.Ptr().Load()
+	middle.Kill()
+	middle.Join()
+	await(t, fmt.Sprintf("grandchild %d to die with its parent", pid), func() bool {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return true // gone
+		}
+		// A dead process waiting to be reaped by its new parent is a zombie.
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		return len(fields) > 0 && fields[0] == "Z"
+	})
+}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -204,4 +206,25 @@ func TestUsage(t *testing.T) {
 		t.Errorf("shm help demo: status %d, want 0", code)
 	}
 	contains(t, out, "usage: shm demo", "-list")
+}
+
+// TestBuiltBinary runs the command as a user does, built and run on its own:
+// its children are the built binary started again, not the test binary.
+func TestBuiltBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command")
+	}
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build with")
+	}
+	bin := filepath.Join(t.TempDir(), "shm")
+	if out, err := exec.Command(gobin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "demo", "sensor").CombinedOutput()
+	if err != nil {
+		t.Fatalf("shm demo sensor: %v\n%s", err, out)
+	}
+	contains(t, string(out), "Sensor updated temperature to: 27.5°C", "Final temperature: 27.5°C")
 }

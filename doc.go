@@ -1,0 +1,69 @@
+// Package shm lets separate processes share typed values, arrays and locks
+// through shared memory: Python's multiprocessing.sharedctypes (RawValue,
+// Value, RawArray, Array, handed to child processes that are then joined),
+// done the Go way.
+//
+// # The model
+//
+// Memory is the handle. A shared object is a Go value whose bytes live in
+// shared memory: a *[RawValue] points straight into a mapping, so Load and
+// Store are plain memory accesses, and a [RawValue] of an [sync/atomic] type
+// is a lock-free shared counter. A [Value] is a [Mutex] next to a value, and
+// its [Value.Update] is an atomic read-modify-write across processes. [RawArray]
+// and [Array] are the same for fixed-length arrays.
+//
+// Objects are allocated from anonymous shared files (memfd) that this process
+// maps for the rest of its life and hands to every child it starts. Nothing is
+// written to /dev/shm or any other file system, so a crash leaks nothing: the
+// kernel frees the memory when the last process that maps it exits. Objects
+// are never freed before that, which is what keeps every pointer into them
+// valid; make shared objects up front, not in a loop.
+//
+// # Allowed types
+//
+// T may be any type without Go pointers: booleans, integers, floats, complex
+// numbers, fixed-size arrays and structs of those, the sync/atomic types
+// (atomic.Int64, atomic.Bool, ...) and shm's own [Mutex]. Strings, slices,
+// maps, pointers, interfaces, channels and functions mean nothing in another
+// process; the constructors refuse them with a [*TypeError] that names the
+// offending field, such as "reading.Names[0]: string cannot live in shared
+// memory". Use fixed-size byte arrays for text.
+//
+// # Starting children
+//
+// Go cannot fork, so a child is the same program started again. Register each
+// function a child may run in an init function, call [Main] first in main
+// (and in TestMain), and start children with [Start]:
+//
+//	func sensor(temp *shm.RawValue[float64]) { temp.Store(temp.Load() + 1.5) }
+//
+//	func init() { shm.Register(sensor) }
+//
+//	func main() {
+//		shm.Main()
+//		temp, _ := shm.NewRawValue(20.0)
+//		p, _ := shm.Start(sensor, temp)
+//		p.Join()
+//		fmt.Println(temp.Load()) // 21.5
+//	}
+//
+// Shared objects reach the child by reference, other arguments by copy
+// (encoding/gob). [Process.Join] reports the child's returned error or panic.
+// A child never outlives its parent: when the parent dies, the kernel kills
+// its children.
+//
+// # Locks and crashes
+//
+// A [Mutex] is a futex word that names its owner's liveness token, which the
+// kernel releases when the owner dies, whatever kills it. A process that dies
+// holding a lock does not deadlock the others: the next locker takes the
+// lock, and [Mutex.LockContext] tells it so with [ErrOwnerDead].
+//
+// # Caveats
+//
+// Linux only for now, on 64-bit processors: on other systems the constructors and
+// Start return errors wrapping [errors.ErrUnsupported]. The race detector does
+// not see memory outside the Go heap, so it cannot report races between
+// processes on shared objects; it does see the ordering that a Mutex gives
+// the goroutines of one process.
+package shm
