@@ -77,3 +77,18 @@ func devShm() []string {
 	}
 	return names
 }
+
+// TestLeakCheckSeesAChild shows that the leak check run after the suite can
+// fail: while a started child is not joined, its control file is open.
+func TestLeakCheckSeesAChild(t *testing.T) {
+	started := newFlag(t)
+	p := start(t, holdForever, started)
+	if err := checkLeaks(devShm()); err == nil || !strings.Contains(err.Error(), "control files") {
+		t.Fatalf("leak check with a child running = %v, want it to report the control file", err)
+	}
+	p.Kill()
+	p.Join()
+	if err := checkLeaks(devShm()); err != nil {
+		t.Fatalf("leak check after Join: %v", err)
+	}
+}

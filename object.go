@@ -73,7 +73,10 @@ func (m *Mutex) shmRefs() ([]objRef, error) {
 
 func (*Mutex) shmDecode(refs []objRef) (reflect.Value, error) {
 	m, err := decodeMutex(refs)
-	return reflect.ValueOf(m), err
+	if err != nil {
+		return reflect.Value{}, err
+	}
+	return reflect.ValueOf(m), nil
 }
 
 func decodeMutex(refs []objRef) (*Mutex, error) {
@@ -81,7 +84,10 @@ func decodeMutex(refs []objRef) (*Mutex, error) {
 		return nil, err
 	}
 	p, err := resolve(refs[0], unsafe.Sizeof(Mutex{}), unsafe.Alignof(Mutex{}), infoOf[Mutex]().fingerprint)
-	return as[Mutex](p), err
+	if err != nil {
+		return nil, err
+	}
+	return as[Mutex](p), nil
 }
 
 func (v *RawValue[T]) shmRefs() ([]objRef, error) {
@@ -91,7 +97,10 @@ func (v *RawValue[T]) shmRefs() ([]objRef, error) {
 
 func (*RawValue[T]) shmDecode(refs []objRef) (reflect.Value, error) {
 	v, err := decodeRawValue[T](refs)
-	return reflect.ValueOf(v), err
+	if err != nil {
+		return reflect.Value{}, err
+	}
+	return reflect.ValueOf(v), nil
 }
 
 func decodeRawValue[T any](refs []objRef) (*RawValue[T], error) {
@@ -100,7 +109,10 @@ func decodeRawValue[T any](refs []objRef) (*RawValue[T], error) {
 	}
 	var zero RawValue[T]
 	p, err := resolve(refs[0], unsafe.Sizeof(zero), unsafe.Alignof(zero), infoOf[T]().fingerprint)
-	return as[RawValue[T]](p), err
+	if err != nil {
+		return nil, err
+	}
+	return as[RawValue[T]](p), nil
 }
 
 func (v *Value[T]) shmRefs() ([]objRef, error) {
@@ -121,7 +133,10 @@ func (*Value[T]) shmDecode(refs []objRef) (reflect.Value, error) {
 		return reflect.Value{}, err
 	}
 	raw, err := decodeRawValue[T](refs[1:])
-	return reflect.ValueOf(&Value[T]{mu: m, raw: raw}), err
+	if err != nil {
+		return reflect.Value{}, err
+	}
+	return reflect.ValueOf(&Value[T]{mu: m, raw: raw}), nil
 }
 
 func (a *RawArray[T]) shmRefs() ([]objRef, error) {
@@ -132,7 +147,10 @@ func (a *RawArray[T]) shmRefs() ([]objRef, error) {
 
 func (*RawArray[T]) shmDecode(refs []objRef) (reflect.Value, error) {
 	a, err := decodeRawArray[T](refs)
-	return reflect.ValueOf(a), err
+	if err != nil {
+		return reflect.Value{}, err
+	}
+	return reflect.ValueOf(a), nil
 }
 
 func decodeRawArray[T any](refs []objRef) (*RawArray[T], error) {
@@ -177,5 +195,8 @@ func (*Array[T]) shmDecode(refs []objRef) (reflect.Value, error) {
 		return reflect.Value{}, err
 	}
 	raw, err := decodeRawArray[T](refs[1:])
-	return reflect.ValueOf(&Array[T]{mu: m, raw: raw}), err
+	if err != nil {
+		return reflect.Value{}, err
+	}
+	return reflect.ValueOf(&Array[T]{mu: m, raw: raw}), nil
 }

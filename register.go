@@ -288,6 +288,10 @@ func writeResult(ctl *os.File, res resultMsg) {
 // readResult reads what a finished child wrote into its control file.
 func readResult(ctl *os.File) (resultMsg, bool) {
 	b, _ := io.ReadAll(io.NewSectionReader(ctl, 0, maxControl))
+	return parseResult(b)
+}
+
+func parseResult(b []byte) (resultMsg, bool) {
 	if !bytes.HasPrefix(b, []byte(resultMagic)) {
 		return resultMsg{}, false
 	}
