@@ -23,4 +23,3 @@ func TestNextStaysBelowMax(t *testing.T) {
 		t.Fatalf("next after the last generation = %d, want it to wrap to %d", got, Slot(last)+1)
 	}
 }
-
