@@ -25,6 +25,10 @@ import (
 // waiting is woken to do so. [Mutex.LockContext] then returns [ErrOwnerDead]
 // to say that the data the lock guards may be half-updated.
 //
+// A goroutine that has to wait for a Mutex spins for a few microseconds and
+// then sleeps in the kernel, holding its OS thread as a blocking system call
+// does.
+//
 // In the terminology of the Go memory model, the n'th call to Unlock
 // “synchronizes before” the m'th call to Lock for any n < m, in every process
 // that maps the Mutex; a successful call to TryLock is equivalent to a call to
