@@ -72,8 +72,9 @@ func (h *heap) alloc(size uintptr) (unsafe.Pointer, error) {
 	return segPointer(h.cur, off), nil
 }
 
-// maxObject bounds an object's size so that sizes and offsets never overflow.
-const maxObject = 1 << 46
+// maxObject bounds an object's size so that sizes and offsets never overflow:
+// 64 TiB on 64-bit systems, 1 GiB on 32-bit ones.
+const maxObject = uintptr(1) << (30 + 16*(^uintptr(0)>>63))
 
 // find returns the segment holding the n bytes at p, and p's offset in it.
 func (h *heap) find(p unsafe.Pointer, n uintptr) (*segment, uintptr, bool) {
