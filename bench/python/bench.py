@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""The Python references of shm's benchmark (bench/, `go run .`).
+
+Each command does one run of one workload with multiprocessing.sharedctypes
+(standard library only, fork start method unless told otherwise) and prints
+one JSON object on its last line:
+
+    {"seconds": s, "ops": n, "bytes": b, "lost": l, "failed": "why"}
+
+The Go harness turns that into the workload's figure exactly as it does for
+its own runs. Every command first runs a small untimed warm-up of itself.
+
+    bench.py raw-load N | raw-store N | raw-inc N | locked-inc N | lock N
+    bench.py count raw|value|locked PROCS N
+    bench.py rawarray N | array N
+    bench.py pingpong event|pipe N
+    bench.py startjoin fork|spawn N
+    bench.py ownerdeath TIMEOUT 1
+"""
+
+import json
+import multiprocessing as mp
+import os
+import random
+import sys
+import time
+from multiprocessing import sharedctypes
+
+ctx = mp.get_context("fork")
+now = time.perf_counter
+
+
+def out(seconds, ops=0, nbytes=0, lost=0, failed=""):
+    r = {"seconds": seconds, "ops": ops}
+    if nbytes:
+        r["bytes"] = nbytes
+    if lost:
+        r["lost"] = lost
+    if failed:
+        r["failed"] = failed
+    print(json.dumps(r))
+
+
+# ---- single process ----
+
+def raw_load(n):
+    v = sharedctypes.RawValue("q", 1)
+    s = 0
+    t = now()
+    for _ in range(n):
+        s += v.value
+    return now() - t
+
+
+def raw_store(n):
+    v = sharedctypes.RawValue("q", 0)
+    t = now()
+    for i in range(n):
+        v.value = i
+    return now() - t
+
+
+def raw_inc(n):
+    v = sharedctypes.RawValue("q", 0)
+    t = now()
+    for _ in range(n):
+        v.value += 1
+    d = now() - t
+    assert v.value == n
+    return d
+
+
+def locked_inc(n):
+    v = sharedctypes.Value("q", 0, ctx=ctx)
+    t = now()
+    for _ in range(n):
+        with v.get_lock():
+            v.value += 1
+    d = now() - t
+    assert v.value == n
+    return d
+
+
+def lock(n):
+    lk = ctx.Lock()
+    t = now()
+    for _ in range(n):
+        lk.acquire()
+        lk.release()
+    return now() - t
+
+
+def single(fn, n):
+    fn(max(n // 10, 1))
+    out(fn(n), n)
+
+
+# ---- P processes x n increments ----
+
+def barrier(b, procs):
+    # Count this process in and spin until the others are in too, yielding the
+    # processor (to the parent starting them) when there are more processes
+    # than cores: the same barrier as the Go children's.
+    with b.get_lock():
+        b.value += 1
+    yield_ = procs > os.cpu_count()
+    while b.value < procs:
+        if yield_:
+            os.sched_yield()
+
+
+def inc_raw(v, b, procs, n):
+    barrier(b, procs)
+    for _ in range(n):
+        v.value += 1
+
+
+def inc_value(v, b, procs, n):
+    # Python's Value.value += 1: a locked read, then a locked write.
+    barrier(b, procs)
+    for _ in range(n):
+        v.value += 1
+
+
+def inc_locked(v, b, procs, n):
+    barrier(b, procs)
+    lk = v.get_lock()
+    for _ in range(n):
+        with lk:
+            v.value += 1
+
+
+def count(kind, procs, n):
+    if kind == "raw":
+        v, fn = sharedctypes.RawValue("q", 0), inc_raw
+    elif kind == "value":
+        v, fn = sharedctypes.Value("q", 0, ctx=ctx), inc_value
+    elif kind == "locked":
+        v, fn = sharedctypes.Value("q", 0, ctx=ctx), inc_locked
+    else:
+        raise SystemExit("unknown count kind " + kind)
+    b = sharedctypes.Value("i", 0, ctx=ctx)
+    t = now()
+    ps = [ctx.Process(target=fn, args=(v, b, procs, n)) for _ in range(procs)]
+    for p in ps:
+        p.start()
+    for p in ps:
+        p.join()
+        if p.exitcode != 0:
+            raise SystemExit("child failed")
+    d = now() - t
+    got = v.value
+    lost = procs * n - got
+    if kind == "locked" and lost:
+        raise SystemExit("locked count lost %d updates" % lost)
+    return d, procs * n, lost
+
+
+# ---- arrays ----
+
+def fill_raw(a, n):
+    for i in range(n):
+        a[i] = i
+
+
+def fill_locked(a, n):
+    # a[i] = x on a synchronized Array takes its lock for each element.
+    for i in range(n):
+        a[i] = i
+
+
+def rawarray(n):
+    t = now()
+    a = sharedctypes.RawArray("d", n)
+    p = ctx.Process(target=fill_raw, args=(a, n))
+    p.start()
+    p.join()
+    # The fastest standard-library sum of a shared double array: through a
+    # memoryview (sum(a) is ten times slower).
+    s = sum(memoryview(a).cast("B").cast("d"))
+    d = now() - t
+    assert s == n * (n - 1) / 2, s
+    return d
+
+
+def array(n):
+    t = now()
+    a = sharedctypes.Array("d", n, ctx=ctx)
+    p = ctx.Process(target=fill_locked, args=(a, n))
+    p.start()
+    p.join()
+    with a.get_lock():
+        snap = a[:]
+    s = sum(snap)
+    d = now() - t
+    assert s == n * (n - 1) / 2, s
+    return d
+
+
+# ---- latency ----
+
+WARM = 200
+
+
+def pong_event(ping, pong, n):
+    for _ in range(n):
+        ping.wait()
+        ping.clear()
+        pong.set()
+
+
+def pong_pipe(c, n):
+    for _ in range(n):
+        c.send_bytes(c.recv_bytes())
+
+
+def pingpong(kind, n):
+    if kind == "event":
+        ping, pong = ctx.Event(), ctx.Event()
+        p = ctx.Process(target=pong_event, args=(ping, pong, WARM + n))
+        p.start()
+
+        def trips(k):
+            for _ in range(k):
+                ping.set()
+                pong.wait()
+                pong.clear()
+    elif kind == "pipe":
+        a, b = ctx.Pipe()
+        p = ctx.Process(target=pong_pipe, args=(b, WARM + n))
+        p.start()
+
+        def trips(k):
+            for _ in range(k):
+                a.send_bytes(b"x")
+                a.recv_bytes()
+    else:
+        raise SystemExit("unknown pingpong kind " + kind)
+    trips(WARM)
+    t = now()
+    trips(n)
+    d = now() - t
+    p.join()
+    return d
+
+
+# ---- processes ----
+
+def noop():
+    pass
+
+
+def startjoin(method, n):
+    c = mp.get_context(method)
+    w = c.Process(target=noop)  # warm-up
+    w.start()
+    w.join()
+    t = now()
+    for _ in range(n):
+        p = c.Process(target=noop)
+        p.start()
+        p.join()
+    return now() - t
+
+
+def hold(lk, ready):
+    lk.acquire()
+    ready.set()
+    time.sleep(3600)
+
+
+def ownerdeath(timeout):
+    lk, ready = ctx.Lock(), ctx.Event()
+    p = ctx.Process(target=hold, args=(lk, ready))
+    p.start()
+    ready.wait()
+    time.sleep(0.01 + random.random() * 0.01)
+    t = now()
+    p.kill()
+    got = lk.acquire(timeout=timeout)
+    d = now() - t
+    p.join()
+    if not got:
+        return d, "never: the Lock of a killed holder is never released (acquire timed out after %g s)" % timeout
+    return d, ""
+
+
+def main(argv):
+    cmd, args = argv[0], argv[1:]
+    if cmd in ("raw-load", "raw-store", "raw-inc", "locked-inc", "lock"):
+        fn = {"raw-load": raw_load, "raw-store": raw_store, "raw-inc": raw_inc,
+              "locked-inc": locked_inc, "lock": lock}[cmd]
+        single(fn, int(args[0]))
+    elif cmd == "count":
+        kind, procs, n = args[0], int(args[1]), int(args[2])
+        count(kind, procs, max(n // 10, 1))
+        d, ops, lost = count(kind, procs, n)
+        out(d, ops, lost=lost)
+    elif cmd in ("rawarray", "array"):
+        fn = rawarray if cmd == "rawarray" else array
+        n = int(args[0])
+        fn(max(n // 10, 1))
+        out(fn(n), nbytes=8 * n)
+    elif cmd == "pingpong":
+        kind, n = args[0], int(args[1])
+        pingpong(kind, max(n // 10, 1))
+        out(pingpong(kind, n), n)
+    elif cmd == "startjoin":
+        method, n = args[0], int(args[1])
+        out(startjoin(method, n), n)
+    elif cmd == "ownerdeath":
+        d, failed = ownerdeath(float(args[0]))
+        out(d, 1, failed=failed)
+    else:
+        raise SystemExit("unknown command " + cmd)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,328 @@
+//go:build linux
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+)
+
+// A sample is what one run of one version of a workload measured. The metric
+// of the workload is computed from it (see unit).
+type sample struct {
+	Seconds float64 `json:"seconds"`          // the time measured
+	Ops     float64 `json:"ops,omitempty"`    // operations (or round trips) timed
+	Bytes   float64 `json:"bytes,omitempty"`  // bytes moved, for throughput
+	Lost    float64 `json:"lost,omitempty"`   // lost updates, where counted
+	Failed  string  `json:"failed,omitempty"` // why the run could not measure anything
+}
+
+// An impl is one version of a workload: shm's, a Python one or a bare limit.
+type impl struct {
+	Name string
+	N    int                         // size of one run
+	Run  func(n int) (sample, error) // Go versions
+	Py   []string                    // Python versions: arguments of python/bench.py, with N last
+}
+
+// A target is a goal from the issue: a minimum speed-up over Python and a
+// maximum overhead over the limit (0: none).
+type target struct {
+	MinSpeedup  float64 `json:"min_speedup,omitempty"`
+	MaxOverhead float64 `json:"max_overhead,omitempty"`
+}
+
+type workload struct {
+	ID, Name, Group string
+	Unit            string // see metric
+	Lost            bool   // lost updates are counted
+	Note            string
+	Shm             impl
+	Python          []impl
+	Limit           []impl
+	Target          target
+}
+
+// Units.
+const (
+	nsPerOp   = "ns/op"
+	usPerTrip = "µs/round trip"
+	msPerOp   = "ms/op"
+	msTotal   = "ms"
+	mbPerSec  = "MB/s"
+)
+
+// metric turns a sample into the workload's figure.
+func metric(unit string, s sample) float64 {
+	switch unit {
+	case nsPerOp:
+		return s.Seconds / s.Ops * 1e9
+	case usPerTrip:
+		return s.Seconds / s.Ops * 1e6
+	case msPerOp:
+		return s.Seconds / s.Ops * 1e3
+	case msTotal:
+		return s.Seconds * 1e3
+	case mbPerSec:
+		return s.Bytes / s.Seconds / 1e6
+	}
+	panic("unknown unit " + unit)
+}
+
+// higherIsBetter reports whether bigger figures are better in unit.
+func higherIsBetter(unit string) bool { return unit == mbPerSec }
+
+func goImpl(name string, n int, run func(int) (sample, error)) impl {
+	return impl{Name: name, N: n, Run: run}
+}
+
+func pyImpl(name string, n int, args ...string) impl {
+	return impl{Name: name, N: n, Py: append(args, strconv.Itoa(n))}
+}
+
+// short writes n as 1M, 100k, 500.
+func short(n int) string {
+	switch {
+	case n >= 1_000_000 && n%1_000_000 == 0:
+		return strconv.Itoa(n/1_000_000) + "M"
+	case n >= 1000 && n%1000 == 0:
+		return strconv.Itoa(n/1000) + "k"
+	}
+	return strconv.Itoa(n)
+}
+
+// workloads returns every workload, in the order of the table.
+func workloads(c config) []*workload {
+	const (
+		single  = "single process"
+		two     = "two processes"
+		scaling = "scaling"
+		arrays  = "arrays"
+		latency = "latency"
+		procs   = "processes"
+	)
+	var ws []*workload
+	add := func(w *workload) { ws = append(ws, w) }
+
+	// Single process: N operations in a loop, divided by N.
+	add(&workload{ID: "raw-load", Name: "RawValue Load", Group: single, Unit: nsPerOp,
+		Shm:    goImpl("shm", c.n(100_000_000), shmRawLoad),
+		Python: []impl{pyImpl("RawValue .value", c.n(2_000_000), "raw-load")},
+		Limit:  []impl{goImpl("plain load", c.n(100_000_000), bareLoad)},
+		Target: target{MaxOverhead: 1.2}})
+	add(&workload{ID: "raw-store", Name: "RawValue Store", Group: single, Unit: nsPerOp,
+		Shm:    goImpl("shm", c.n(100_000_000), shmRawStore),
+		Python: []impl{pyImpl("RawValue .value =", c.n(2_000_000), "raw-store")},
+		Limit:  []impl{goImpl("plain store", c.n(100_000_000), bareStore)},
+		Target: target{MaxOverhead: 1.2}})
+	add(&workload{ID: "raw-inc", Name: "RawValue += 1", Group: single, Unit: nsPerOp,
+		Shm:    goImpl("shm", c.n(100_000_000), shmRawInc),
+		Python: []impl{pyImpl("RawValue .value += 1", c.n(2_000_000), "raw-inc")},
+		Limit:  []impl{goImpl("plain ++", c.n(100_000_000), bareInc)},
+		Target: target{MaxOverhead: 1.2}})
+	add(&workload{ID: "atomic-add", Name: "RawValue[atomic.Int64].Add", Group: single, Unit: nsPerOp,
+		Note:   "Python has no atomics: its equivalent is a Value += 1 under get_lock()",
+		Shm:    goImpl("shm", c.n(50_000_000), shmAtomicAdd),
+		Python: []impl{pyImpl("Value get_lock(): += 1", c.n(200_000), "locked-inc")},
+		Limit:  []impl{goImpl("atomic.Int64.Add", c.n(50_000_000), bareAtomicAdd)},
+		Target: target{MinSpeedup: 50, MaxOverhead: 1.2}})
+	add(&workload{ID: "value-update", Name: "Value.Update (+1)", Group: single, Unit: nsPerOp,
+		Shm:    goImpl("shm", c.n(10_000_000), shmValueUpdate),
+		Python: []impl{pyImpl("Value get_lock(): += 1", c.n(200_000), "locked-inc")},
+		Limit:  []impl{goImpl("futex mutex", c.n(10_000_000), bareMutexInc)},
+		Target: target{MinSpeedup: 50, MaxOverhead: 1.5}})
+	add(&workload{ID: "mutex", Name: "Mutex Lock+Unlock", Group: single, Unit: nsPerOp,
+		Shm:    goImpl("shm", c.n(10_000_000), shmMutex),
+		Python: []impl{pyImpl("Lock acquire+release", c.n(1_000_000), "lock")},
+		Limit:  []impl{goImpl("futex mutex", c.n(10_000_000), bareMutex)},
+		Target: target{MaxOverhead: 1.5}})
+
+	// Two processes, each adding 1 to one shared value 1,000,000 times: from the
+	// start of the first child to the join of the last.
+	n2 := c.n(1_000_000)
+	k2 := short(n2)
+	add(&workload{ID: "2p-raw", Name: "2 procs x " + k2 + " RawValue += 1", Group: two, Unit: msTotal, Lost: true,
+		Shm:    goImpl("shm", n2, countShm(countRaw, 2)),
+		Python: []impl{pyImpl("RawValue += 1", n2, "count", "raw", "2")},
+		Limit:  []impl{goImpl("plain ++", n2, countBare(countRaw, 2))},
+		Target: target{MaxOverhead: 1.2}})
+	add(&workload{ID: "2p-atomic", Name: "2 procs x " + k2 + " atomic.Int64.Add", Group: two, Unit: msTotal,
+		Note:   "Python has no atomics: its equivalent is a Value += 1 under get_lock()",
+		Shm:    goImpl("shm", n2, countShm(countAtomic, 2)),
+		Python: []impl{pyImpl("Value get_lock(): += 1", n2, "count", "locked", "2")},
+		Limit:  []impl{goImpl("atomic.Int64.Add", n2, countBare(countAtomic, 2))},
+		Target: target{MinSpeedup: 50, MaxOverhead: 1.2}})
+	add(&workload{ID: "2p-update", Name: "2 procs x " + k2 + " Value.Update", Group: two, Unit: msTotal,
+		Shm:    goImpl("shm", n2, countShm(countUpdate, 2)),
+		Python: []impl{pyImpl("Value get_lock(): += 1", n2, "count", "locked", "2")},
+		Limit:  []impl{goImpl("futex mutex", n2, countBare(countUpdate, 2))},
+		Target: target{MinSpeedup: 50, MaxOverhead: 1.5}})
+	add(&workload{ID: "2p-loadstore", Name: "2 procs x " + k2 + " Value.Store(Load()+1)", Group: two, Unit: msTotal, Lost: true,
+		Note:   "two locked operations per increment, as Python's Value.value += 1 does: both lose updates",
+		Shm:    goImpl("shm", n2, countShm(countLoadStore, 2)),
+		Python: []impl{pyImpl("Value .value += 1", n2, "count", "value", "2")},
+		Limit:  []impl{goImpl("futex mutex x2", n2, countBare(countLoadStore, 2))},
+		Target: target{MinSpeedup: 50, MaxOverhead: 1.5}})
+
+	// Scaling: P processes x 100,000 Value.Update.
+	ns := c.n(100_000)
+	for _, p := range []int{1, 2, 4, 8} {
+		ps := strconv.Itoa(p)
+		add(&workload{ID: "scale-" + ps, Name: ps + " procs x " + short(ns) + " Value.Update", Group: scaling, Unit: msTotal,
+			Shm:    goImpl("shm", ns, countShm(countUpdate, p)),
+			Python: []impl{pyImpl("Value get_lock(): += 1", ns, "count", "locked", ps)},
+			Limit:  []impl{goImpl("futex mutex", ns, countBare(countUpdate, p))},
+			Target: target{MinSpeedup: 50, MaxOverhead: 1.5}})
+	}
+
+	// Arrays: allocate, a child fills, the parent reads; bytes over the time.
+	na := 1_000_000
+	if c.Quick {
+		na = 200_000
+	}
+	add(&workload{ID: "rawarray", Name: "RawArray " + short(na) + " float64: child fills, parent sums", Group: arrays, Unit: mbPerSec,
+		Note:   "time from allocation to the parent's sum, over the bytes of the array (8 per element)",
+		Shm:    goImpl("shm", na, shmRawArray),
+		Python: []impl{pyImpl("RawArray", na, "rawarray")},
+		Limit:  []impl{goImpl("bare mapping", na, bareRawArray)}})
+	add(&workload{ID: "array", Name: "Array " + short(na) + " float64: child Stores, parent Snapshot", Group: arrays, Unit: mbPerSec,
+		Note:   "one locked store per element (as Python's Array does), then a copy under the lock",
+		Shm:    goImpl("shm", na, shmArray),
+		Python: []impl{pyImpl("Array a[i]=, a[:]", na, "array")},
+		Limit:  []impl{goImpl("futex mutex + copy", na, bareArray)},
+		Target: target{MinSpeedup: 50}})
+
+	// Latency: round trips between two processes.
+	add(&workload{ID: "pingpong", Name: "ping-pong round trip (Value)", Group: latency, Unit: usPerTrip,
+		Note:   "shm has no Event: the processes poll a Value (Load under its Mutex) and Store the next number",
+		Shm:    goImpl("shm", c.n(100_000), shmPingPong),
+		Python: []impl{pyImpl("Event", c.n(3000), "pingpong", "event"), pyImpl("Pipe", c.n(3000), "pingpong", "pipe")},
+		Limit:  []impl{goImpl("futex", c.n(20_000), barePingPongFutex), goImpl("spin", c.n(100_000), barePingPongSpin)},
+		Target: target{MaxOverhead: 1.3}})
+
+	add(&workload{ID: "pingpong-atomic", Name: "ping-pong round trip (RawValue[atomic.Int64])", Group: latency, Unit: usPerTrip,
+		Note:   "the same, polling an atomic in a RawValue instead of a Value: no lock",
+		Shm:    goImpl("shm", c.n(100_000), shmPingPongAtomic),
+		Python: []impl{pyImpl("Event", c.n(3000), "pingpong", "event"), pyImpl("Pipe", c.n(3000), "pingpong", "pipe")},
+		Limit:  []impl{goImpl("futex", c.n(20_000), barePingPongFutex), goImpl("spin", c.n(100_000), barePingPongSpin)},
+		Target: target{MaxOverhead: 1.3}})
+
+	// Processes.
+	add(&workload{ID: "start-join", Name: "Start+Join of a child that does nothing", Group: procs, Unit: msPerOp,
+		Shm:    goImpl("shm", c.n(50), shmStartJoin),
+		Python: []impl{pyImpl("fork", c.n(50), "startjoin", "fork"), pyImpl("spawn", max(c.n(10), 2), "startjoin", "spawn")},
+		Limit:  []impl{goImpl("exec", c.n(50), bareExec)},
+		Target: target{MaxOverhead: 1.5}})
+	deathWait := "1.0"
+	if c.Quick {
+		deathWait = "0.2"
+	}
+	add(&workload{ID: "owner-death", Name: "owner death: SIGKILL of holder -> waiter holds lock", Group: procs, Unit: msTotal,
+		Note:   "Python's Lock is not robust: the waiter never gets it (acquire gives up after " + deathWait + " s)",
+		Shm:    goImpl("shm", 1, shmOwnerDeath),
+		Python: []impl{pyImpl("Lock", 1, "ownerdeath", deathWait)},
+		Limit:  []impl{goImpl("robust futex", 1, bareOwnerDeath)}})
+	return ws
+}
+
+// runWorker runs one workload in this process: every version, Runs times,
+// rotating the order from run to run.
+func runWorker(cfg config, id, out string) error {
+	var w *workload
+	for _, x := range workloads(cfg) {
+		if x.ID == id {
+			w = x
+		}
+	}
+	if w == nil {
+		return fmt.Errorf("no workload %q", id)
+	}
+	py := ""
+	if !*noPython {
+		py, _ = findPython()
+	}
+	type version struct {
+		kind string // "shm", "python", "limit"
+		impl impl
+		s    []sample
+	}
+	vs := []*version{{kind: "shm", impl: w.Shm}}
+	if py != "" {
+		for _, p := range w.Python {
+			vs = append(vs, &version{kind: "python", impl: p})
+		}
+	}
+	for _, l := range w.Limit {
+		vs = append(vs, &version{kind: "limit", impl: l})
+	}
+	runOne := func(v *version, warm bool) (sample, error) {
+		if v.impl.Py != nil {
+			return runPython(py, v.impl.Py)
+		}
+		n := v.impl.N
+		if warm {
+			n = max(n/10, 1)
+		}
+		return v.impl.Run(n)
+	}
+	// Warm up the Go versions: the first Start of a process starts the thread
+	// that starts children, the first run faults the pages in, and so on.
+	for _, v := range vs {
+		if v.impl.Run != nil {
+			if _, err := runOne(v, true); err != nil {
+				return fmt.Errorf("%s (warm-up): %w", v.impl.Name, err)
+			}
+		}
+	}
+	// The Go versions are cheap and the noise of a shared machine hits them
+	// hardest: they run GoRunsX times as often as the Python ones, which run
+	// every GoRunsX'th round.
+	rounds := cfg.Runs * cfg.GoRunsX
+	for r := 0; r < rounds; r++ {
+		progress("        round %d/%d:", r+1, rounds)
+		for k := range vs {
+			v := vs[(k+r)%len(vs)]
+			if v.impl.Py != nil && r%cfg.GoRunsX != 0 {
+				continue
+			}
+			s, err := runOne(v, false)
+			if err != nil {
+				// Any failure fails the workload, so that CI's -quick run
+				// catches a broken version.
+				progress(" %s: error\n", v.impl.Name)
+				return fmt.Errorf("%s %s: %w", v.kind, v.impl.Name, err)
+			}
+			v.s = append(v.s, s)
+			if s.Failed != "" {
+				progress(" %s: %s;", v.impl.Name, "failed")
+			} else {
+				progress(" %s %s;", v.impl.Name, fmtNum(metric(w.Unit, s)))
+			}
+		}
+		progress("\n")
+	}
+	res := &result{ID: w.ID, Name: w.Name, Group: w.Group, Unit: w.Unit,
+		HigherIsBetter: higherIsBetter(w.Unit), Target: w.Target, Note: w.Note}
+	for _, v := range vs {
+		st := summarize(v.impl.Name, v.impl.N, w.Unit, w.Lost, v.s)
+		switch v.kind {
+		case "shm":
+			res.Shm = st
+		case "python":
+			res.Python = append(res.Python, st)
+		case "limit":
+			res.Limit = append(res.Limit, st)
+		}
+	}
+	if py == "" && len(w.Python) > 0 {
+		res.Warnings = append(res.Warnings, "Python references skipped")
+	}
+	res.compare()
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(out, b, 0o644)
+}
