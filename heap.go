@@ -3,6 +3,7 @@ package shm
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"unsafe"
 )
@@ -100,15 +101,27 @@ func (h *heap) byIno(ino uint64) *segment {
 	return nil
 }
 
-// files returns the files of every segment, to hand to a child.
-func (h *heap) files() []*os.File {
+// filesFor returns the segments that args refer to, as the inode numbers
+// that name them and the files to pass to a child.
+func (h *heap) filesFor(args []argMsg) ([]uint64, []*os.File) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	fs := make([]*os.File, len(h.segs))
-	for i, s := range h.segs {
-		fs[i] = s.file
+	var inos []uint64
+	var files []*os.File
+	for _, a := range args {
+		for _, r := range a.Refs {
+			if slices.Contains(inos, r.Seg) {
+				continue
+			}
+			for _, s := range h.segs {
+				if s.ino == r.Seg {
+					inos = append(inos, s.ino)
+					files = append(files, s.file)
+				}
+			}
+		}
 	}
-	return fs
+	return inos, files
 }
 
 // adopt adds segments inherited from the parent.

@@ -58,15 +58,10 @@ func Start(fn any, args ...any) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	files := theHeap.files()
-	msg.Segments = make([]uint64, len(files))
-	for i, f := range files {
-		_, ino, err := memfd.Stat(f)
-		if err != nil {
-			return nil, fmt.Errorf("shm: Start(%s): %w", t.name, err)
-		}
-		msg.Segments[i] = ino
-	}
+	// A child maps only the segments its arguments live in: a program with
+	// many segments does not make every child map them all.
+	var files []*os.File
+	msg.Segments, files = theHeap.filesFor(msg.Args)
 	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(&msg); err != nil {
 		return nil, fmt.Errorf("shm: Start(%s): %w", t.name, err)

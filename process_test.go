@@ -333,3 +333,25 @@ func TestChildDiesWithParent(t *testing.T) {
 		return len(fields) > 0 && fields[0] == "Z"
 	})
 }
+
+func countSegments(out *shm.RawValue[int64]) { out.Store(int64(shm.SegmentCount())) }
+
+func init() { shm.Register(countSegments) }
+
+// TestChildMapsOnlyItsSegments checks that a child maps the segments its
+// arguments live in and no others, however many the parent has.
+func TestChildMapsOnlyItsSegments(t *testing.T) {
+	for i := 0; i < 3; i++ {
+		if _, err := shm.NewRawArray[byte](8 << 20); err != nil { // a segment of its own
+			t.Fatal(err)
+		}
+	}
+	out, err := shm.NewRawValue(int64(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	join(t, start(t, countSegments, out))
+	if got := out.Load(); got != 1 {
+		t.Fatalf("child maps %d segments, want 1 (the parent has %d)", got, shm.SegmentCount())
+	}
+}
