@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/shmgo/shm"
 )
@@ -167,4 +168,32 @@ func TestOwnerDeathSlotReused(t *testing.T) {
 	m.Unlock()
 	release.Ptr().Store(1)
 	join(t, heir)
+}
+
+// TestOwnerDeathWakesLongWaiter kills the holder while a waiter sleeps with
+// its periodic checks all but off: only the kernel's word that the owner's
+// process exited can wake it.
+func TestOwnerDeathWakesLongWaiter(t *testing.T) {
+	first, every := shm.SetPolls(time.Millisecond, time.Hour)
+	defer shm.SetPolls(first, every)
+	m := newMutex(t)
+	tok, _ := shm.NewRawValue(uint32(0))
+	holding := newFlag(t)
+	holder := start(t, lockAndHold, m, tok, holding)
+	await(t, "the child to hold the lock", func() bool { return holding.Ptr().Load() == 1 })
+
+	watches := shm.Watches()
+	got := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		got <- m.LockContext(ctx)
+	}()
+	await(t, "the waiter to watch the owner", func() bool { return shm.Watches() > watches })
+	holder.Kill()
+	holder.Join()
+	if err := <-got; !errors.Is(err, shm.ErrOwnerDead) {
+		t.Fatalf("waiter got %v, want ErrOwnerDead", err)
+	}
+	m.Unlock()
 }

@@ -31,13 +31,16 @@ func (m *Mutex) Waiters() bool { return m.w.Load()&waitersBit != 0 }
 // SetMainCalled pretends that Main was, or was not, called.
 func SetMainCalled(b bool) { mainCalled.Store(b) }
 
-// SetDeathPoll sets how often a sleeping waiter checks its owner's life and
-// returns the old value.
-func SetDeathPoll(d time.Duration) time.Duration {
-	old := deathPoll
-	deathPoll = d
-	return old
+// SetPolls sets when a sleeping waiter first checks its owner's life and how
+// often it checks again, and returns the old values.
+func SetPolls(first, every time.Duration) (oldFirst, oldEvery time.Duration) {
+	oldFirst, oldEvery = firstPoll, deathPoll
+	firstPoll, deathPoll = first, every
+	return oldFirst, oldEvery
 }
+
+// Watches returns how many lock owners this process has watched through a pidfd.
+func Watches() uint64 { return lockStats.watches.Load() }
 
 // Sleeps returns how many times this process slept on a Mutex.
 func Sleeps() uint64 { return lockStats.sleeps.Load() }

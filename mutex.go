@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/shmgo/shm/internal/futex"
+	"github.com/shmgo/shm/internal/pidfd"
 	"github.com/shmgo/shm/internal/token"
 )
 
@@ -64,9 +65,11 @@ type Mutex struct {
 //     gives up (its context ended) passes a wake-up on, in case it had
 //     consumed the one meant for the others.
 //
-// Owner death. A sleeping waiter wakes at least every deathPoll to check that
-// the owner is still alive, and a new locker checks once before it first
-// sleeps. A waiter that finds the owner dead swaps the dead owner's word for
+// Owner death. A new locker checks that the owner is alive once before it
+// first sleeps. A sleeper checks again after firstPoll; if the owner still
+// holds the lock, it asks the kernel to wake the lock's sleepers when the
+// owner's process exits (a pidfd, watched by the runtime's poller), and goes
+// on checking every deathPoll in case that is not available. A waiter that finds the owner dead swaps the dead owner's word for
 // its own token (keeping the mark): of several such waiters exactly one wins,
 // and the others go on waiting for it. No process ever unlocks for a dead one,
 // so the word always names the process that must unlock it.
@@ -81,12 +84,18 @@ const (
 	spinTime = 5 * time.Microsecond // spin before sleeping
 )
 
-// deathPoll is how often a sleeping waiter checks that the owner is alive.
-var deathPoll = 8 * time.Millisecond
+// A sleeping waiter checks that the owner is alive after firstPoll, and then
+// every deathPoll; after the first check, the kernel also wakes it when the
+// owner exits (a pidfd), so the polls are only a fallback.
+var (
+	firstPoll = 1 * time.Millisecond
+	deathPoll = 8 * time.Millisecond
+)
 
 // lockStats counts slow-path events, for tests.
 var lockStats struct {
-	sleeps atomic.Uint64
+	sleeps  atomic.Uint64 // futex waits
+	watches atomic.Uint64 // owners watched through a pidfd
 }
 
 // NewMutex returns a new unlocked Mutex in shared memory.
@@ -197,6 +206,13 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 	}
 	checked := false // has the current owner been checked since it was last seen?
 	var owner uint32
+	var watch *pidfd.Watch // wakes m's sleepers when owner dies
+	watched := false       // watch was tried for owner
+	defer func() {
+		if watch != nil {
+			watch.Stop()
+		}
+	}()
 	for {
 		w := m.w.Load()
 		o := w & ownerMask
@@ -207,7 +223,11 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 			continue
 		}
 		if o != owner {
-			owner, checked = o, false
+			owner, checked, watched = o, false, false
+			if watch != nil {
+				watch.Stop()
+				watch = nil
+			}
 		}
 		if !checked {
 			if o != me && !tokenAlive(o) {
@@ -225,6 +245,9 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 			w |= waitersBit
 		}
 		timeout := deathPoll
+		if !watched {
+			timeout = min(firstPoll, deathPoll)
+		}
 		if ctx != nil {
 			if err := ctx.Err(); err != nil {
 				futex.Wake(&m.w, 1) // pass on a wake-up this waiter may have taken
@@ -237,12 +260,50 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 			}
 		}
 		lockStats.sleeps.Add(1)
-		if err := futex.Wait(&m.w, w, timeout); err == futex.ErrTimeout {
+		err := futex.Wait(&m.w, w, timeout)
+		if err == futex.ErrTimeout || (watch != nil && watch.Fired()) {
 			checked = false // check the owner's life again
+		}
+		if err == futex.ErrTimeout {
+			if !watched && o != me {
+				// The owner holds on: from now on the kernel tells of its death.
+				watched = true
+				watch = watchOwner(o, &m.w)
+			}
 		} else if err != nil {
 			return fmt.Errorf("shm: Mutex: %w", err)
 		}
 	}
+}
+
+// watchOwner returns a watch that wakes every sleeper on w when the process
+// holding token tok exits, or nil if it cannot set one up; the sleepers then
+// learn of the death at their next poll.
+func watchOwner(tok uint32, w *atomic.Uint32) *pidfd.Watch {
+	if family == nil {
+		return nil
+	}
+	pid, ok := family.Pid(tok)
+	if !ok {
+		return nil
+	}
+	f, err := pidfd.Open(pid)
+	if err != nil {
+		return nil
+	}
+	// The pidfd names whatever process has pid now. If tok is still alive it
+	// is that process: tok's process recorded pid itself and has held it
+	// since, so the ID cannot have passed to another.
+	if !tokenAlive(tok) {
+		f.Close()
+		return nil
+	}
+	watch, err := pidfd.Start(f, func() { futex.Wake(w, 1<<30) })
+	if err != nil {
+		return nil
+	}
+	lockStats.watches.Add(1)
+	return watch
 }
 
 // spin tries to take m for about spinTime, then yields the processor once and

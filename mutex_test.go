@@ -135,7 +135,7 @@ func hammer(g *shm.RawValue[guarded], id int32, n int) {
 func handOff(g *shm.RawValue[guarded], id int32, n int, cpu int) error {
 	// A lost wake-up must hang the test rather than be hidden by the periodic
 	// check for a dead owner.
-	shm.SetDeathPoll(time.Hour)
+	shm.SetPolls(time.Hour, time.Hour)
 	if cpu >= 0 {
 		if err := pinToCPU(cpu); err != nil {
 			return err

@@ -9,13 +9,16 @@ import (
 	"github.com/shmgo/shm/internal/memfd"
 )
 
-const tableBytes = Slots * 4
+// The table holds, for each slot, the token of its holder and then, in a
+// second array, the holder's process ID.
+const tableBytes = 2 * Slots * 4
 
 // Table is a family's token table, mapped into this process.
 type Table struct {
-	file  *os.File // the inheritable descriptor, passed to children
-	own   *os.File // this process's own description, which holds its slot lock
-	words []atomic.Uint32
+	file  *os.File        // the inheritable descriptor, passed to children
+	own   *os.File        // this process's own description, which holds its slot lock
+	words []atomic.Uint32 // the token of each slot's holder
+	pids  []atomic.Uint32 // the process ID of each slot's holder
 }
 
 // Create makes a new table, for the root process of a family.
@@ -51,8 +54,8 @@ func Open(f *os.File) (*Table, error) {
 	}
 	// The mapping is page aligned, tableBytes long and lives as long as the
 	// process; atomic.Uint32 holds no Go pointers.
-	words := unsafe.Slice((*atomic.Uint32)(unsafe.Pointer(unsafe.SliceData(b))), Slots)
-	return &Table{file: f, own: own, words: words}, nil
+	words := unsafe.Slice((*atomic.Uint32)(unsafe.Pointer(unsafe.SliceData(b))), 2*Slots)
+	return &Table{file: f, own: own, words: words[:Slots], pids: words[Slots:]}, nil
 }
 
 // File returns the descriptor to pass to child processes.
@@ -71,6 +74,7 @@ func (t *Table) Acquire() (uint32, error) {
 		}
 		w := &t.words[s]
 		tok := next(w.Load(), s)
+		t.pids[s].Store(uint32(os.Getpid())) // before the token, so a reader of the token finds its PID
 		w.Store(tok)
 		return tok, nil
 	}
@@ -88,4 +92,20 @@ func (t *Table) Alive(tok uint32) (bool, error) {
 		return false, nil
 	}
 	return memfd.ByteLocked(t.own, int64(s))
+}
+
+// Pid returns the process ID of the holder of token tok, if tok is alive. The
+// answer is only a hint: by the time the caller uses it the process may have
+// died and its ID been reused, so check Alive again after opening a handle on
+// the process.
+func (t *Table) Pid(tok uint32) (int, bool) {
+	if tok == 0 || tok >= Max {
+		return 0, false
+	}
+	s := Slot(tok)
+	pid := t.pids[s].Load()
+	if t.words[s].Load() != tok || pid == 0 {
+		return 0, false
+	}
+	return int(pid), true
 }

@@ -18,3 +18,4 @@ func Open(f *os.File) (*Table, error)           { return nil, errUnsupported }
 func (t *Table) File() *os.File                 { return nil }
 func (t *Table) Acquire() (uint32, error)       { return 0, errUnsupported }
 func (t *Table) Alive(tok uint32) (bool, error) { return false, errUnsupported }
+func (t *Table) Pid(tok uint32) (int, bool)     { return 0, false }

@@ -30,6 +30,7 @@ const (
 	F_UNLCK          = unix.F_UNLCK
 	SEEK_SET         = unix.SEEK_SET
 	PR_SET_PDEATHSIG = unix.PR_SET_PDEATHSIG
+	PIDFD_NONBLOCK   = unix.PIDFD_NONBLOCK
 )
 
 type (
@@ -45,7 +46,8 @@ func Fstat(fd int, st *Stat_t) error                  { return unix.Fstat(fd, st
 func Open(path string, mode int, perm uint32) (int, error) {
 	return unix.Open(path, mode, perm)
 }
-func Close(fd int) error { return unix.Close(fd) }
+func Close(fd int) error                        { return unix.Close(fd) }
+func PidfdOpen(pid int, flags int) (int, error) { return unix.PidfdOpen(pid, flags) }
 func Mmap(fd int, offset int64, length int, prot int, flags int) ([]byte, error) {
 	return unix.Mmap(fd, offset, length, prot, flags)
 }
