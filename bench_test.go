@@ -72,32 +72,6 @@ func BenchmarkAtomicAdd(b *testing.B) {
 	})
 }
 
-// bareMutex is Drepper's three-state futex mutex: 0 unlocked, 1 locked,
-// 2 locked with waiters. It is the limit shm's Mutex is measured against; it
-// is not robust and does not spin.
-type bareMutex struct{ w atomic.Uint32 }
-
-func (m *bareMutex) lock() {
-	if m.w.CompareAndSwap(0, 1) {
-		return
-	}
-	c := m.w.Load()
-	if c != 2 {
-		c = m.w.Swap(2)
-	}
-	for c != 0 {
-		futex.Wait(&m.w, 2, 0)
-		c = m.w.Swap(2)
-	}
-}
-
-func (m *bareMutex) unlock() {
-	if m.w.Add(^uint32(0)) != 0 {
-		m.w.Store(0)
-		futex.Wake(&m.w, 1)
-	}
-}
-
 func BenchmarkLockUnlock(b *testing.B) {
 	b.Run("Mutex", func(b *testing.B) {
 		m, _ := shm.NewMutex()
@@ -107,11 +81,11 @@ func BenchmarkLockUnlock(b *testing.B) {
 		}
 	})
 	b.Run("bare futex", func(b *testing.B) {
-		w, _ := shm.NewRawValue(bareMutex{})
+		w, _ := shm.NewRawValue(futex.Mutex2{})
 		m := w.Ptr()
 		for i := 0; i < b.N; i++ {
-			m.lock()
-			m.unlock()
+			m.Lock()
+			m.Unlock()
 		}
 	})
 	b.Run("sync.Mutex", func(b *testing.B) {
@@ -124,7 +98,7 @@ func BenchmarkLockUnlock(b *testing.B) {
 }
 
 type bareValue struct {
-	mu bareMutex
+	mu futex.Mutex2
 	v  int64
 }
 
@@ -139,9 +113,9 @@ func BenchmarkUpdate(b *testing.B) {
 		w, _ := shm.NewRawValue(bareValue{})
 		p := w.Ptr()
 		for i := 0; i < b.N; i++ {
-			p.mu.lock()
+			p.mu.Lock()
 			p.v++
-			p.mu.unlock()
+			p.mu.Unlock()
 		}
 	})
 }
@@ -149,9 +123,9 @@ func BenchmarkUpdate(b *testing.B) {
 func bareIncrement(w *shm.RawValue[bareValue], n int) {
 	p := w.Ptr()
 	for i := 0; i < n; i++ {
-		p.mu.lock()
+		p.mu.Lock()
 		p.v++
-		p.mu.unlock()
+		p.mu.Unlock()
 	}
 }
 

@@ -64,37 +64,6 @@ func floats(mem []byte, off, n int) []float64 {
 	return unsafe.Slice(at[float64](mem, off), n)
 }
 
-// ---- a bare mutex ----
-
-// mutex2 is Drepper's three-state futex mutex ("Futexes Are Tricky", mutex2):
-// 0 unlocked, 1 locked, 2 locked with waiters. It is the least a lock between
-// processes can do: no owner, no robustness, no spinning.
-type mutex2 struct{ w atomic.Uint32 }
-
-func (m *mutex2) lock() {
-	if !m.w.CompareAndSwap(0, 1) {
-		m.lockSlow()
-	}
-}
-
-func (m *mutex2) lockSlow() {
-	c := m.w.Load()
-	if c != 2 {
-		c = m.w.Swap(2)
-	}
-	for c != 0 {
-		futex.Wait(&m.w, 2, 0)
-		c = m.w.Swap(2)
-	}
-}
-
-func (m *mutex2) unlock() {
-	if m.w.Add(^uint32(0)) != 0 {
-		m.w.Store(0)
-		futex.Wake(&m.w, 1)
-	}
-}
-
 // ---- single process ----
 
 var single *mapping // one page for the single-process loops
@@ -141,35 +110,35 @@ func loopAtomic(p *atomic.Int64, n int) {
 	}
 }
 
-// The counter guarded by a mutex2 sits next to it, in one cache line, as a
+// The counter guarded by a futex.Mutex2 sits next to it, in one cache line, as a
 // Value's does.
 //
 //go:noinline
-func loopMutexInc(m *mutex2, p *int64, n int) {
+func loopMutexInc(m *futex.Mutex2, p *int64, n int) {
 	for i := 0; i < n; i++ {
-		m.lock()
+		m.Lock()
 		*p = *p + 1
-		m.unlock()
+		m.Unlock()
 	}
 }
 
 //go:noinline
-func loopMutexInc2(m *mutex2, p *int64, n int) {
+func loopMutexInc2(m *futex.Mutex2, p *int64, n int) {
 	for i := 0; i < n; i++ {
-		m.lock()
+		m.Lock()
 		x := *p
-		m.unlock()
-		m.lock()
+		m.Unlock()
+		m.Lock()
 		*p = x + 1
-		m.unlock()
+		m.Unlock()
 	}
 }
 
 //go:noinline
-func loopMutex2(m *mutex2, n int) {
+func loopMutex2(m *futex.Mutex2, n int) {
 	for i := 0; i < n; i++ {
-		m.lock()
-		m.unlock()
+		m.Lock()
+		m.Unlock()
 	}
 }
 
@@ -222,7 +191,7 @@ func bareMutexInc(n int) (sample, error) {
 		return sample{}, err
 	}
 	t := time.Now()
-	loopMutexInc(at[mutex2](mem, 0), at[int64](mem, 8), n)
+	loopMutexInc(at[futex.Mutex2](mem, 0), at[int64](mem, 8), n)
 	s := elapsed(t, n)
 	return s, expect(*at[int64](mem, 8), n)
 }
@@ -233,7 +202,7 @@ func bareMutex(n int) (sample, error) {
 		return sample{}, err
 	}
 	t := time.Now()
-	loopMutex2(at[mutex2](mem, 0), n)
+	loopMutex2(at[futex.Mutex2](mem, 0), n)
 	return elapsed(t, n), nil
 }
 
@@ -288,21 +257,21 @@ func bareRole(role string, mem []byte, n int) error {
 	case "inc-atomic":
 		loopAtomic(at[atomic.Int64](mem, 8), n)
 	case "inc-mutex":
-		loopMutexInc(at[mutex2](mem, 0), at[int64](mem, 8), n)
+		loopMutexInc(at[futex.Mutex2](mem, 0), at[int64](mem, 8), n)
 	case "inc-mutex2x":
-		loopMutexInc2(at[mutex2](mem, 0), at[int64](mem, 8), n)
+		loopMutexInc2(at[futex.Mutex2](mem, 0), at[int64](mem, 8), n)
 	case "fill":
 		s := floats(mem, arrayOff, n)
 		for i := range s {
 			s[i] = float64(i)
 		}
 	case "fill-locked":
-		m := at[mutex2](mem, 0)
+		m := at[futex.Mutex2](mem, 0)
 		s := floats(mem, arrayOff, n)
 		for i := range s {
-			m.lock()
+			m.Lock()
 			s[i] = float64(i)
-			m.unlock()
+			m.Unlock()
 		}
 	case "pong-spin":
 		w := at[atomic.Uint32](mem, 0)
@@ -389,11 +358,11 @@ func bareArrayRun(role string, n int, locked bool) (sample, error) {
 	data := floats(m.mem, arrayOff, n)
 	var got float64
 	if locked {
-		mu := at[mutex2](m.mem, 0)
+		mu := at[futex.Mutex2](m.mem, 0)
 		snap := make([]float64, n)
-		mu.lock()
+		mu.Lock()
 		copy(snap, data)
-		mu.unlock()
+		mu.Unlock()
 		got = sum(snap)
 	} else {
 		got = sum(data)
