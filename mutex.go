@@ -50,14 +50,13 @@ type Mutex struct {
 //   - Unlock: compare-and-swap token → 0; if that fails, the mark is set:
 //     swap the word to 0 and, since the old word had the mark, wake one waiter.
 //   - A locker that finds the lock held first spins for a few microseconds,
-//     which keeps a hand-off between processes on two cores near 0.1 µs instead
-//     of a futex round trip of 8-50 µs, unless it keeps losing the freed lock
-//     to others. It then yields the processor once, so
-//     that an owner descheduled on the same core can run, and then sleeps:
-//     it sets the mark (compare-and-swap, so that it sets it on the word it
-//     saw) and calls futex wait on the marked word. The kernel puts it to
-//     sleep only if the word is still that value, so an unlock in between is
-//     never missed.
+//     which keeps a hand-off between processes on two cores near 0.1 µs
+//     instead of a futex round trip of 8-50 µs, unless it keeps losing the
+//     freed lock to others. It then yields the processor once, so that an
+//     owner descheduled on the same core can run, and then sleeps: it sets
+//     the mark (compare-and-swap, so that it sets it on the word it saw) and
+//     calls futex wait on the marked word. The kernel puts it to sleep only if
+//     the word is still that value, so an unlock in between is never missed.
 //   - A waiter that has set the mark acquires with the mark set again (word =
 //     token|mark), because other waiters may still sleep: the unlocker cleared
 //     the whole word and woke only one. Only waiters ever set the mark; the
@@ -70,10 +69,11 @@ type Mutex struct {
 // first sleeps. A sleeper checks again after firstPoll; if the owner still
 // holds the lock, it asks the kernel to wake the lock's sleepers when the
 // owner's process exits (a pidfd, watched by the runtime's poller), and goes
-// on checking every deathPoll in case that is not available. A waiter that finds the owner dead swaps the dead owner's word for
-// its own token (keeping the mark): of several such waiters exactly one wins,
-// and the others go on waiting for it. No process ever unlocks for a dead one,
-// so the word always names the process that must unlock it.
+// on checking every deathPoll in case that is not available. A waiter that
+// finds the owner dead swaps the dead owner's word for its own token (keeping
+// the mark): of several such waiters exactly one wins, and the others go on
+// waiting for it. No process ever unlocks for a dead one, so the word always
+// names the process that must unlock it.
 //
 // Fairness. None: a running process may take the lock ahead of a woken
 // sleeper, which then sleeps again. This keeps the lock fast under contention,
@@ -130,7 +130,8 @@ func (m *Mutex) lockSlowNoCtx() {
 
 // LockContext locks m, waiting at most until ctx is done. It returns nil with
 // the lock held, [ErrOwnerDead] with the lock held (the previous owner died
-// holding it: check the data it guards), or ctx.Err() without it.
+// holding it: check the data it guards), or ctx.Err() without it. If ctx is
+// already done, LockContext may still succeed when the lock is free.
 func (m *Mutex) LockContext(ctx context.Context) error {
 	var err error
 	if !m.w.CompareAndSwap(0, myToken.Load()) {

@@ -10,7 +10,7 @@
 //
 //	go run .                                   # full run: table on stdout
 //	go run . -quick                            # short run, for CI
-//	go run . -json results.json -chart results.png  # the run in PERFORMANCE.md
+//	go run . -json results.json -chart results.png  # the run in the README
 //	go run . -only 'pingpong|start'            # workloads whose ID matches
 //	go run . -list                             # the workloads and their IDs
 //
