@@ -53,6 +53,14 @@ func init() {
 	shm.Register(takeToken)
 }
 
+// bounded returns a context that ends after a minute, so that a lock that is
+// never handed over fails the test instead of hanging it.
+func bounded(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // killHolder starts a child that locks m, waits until it holds it, kills it
 // and joins it. It returns the dead child's token.
 func killHolder(t *testing.T, m *shm.Mutex) uint32 {
@@ -77,7 +85,7 @@ func killHolder(t *testing.T, m *shm.Mutex) uint32 {
 func TestOwnerDeathNewLocker(t *testing.T) {
 	m := newMutex(t)
 	killHolder(t, m)
-	if err := m.LockContext(context.Background()); !errors.Is(err, shm.ErrOwnerDead) {
+	if err := m.LockContext(bounded(t)); !errors.Is(err, shm.ErrOwnerDead) {
 		t.Fatalf("LockContext after the owner died = %v, want ErrOwnerDead", err)
 	}
 	if m.Owner() != shm.ProcessToken() {
@@ -128,8 +136,9 @@ func TestOwnerDeathWakesWaiters(t *testing.T) {
 	waiter := start(t, waitForLock, m, childGot)
 	await(t, "the child waiter to sleep", m.Waiters)
 	ours := make(chan error, 1)
+	ctx := bounded(t)
 	go func() {
-		err := m.LockContext(context.Background())
+		err := m.LockContext(ctx)
 		if err == nil || errors.Is(err, shm.ErrOwnerDead) {
 			m.Unlock()
 		}
@@ -162,7 +171,7 @@ func TestOwnerDeathSlotReused(t *testing.T) {
 		t.Fatalf("new child has token %d (slot %d), dead one %d (slot %d): the slot was not reused",
 			tok.Load(), shm.TokenSlot(tok.Load()), dead, shm.TokenSlot(dead))
 	}
-	if err := m.LockContext(context.Background()); !errors.Is(err, shm.ErrOwnerDead) {
+	if err := m.LockContext(bounded(t)); !errors.Is(err, shm.ErrOwnerDead) {
 		t.Fatalf("LockContext = %v, want ErrOwnerDead although the slot is alive again", err)
 	}
 	m.Unlock()
