@@ -53,8 +53,10 @@ func (v *RawValue[T]) Ptr() *T { return &v.v }
 // Update is an atomic read-modify-write across processes, which Python's
 // `v.value += 1` is not.
 //
-// The lock is the Value's own unless the Value was made [WithLock]. A Value is
-// a small handle; copies of the pointer, in any process, share the same memory.
+// The lock is the Value's own unless the Value was made [WithLock]; it is not
+// reentrant, so while holding [Value.Mutex] use [Value.Raw], not Load or
+// Store. A Value is a small handle; copies of the pointer, in any process,
+// share the same memory.
 type Value[T any] struct {
 	mu  *Mutex
 	raw *RawValue[T]
