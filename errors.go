@@ -35,6 +35,7 @@ type TypeError struct {
 	Bad   reflect.Type // the offending part's type, such as string
 }
 
+// Error names the offending field, its type and why it is refused.
 func (e *TypeError) Error() string {
 	return fmt.Sprintf("shm: %s: %s cannot live in shared memory (%s)", e.Field, e.Bad, pointerReason(e.Bad.Kind()))
 }
@@ -67,6 +68,8 @@ type ExitError struct {
 	Panic   bool   // reports whether the target panicked
 }
 
+// Error names the target and the child's PID, then says how the child ended:
+// the error it returned, its panic, or its exit status or signal.
 func (e *ExitError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "shm: %s (pid %d)", e.Func, e.Pid())
