@@ -16,7 +16,7 @@ func lockAndHold(m *shm.Mutex, tok *shm.RawValue[uint32], holding *shm.RawValue[
 	tok.Store(shm.ProcessToken())
 	m.Lock()
 	holding.Ptr().Store(1)
-	holdUntil(newLocalFlag()) // never set
+	sleepForever()
 }
 
 // Results a waiting child reports.

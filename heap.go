@@ -93,6 +93,11 @@ func (h *heap) find(p unsafe.Pointer, n uintptr) (*segment, uintptr, bool) {
 func (h *heap) byIno(ino uint64) *segment {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	return h.lookupIno(ino)
+}
+
+// lookupIno is byIno for a caller that holds h.mu.
+func (h *heap) lookupIno(ino uint64) *segment {
 	for _, s := range h.segs {
 		if s.ino == ino {
 			return s
@@ -113,11 +118,9 @@ func (h *heap) filesFor(args []argMsg) ([]uint64, []*os.File) {
 			if slices.Contains(inos, r.Seg) {
 				continue
 			}
-			for _, s := range h.segs {
-				if s.ino == r.Seg {
-					inos = append(inos, s.ino)
-					files = append(files, s.file)
-				}
+			if s := h.lookupIno(r.Seg); s != nil {
+				inos = append(inos, s.ino)
+				files = append(files, s.file)
 			}
 		}
 	}

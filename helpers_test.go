@@ -54,6 +54,14 @@ func await(tb testing.TB, what string, cond func() bool) {
 	}
 }
 
+// sleepForever blocks a child until it is killed. It sleeps rather than
+// blocks on nothing, which the runtime would report as a deadlock.
+func sleepForever() {
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
 // holdUntil waits, in a child, until the flag is set. It sleeps between checks
 // so that a child held this way costs nothing.
 func holdUntil(f *shm.RawValue[atomic.Int32]) {

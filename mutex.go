@@ -82,6 +82,8 @@ const (
 	ownerMask  = token.Max // token of the owning process; 0 when unlocked
 	waitersBit = 1 << 31   // some process may be sleeping on the word
 
+	wakeAll = 1 << 30 // futex wake count for every sleeper
+
 	spinTime   = 5 * time.Microsecond // spin before sleeping
 	spinLosses = 3                    // but sleep at once after losing the freed lock this often
 )
@@ -156,7 +158,7 @@ func (m *Mutex) TryLock() bool {
 	me := myToken.Load()
 	w := m.w.Load()
 	o := w & ownerMask
-	if o == 0 || (o != me && !tokenAlive(o)) {
+	if o == 0 || !tokenAlive(o) {
 		if m.w.CompareAndSwap(w, me|w&waitersBit) {
 			raceAcquire(m)
 			return true
@@ -204,7 +206,7 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 	if ctx != nil && ctx.Done() != nil {
 		// Wake the sleepers on m when ctx ends; the ones not waiting for ctx
 		// go back to sleep.
-		stop = context.AfterFunc(ctx, func() { futex.Wake(&m.w, 1<<30) })
+		stop = context.AfterFunc(ctx, func() { futex.Wake(&m.w, wakeAll) })
 		defer stop()
 	}
 	checked := false // has the current owner been checked since it was last seen?
@@ -233,7 +235,7 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 			}
 		}
 		if !checked {
-			if o != me && !tokenAlive(o) {
+			if !tokenAlive(o) {
 				if m.w.CompareAndSwap(w, me|waitersBit) {
 					return ErrOwnerDead
 				}
@@ -263,18 +265,18 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 			}
 		}
 		lockStats.sleeps.Add(1)
-		err := futex.Wait(&m.w, w, timeout)
-		if err == futex.ErrTimeout || (watch != nil && watch.Fired()) {
+		switch err := futex.Wait(&m.w, w, timeout); {
+		case err == futex.ErrTimeout:
 			checked = false // check the owner's life again
-		}
-		if err == futex.ErrTimeout {
 			if !watched && o != me {
 				// The owner holds on: from now on the kernel tells of its death.
 				watched = true
 				watch = watchOwner(o, &m.w)
 			}
-		} else if err != nil {
+		case err != nil:
 			return fmt.Errorf("shm: Mutex: %w", err)
+		case watch != nil && watch.Fired():
+			checked = false // woken by the owner's exit
 		}
 	}
 }
@@ -301,7 +303,7 @@ func watchOwner(tok uint32, w *atomic.Uint32) *pidfd.Watch {
 		f.Close()
 		return nil
 	}
-	watch, err := pidfd.Start(f, func() { futex.Wake(w, 1<<30) })
+	watch, err := pidfd.Start(f, func() { futex.Wake(w, wakeAll) })
 	if err != nil {
 		return nil
 	}

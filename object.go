@@ -71,13 +71,7 @@ func (m *Mutex) shmRefs() ([]objRef, error) {
 	return []objRef{r}, err
 }
 
-func (*Mutex) shmDecode(refs []objRef) (reflect.Value, error) {
-	m, err := decodeMutex(refs)
-	if err != nil {
-		return reflect.Value{}, err
-	}
-	return reflect.ValueOf(m), nil
-}
+func (*Mutex) shmDecode(refs []objRef) (reflect.Value, error) { return valueOf(decodeMutex(refs)) }
 
 func decodeMutex(refs []objRef) (*Mutex, error) {
 	if err := needRefs(refs, 1); err != nil {
@@ -96,11 +90,7 @@ func (v *RawValue[T]) shmRefs() ([]objRef, error) {
 }
 
 func (*RawValue[T]) shmDecode(refs []objRef) (reflect.Value, error) {
-	v, err := decodeRawValue[T](refs)
-	if err != nil {
-		return reflect.Value{}, err
-	}
-	return reflect.ValueOf(v), nil
+	return valueOf(decodeRawValue[T](refs))
 }
 
 func decodeRawValue[T any](refs []objRef) (*RawValue[T], error) {
@@ -115,30 +105,6 @@ func decodeRawValue[T any](refs []objRef) (*RawValue[T], error) {
 	return as[RawValue[T]](p), nil
 }
 
-func (v *Value[T]) shmRefs() ([]objRef, error) {
-	m, err := v.mu.shmRefs()
-	if err != nil {
-		return nil, err
-	}
-	r, err := v.raw.shmRefs()
-	return append(m, r...), err
-}
-
-func (*Value[T]) shmDecode(refs []objRef) (reflect.Value, error) {
-	if err := needRefs(refs, 2); err != nil {
-		return reflect.Value{}, err
-	}
-	m, err := decodeMutex(refs[:1])
-	if err != nil {
-		return reflect.Value{}, err
-	}
-	raw, err := decodeRawValue[T](refs[1:])
-	if err != nil {
-		return reflect.Value{}, err
-	}
-	return reflect.ValueOf(&Value[T]{mu: m, raw: raw}), nil
-}
-
 func (a *RawArray[T]) shmRefs() ([]objRef, error) {
 	size, _ := arraySize[T](a.Len())
 	r, err := refOf(addr(a), size, infoOf[T]().fingerprint)
@@ -146,11 +112,7 @@ func (a *RawArray[T]) shmRefs() ([]objRef, error) {
 }
 
 func (*RawArray[T]) shmDecode(refs []objRef) (reflect.Value, error) {
-	a, err := decodeRawArray[T](refs)
-	if err != nil {
-		return reflect.Value{}, err
-	}
-	return reflect.ValueOf(a), nil
+	return valueOf(decodeRawArray[T](refs))
 }
 
 func decodeRawArray[T any](refs []objRef) (*RawArray[T], error) {
@@ -177,26 +139,50 @@ func decodeRawArray[T any](refs []objRef) (*RawArray[T], error) {
 	return a, nil
 }
 
-func (a *Array[T]) shmRefs() ([]objRef, error) {
-	m, err := a.mu.shmRefs()
+// A Value or an Array travels as its lock's reference followed by its raw
+// object's.
+
+func (v *Value[T]) shmRefs() ([]objRef, error) { return lockedRefs(v.mu, v.raw) }
+
+func (*Value[T]) shmDecode(refs []objRef) (reflect.Value, error) {
+	m, raw, err := decodeLocked(refs, decodeRawValue[T])
+	return valueOf(&Value[T]{mu: m, raw: raw}, err)
+}
+
+func (a *Array[T]) shmRefs() ([]objRef, error) { return lockedRefs(a.mu, a.raw) }
+
+func (*Array[T]) shmDecode(refs []objRef) (reflect.Value, error) {
+	m, raw, err := decodeLocked(refs, decodeRawArray[T])
+	return valueOf(&Array[T]{mu: m, raw: raw}, err)
+}
+
+func lockedRefs(m *Mutex, raw object) ([]objRef, error) {
+	mr, err := m.shmRefs()
 	if err != nil {
 		return nil, err
 	}
-	r, err := a.raw.shmRefs()
-	return append(m, r...), err
+	rr, err := raw.shmRefs()
+	return append(mr, rr...), err
 }
 
-func (*Array[T]) shmDecode(refs []objRef) (reflect.Value, error) {
+func decodeLocked[R any](refs []objRef, decodeRaw func([]objRef) (R, error)) (*Mutex, R, error) {
+	var raw R
 	if err := needRefs(refs, 2); err != nil {
-		return reflect.Value{}, err
+		return nil, raw, err
 	}
 	m, err := decodeMutex(refs[:1])
 	if err != nil {
-		return reflect.Value{}, err
+		return nil, raw, err
 	}
-	raw, err := decodeRawArray[T](refs[1:])
+	raw, err = decodeRaw(refs[1:])
+	return m, raw, err
+}
+
+// valueOf turns a decoder's result into what shmDecode returns: a value, or
+// an error and nothing else.
+func valueOf[P any](p P, err error) (reflect.Value, error) {
 	if err != nil {
 		return reflect.Value{}, err
 	}
-	return reflect.ValueOf(&Array[T]{mu: m, raw: raw}), nil
+	return reflect.ValueOf(p), nil
 }

@@ -21,15 +21,7 @@ func panicWith(msg string) { panic(msg) }
 
 func holdForever(started *shm.RawValue[atomic.Int32]) {
 	started.Ptr().Store(1)
-	holdUntil(newLocalFlag()) // never set
-}
-
-func newLocalFlag() *shm.RawValue[atomic.Int32] {
-	f, err := shm.NewRawValue(atomic.Int32{})
-	if err != nil {
-		panic(err)
-	}
-	return f
+	sleepForever()
 }
 
 type config struct {
@@ -297,13 +289,13 @@ func middleParent(grandchild *shm.RawValue[atomic.Int64]) error {
 	if _, err := shm.Start(reportPidAndWait, grandchild); err != nil {
 		return err
 	}
-	holdUntil(newLocalFlag()) // never set
+	sleepForever()
 	return nil
 }
 
 func reportPidAndWait(pid *shm.RawValue[atomic.Int64]) {
 	pid.Ptr().Store(int64(os.Getpid()))
-	holdUntil(newLocalFlag()) // never set
+	sleepForever()
 }
 
 func init() {

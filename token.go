@@ -59,8 +59,8 @@ func tokenTable() (*token.Table, error) {
 	return family, nil
 }
 
-// tokenAlive reports whether the process holding tok is alive. When it cannot
-// tell, it answers yes: taking a live process's lock is the one mistake a
+// tokenAlive reports whether the process holding tok is alive; this
+// process's own token always is. When it cannot tell, it answers yes: taking a live process's lock is the one mistake a
 // waiter must never make.
 func tokenAlive(tok uint32) bool {
 	if tok == myToken.Load() || family == nil {

@@ -300,6 +300,15 @@ func sum(xs []float64) float64 {
 	return s
 }
 
+// startJoin runs fn in a child and waits for it.
+func startJoin(fn any, args ...any) error {
+	p, err := shm.Start(fn, args...)
+	if err != nil {
+		return err
+	}
+	return p.Join()
+}
+
 func checkSum(got float64, n int) error {
 	if want := float64(n) * float64(n-1) / 2; got != want {
 		return fmt.Errorf("sum %v, want %v", got, want)
@@ -313,11 +322,7 @@ func shmRawArray(n int) (sample, error) {
 	if err != nil {
 		return sample{}, err
 	}
-	p, err := shm.Start(childFillRaw, a)
-	if err != nil {
-		return sample{}, err
-	}
-	if err := p.Join(); err != nil {
+	if err := startJoin(childFillRaw, a); err != nil {
 		return sample{}, err
 	}
 	got := sum(a.Slice())
@@ -331,11 +336,7 @@ func shmArray(n int) (sample, error) {
 	if err != nil {
 		return sample{}, err
 	}
-	p, err := shm.Start(childFillArray, a)
-	if err != nil {
-		return sample{}, err
-	}
-	if err := p.Join(); err != nil {
+	if err := startJoin(childFillArray, a); err != nil {
 		return sample{}, err
 	}
 	got := sum(a.Snapshot())
@@ -439,11 +440,7 @@ func childNoop() {}
 func shmStartJoin(n int) (sample, error) {
 	t := time.Now()
 	for range n {
-		p, err := shm.Start(childNoop)
-		if err != nil {
-			return sample{}, err
-		}
-		if err := p.Join(); err != nil {
+		if err := startJoin(childNoop); err != nil {
 			return sample{}, err
 		}
 	}
