@@ -207,7 +207,7 @@ func BenchmarkOwnerDeath(b *testing.B) {
 // holdThenDie has a child lock m; runs before (if any) while the child holds
 // it; then kills the child and joins it.
 func holdThenDie(b *testing.B, m *shm.Mutex, before func()) {
-	tok, _ := shm.NewRawValue(uint32(0))
+	tok, _ := shm.NewRawValue(uint64(0))
 	holding := newFlag(b)
 	p, err := shm.Start(lockAndHold, m, tok, holding)
 	if err != nil {

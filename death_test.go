@@ -12,7 +12,7 @@ import (
 
 // lockAndHold locks m, reports its token and that it holds the lock, and then
 // holds it until killed.
-func lockAndHold(m *shm.Mutex, tok *shm.RawValue[uint32], holding *shm.RawValue[atomic.Int32]) {
+func lockAndHold(m *shm.Mutex, tok *shm.RawValue[uint64], holding *shm.RawValue[atomic.Int32]) {
 	tok.Store(shm.ProcessToken())
 	m.Lock()
 	holding.Ptr().Store(1)
@@ -42,7 +42,7 @@ func waitForLock(m *shm.Mutex, out *shm.RawValue[atomic.Int32]) {
 }
 
 // takeToken takes a liveness token, reports it, and lives until released.
-func takeToken(tok *shm.RawValue[uint32], release *shm.RawValue[atomic.Int32]) {
+func takeToken(tok *shm.RawValue[uint64], release *shm.RawValue[atomic.Int32]) {
 	tok.Store(shm.ProcessToken())
 	holdUntil(release)
 }
@@ -63,9 +63,9 @@ func bounded(t *testing.T) context.Context {
 
 // killHolder starts a child that locks m, waits until it holds it, kills it
 // and joins it. It returns the dead child's token.
-func killHolder(t *testing.T, m *shm.Mutex) uint32 {
+func killHolder(t *testing.T, m *shm.Mutex) uint64 {
 	t.Helper()
-	tok, err := shm.NewRawValue(uint32(0))
+	tok, err := shm.NewRawValue(uint64(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestOwnerDeathValueUpdate(t *testing.T) {
 // Both must get it: one with ErrOwnerDead, the other after it.
 func TestOwnerDeathWakesWaiters(t *testing.T) {
 	m := newMutex(t)
-	tok, _ := shm.NewRawValue(uint32(0))
+	tok, _ := shm.NewRawValue(uint64(0))
 	holding := newFlag(t)
 	holder := start(t, lockAndHold, m, tok, holding)
 	await(t, "the child to hold the lock", func() bool { return holding.Ptr().Load() == 1 })
@@ -163,7 +163,7 @@ func TestOwnerDeathSlotReused(t *testing.T) {
 	m := newMutex(t)
 	dead := killHolder(t, m)
 
-	tok, _ := shm.NewRawValue(uint32(0))
+	tok, _ := shm.NewRawValue(uint64(0))
 	release := newFlag(t)
 	heir := start(t, takeToken, tok, release)
 	await(t, "the new child's token", func() bool { return tok.Load() != 0 })
@@ -186,7 +186,7 @@ func TestOwnerDeathWakesLongWaiter(t *testing.T) {
 	first, every := shm.SetPolls(time.Millisecond, time.Hour)
 	defer shm.SetPolls(first, every)
 	m := newMutex(t)
-	tok, _ := shm.NewRawValue(uint32(0))
+	tok, _ := shm.NewRawValue(uint64(0))
 	holding := newFlag(t)
 	holder := start(t, lockAndHold, m, tok, holding)
 	await(t, "the child to hold the lock", func() bool { return holding.Ptr().Load() == 1 })
@@ -205,4 +205,49 @@ func TestOwnerDeathWakesLongWaiter(t *testing.T) {
 		t.Fatalf("waiter got %v, want ErrOwnerDead", err)
 	}
 	m.Unlock()
+}
+
+// lockWithin reports its token and then what LockContext returned within a
+// few seconds: ErrOwnerDead, nil or another error (such as a deadline).
+func lockWithin(m *shm.Mutex, tok *shm.RawValue[uint64], out *shm.RawValue[atomic.Int32]) {
+	tok.Store(shm.ProcessToken())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	waitForLockCtx(ctx, m, out)
+}
+
+func waitForLockCtx(ctx context.Context, m *shm.Mutex, out *shm.RawValue[atomic.Int32]) {
+	err := m.LockContext(ctx)
+	switch {
+	case err == nil:
+		out.Ptr().Store(gotLock)
+	case errors.Is(err, shm.ErrOwnerDead):
+		out.Ptr().Store(gotOwnerDead)
+	default:
+		out.Ptr().Store(gotOther)
+		return
+	}
+	m.Unlock()
+}
+
+func init() { shm.Register(lockWithin) }
+
+// TestOwnerDeathAfterSlotWraps kills a lock's holder and then ages its liveness
+// slot by all the generations but one, as if that many children had come and
+// gone through it. The next child to take a slot must still find the lock
+// abandoned, never be handed the dead owner's token.
+func TestOwnerDeathAfterSlotWraps(t *testing.T) {
+	m := newMutex(t)
+	dead := killHolder(t, m)
+	shm.AgeTokenSlot(shm.TokenSlot(dead), shm.TokenGenerations-1)
+
+	tok, _ := shm.NewRawValue(uint64(0))
+	got := newFlag(t)
+	join(t, start(t, lockWithin, m, tok, got))
+	if tok.Load() == dead {
+		t.Errorf("the new child was given the dead owner's token %d", dead)
+	}
+	if g := got.Ptr().Load(); g != gotOwnerDead {
+		t.Fatalf("the new child's LockContext reported %d, want ErrOwnerDead (%d)", g, gotOwnerDead)
+	}
 }

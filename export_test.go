@@ -15,15 +15,15 @@ func SegmentCount() int {
 }
 
 // ProcessToken returns this process's liveness token.
-func ProcessToken() uint32 {
+func ProcessToken() uint64 {
 	return myToken.Load()
 }
 
 // TokenSlot returns the slot of a token.
-func TokenSlot(t uint32) int { return token.Slot(t) }
+func TokenSlot(t uint64) int { return token.Slot(t) }
 
 // Owner returns the token of the process holding m, or 0.
-func (m *Mutex) Owner() uint32 { return m.w.Load() & ownerMask }
+func (m *Mutex) Owner() uint64 { return m.w.Load() & ownerMask }
 
 // Waiters reports whether m's word carries the waiters mark.
 func (m *Mutex) Waiters() bool { return m.w.Load()&waitersBit != 0 }
@@ -47,3 +47,34 @@ func Sleeps() uint64 { return lockStats.sleeps.Load() }
 
 // Fingerprint returns the layout fingerprint of t.
 func Fingerprint(t reflect.Type) uint64 { return infoOfType(t).fingerprint }
+
+// AgeTokenSlot moves slot s's generation counter n generations on, as if n
+// processes had taken the slot and left it since.
+func AgeTokenSlot(s int, n uint64) { family.Age(s, n) }
+
+// TokenGenerations is how many tokens one liveness slot hands out.
+const TokenGenerations = token.Generations
+
+// MaxSleeping returns the most goroutines of this process that were ever in a
+// futex wait at once, and resets the count to those sleeping now.
+func MaxSleeping() int64 {
+	n := lockStats.maxSleeping.Load()
+	lockStats.maxSleeping.Store(lockStats.sleeping.Load())
+	return n
+}
+
+// Parks returns how many times a goroutine parked behind its process's sleeper.
+func Parks() uint64 { return lockStats.parks.Load() }
+
+// Queued returns how many goroutines of this process are in m's wait queue.
+func (m *Mutex) Queued() int {
+	queues.mu.Lock()
+	defer queues.mu.Unlock()
+	if q := queues.m[m]; q != nil {
+		return q.refs
+	}
+	return 0
+}
+
+// LastSleep returns the timeout of this process's latest sleep on a Mutex.
+func LastSleep() time.Duration { return time.Duration(lockStats.lastTimeout.Load()) }

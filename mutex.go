@@ -3,6 +3,7 @@ package shm
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -27,8 +28,12 @@ import (
 // to say that the data the lock guards may be half-updated.
 //
 // A goroutine that has to wait for a Mutex spins for a few microseconds and
-// then sleeps in the kernel, holding its OS thread as a blocking system call
-// does.
+// then waits. Of the goroutines of one process that wait for one Mutex, one
+// sleeps in the kernel, holding its OS thread as a blocking system call does,
+// and the others wait as they would for a sync.Mutex, holding none. A waiter
+// costs no CPU while the owner lives: the kernel wakes it when the lock is
+// unlocked or the owner's process exits, and it checks on its own only once a
+// second.
 //
 // In the terminology of the Go memory model, the n'th call to Unlock
 // “synchronizes before” the m'th call to Lock for any n < m, in every process
@@ -36,51 +41,61 @@ import (
 // Lock.
 type Mutex struct {
 	_ noCopy
-	w atomic.Uint32 // see the protocol below
+	w atomic.Uint64 // see the protocol below
 }
 
 // The lock word.
 //
-// The word holds the liveness token of the owning process in its low 31 bits
-// (0: unlocked) and a "waiters" mark in its top bit. A token names a process
-// without trusting its PID: the kernel can tell whether the process that took
-// it is still alive (internal/token).
+// The word is 64 bits: the liveness token of the owning process (0 when
+// unlocked) and a "waiters" mark in bit 31, which no token uses. A token names
+// a process without trusting its PID, and a family of processes never hands
+// out the same token twice: the kernel can tell whether the process that took
+// it is still alive (internal/token). The kernel's futex works on 32-bit words,
+// so sleepers sleep on the half that holds bits 0-31, mark included.
 //
 //   - Lock: compare-and-swap 0 → token. That is the whole fast path.
 //   - Unlock: compare-and-swap token → 0; if that fails, the mark is set:
-//     swap the word to 0 and, since the old word had the mark, wake one waiter.
+//     swap the word to 0 and, since the old word had the mark, wake one
+//     sleeper.
 //   - A locker that finds the lock held first spins for a few microseconds,
 //     which keeps a hand-off between processes on two cores near 0.1 µs
 //     instead of a futex round trip of 8-50 µs, unless it keeps losing the
 //     freed lock to others. It then yields the processor once, so that an
-//     owner descheduled on the same core can run, and then sleeps: it sets
-//     the mark (compare-and-swap, so that it sets it on the word it saw) and
-//     calls futex wait on the marked word. The kernel puts it to sleep only if
-//     the word is still that value, so an unlock in between is never missed.
-//   - A waiter that has set the mark acquires with the mark set again (word =
-//     token|mark), because other waiters may still sleep: the unlocker cleared
-//     the whole word and woke only one. Only waiters ever set the mark; the
-//     mark goes away only by an unlock, which then wakes someone, and the one
-//     it wakes re-marks the word if it acquires or sleeps again. A waiter that
-//     gives up (its context ended) passes a wake-up on, in case it had
-//     consumed the one meant for the others.
+//     owner descheduled on the same core can run, and then waits.
+//   - Waiting. In each process, one goroutine at a time sleeps on a lock for
+//     all of that process's waiters on it (its sleeper); the others park on a
+//     Go channel, holding no OS thread and no descriptor, until the sleeper
+//     leaves and hands its role to one of them. The sleeper sets the mark
+//     (compare-and-swap, so that it sets it on the word it saw) and calls
+//     futex wait on the marked word. The kernel puts it to sleep only if the
+//     word is still that value, so an unlock in between is never missed.
+//   - A sleeper acquires with the mark set again (word = token|mark), because
+//     sleepers of other processes, or the next sleeper of its own, may still
+//     wait: the unlocker cleared the whole word and woke only one. Only
+//     sleepers ever set the mark; the mark goes away only by an unlock, which
+//     then wakes someone, and the one it wakes re-marks the word if it
+//     acquires or sleeps again. A sleeper that gives up (its context ended)
+//     passes a wake-up on, in case it had consumed the one meant for another.
 //
-// Owner death. A new locker checks that the owner is alive once before it
-// first sleeps. A sleeper checks again after firstPoll; if the owner still
-// holds the lock, it asks the kernel to wake the lock's sleepers when the
-// owner's process exits (a pidfd, watched by the runtime's poller), and goes
-// on checking every deathPoll in case that is not available. A waiter that
-// finds the owner dead swaps the dead owner's word for its own token (keeping
-// the mark): of several such waiters exactly one wins, and the others go on
-// waiting for it. No process ever unlocks for a dead one, so the word always
-// names the process that must unlock it.
+// Owner death. A sleeper checks that the owner is alive before it first
+// sleeps on it, so a new locker learns of a dead owner at once. If the owner
+// still holds the lock after firstPoll, the sleeper asks the kernel to wake
+// the lock's sleepers when the owner's process exits (a pidfd, watched by the
+// runtime's poller) and then sleeps with deathPoll, a second, as a fallback;
+// where no pidfd can be had, its checks back off from firstPoll to deathPoll.
+// A sleeper that finds the owner dead swaps the dead owner's word for its own
+// token (keeping the mark): of several such sleepers exactly one wins, and the
+// others go on waiting for it. No process ever unlocks for a dead one, so the
+// word always names the process that must unlock it. The bookkeeping is an
+// ownerWatch, kept with the lock's wait queue so that one watch serves every
+// sleeper of the process in turn.
 //
 // Fairness. None: a running process may take the lock ahead of a woken
 // sleeper, which then sleeps again. This keeps the lock fast under contention,
 // as sync.Mutex's normal mode does.
 const (
-	ownerMask  = token.Max // token of the owning process; 0 when unlocked
-	waitersBit = 1 << 31   // some process may be sleeping on the word
+	waitersBit = token.Mark          // some process may be sleeping on the word
+	ownerMask  = ^uint64(waitersBit) // token of the owning process; 0 when unlocked
 
 	wakeAll = 1 << 30 // futex wake count for every sleeper
 
@@ -88,18 +103,22 @@ const (
 	spinLosses = 3                    // but sleep at once after losing the freed lock this often
 )
 
-// A sleeping waiter checks that the owner is alive after firstPoll, and then
-// every deathPoll; after the first check, the kernel also wakes it when the
-// owner exits (a pidfd), so the polls are only a fallback.
+// A sleeper checks that the owner is alive after firstPoll, and then every
+// deathPoll; after the first check, the kernel also wakes it when the owner
+// exits (a pidfd), so the later checks are only a fallback.
 var (
 	firstPoll = 1 * time.Millisecond
-	deathPoll = 8 * time.Millisecond
+	deathPoll = 1 * time.Second
 )
 
 // lockStats counts slow-path events, for tests.
 var lockStats struct {
-	sleeps  atomic.Uint64 // futex waits
-	watches atomic.Uint64 // owners watched through a pidfd
+	sleeps      atomic.Uint64 // futex waits
+	watches     atomic.Uint64 // owners watched through a pidfd
+	parks       atomic.Uint64 // goroutines parked behind their process's sleeper
+	sleeping    atomic.Int64  // goroutines in a futex wait now
+	maxSleeping atomic.Int64  // the most there ever were at once
+	lastTimeout atomic.Int64  // the timeout of the latest futex wait, in ns
 }
 
 // NewMutex returns a new unlocked Mutex in shared memory.
@@ -188,11 +207,11 @@ func (m *Mutex) unlockSlow() {
 		panic("shm: unlock of unlocked Mutex")
 	}
 	if o != myToken.Load() {
-		panic(fmt.Sprintf("shm: unlock of a Mutex locked by another process (token %d)", o))
+		panic(fmt.Sprintf("shm: unlock of a Mutex locked by another process (token %#x)", o))
 	}
 	// Only this process can change the owner now; waiters may only add the mark.
 	if old := m.w.Swap(0); old&waitersBit != 0 {
-		futex.Wake(&m.w, 1)
+		futex.Wake(futexWord(&m.w), 1)
 	}
 }
 
@@ -202,22 +221,23 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 	if m.spin(me) {
 		return nil
 	}
-	var stop func() bool
-	if ctx != nil && ctx.Done() != nil {
+	var done <-chan struct{}
+	if ctx != nil {
+		done = ctx.Done()
+	}
+	q := joinQueue(m)
+	defer q.leave(m)
+	if !q.takeTurn(done) {
+		return ctx.Err()
+	}
+	defer q.endTurn()
+	fw := futexWord(&m.w)
+	if done != nil {
 		// Wake the sleepers on m when ctx ends; the ones not waiting for ctx
 		// go back to sleep.
-		stop = context.AfterFunc(ctx, func() { futex.Wake(&m.w, wakeAll) })
+		stop := context.AfterFunc(ctx, func() { futex.Wake(fw, wakeAll) })
 		defer stop()
 	}
-	checked := false // has the current owner been checked since it was last seen?
-	var owner uint32
-	var watch *pidfd.Watch // wakes m's sleepers when owner dies
-	watched := false       // watch was tried for owner
-	defer func() {
-		if watch != nil {
-			watch.Stop()
-		}
-	}()
 	for {
 		w := m.w.Load()
 		o := w & ownerMask
@@ -227,21 +247,11 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 			}
 			continue
 		}
-		if o != owner {
-			owner, checked, watched = o, false, false
-			if watch != nil {
-				watch.Stop()
-				watch = nil
+		if q.owner.dead(o) {
+			if m.w.CompareAndSwap(w, me|waitersBit) {
+				return ErrOwnerDead
 			}
-		}
-		if !checked {
-			if !tokenAlive(o) {
-				if m.w.CompareAndSwap(w, me|waitersBit) {
-					return ErrOwnerDead
-				}
-				continue
-			}
-			checked = true
+			continue
 		}
 		if w&waitersBit == 0 {
 			if !m.w.CompareAndSwap(w, w|waitersBit) {
@@ -249,13 +259,10 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 			}
 			w |= waitersBit
 		}
-		timeout := deathPoll
-		if !watched {
-			timeout = min(firstPoll, deathPoll)
-		}
+		timeout := q.owner.timeout()
 		if ctx != nil {
 			if err := ctx.Err(); err != nil {
-				futex.Wake(&m.w, 1) // pass on a wake-up this waiter may have taken
+				futex.Wake(fw, 1) // pass on a wake-up this sleeper may have taken
 				return err
 			}
 			if d, ok := ctx.Deadline(); ok {
@@ -265,26 +272,185 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 			}
 		}
 		lockStats.sleeps.Add(1)
-		switch err := futex.Wait(&m.w, w, timeout); {
-		case err == futex.ErrTimeout:
-			checked = false // check the owner's life again
-			if !watched && o != me {
-				// The owner holds on: from now on the kernel tells of its death.
-				watched = true
-				watch = watchOwner(o, &m.w)
-			}
-		case err != nil:
-			return fmt.Errorf("shm: Mutex: %w", err)
-		case watch != nil && watch.Fired():
-			checked = false // woken by the owner's exit
+		lockStats.lastTimeout.Store(int64(timeout))
+		n := lockStats.sleeping.Add(1)
+		for hi := lockStats.maxSleeping.Load(); n > hi && !lockStats.maxSleeping.CompareAndSwap(hi, n); hi = lockStats.maxSleeping.Load() {
 		}
+		err := futex.Wait(fw, uint32(w), timeout)
+		lockStats.sleeping.Add(-1)
+		if err != nil && err != futex.ErrTimeout {
+			return fmt.Errorf("shm: Mutex: %w", err)
+		}
+		q.owner.woke(err == futex.ErrTimeout, fw)
+	}
+}
+
+// A waitQueue holds the goroutines of this process that wait for one Mutex.
+// One of them at a time, the sleeper, sleeps on the futex and follows the
+// owner's life; the others park on turn until the sleeper leaves. So a
+// process spends at most one OS thread and one pidfd on a lock, however many
+// of its goroutines wait for it.
+type waitQueue struct {
+	refs int // goroutines in lockSlow for the Mutex; guarded by queues.mu
+
+	mu      sync.Mutex
+	sleeper bool          // a goroutine holds the sleeper's role
+	parked  int           // goroutines parked on turn
+	turn    chan struct{} // hands the sleeper's role to a parked goroutine
+
+	owner ownerWatch // used only by the sleeper
+}
+
+// queues maps each Mutex that goroutines of this process wait for to its
+// queue. A Mutex is keyed by its address: shared memory stays mapped at one
+// address for the life of the process.
+var queues struct {
+	mu sync.Mutex
+	m  map[*Mutex]*waitQueue
+}
+
+// joinQueue returns m's queue, making it if need be; the caller must leave it.
+func joinQueue(m *Mutex) *waitQueue {
+	queues.mu.Lock()
+	defer queues.mu.Unlock()
+	q := queues.m[m]
+	if q == nil {
+		if queues.m == nil {
+			queues.m = make(map[*Mutex]*waitQueue)
+		}
+		q = &waitQueue{turn: make(chan struct{}, 1)}
+		queues.m[m] = q
+	}
+	q.refs++
+	return q
+}
+
+// leave undoes joinQueue. The last goroutine to leave stops the owner watch.
+func (q *waitQueue) leave(m *Mutex) {
+	queues.mu.Lock()
+	defer queues.mu.Unlock()
+	if q.refs--; q.refs == 0 {
+		delete(queues.m, m)
+		q.owner.follow(0)
+	}
+}
+
+// takeTurn waits until the caller holds the sleeper's role and reports true,
+// or until done is closed and reports false.
+func (q *waitQueue) takeTurn(done <-chan struct{}) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.sleeper {
+		q.parked++
+		lockStats.parks.Add(1)
+		q.mu.Unlock()
+		var ok bool
+		select {
+		case <-q.turn:
+			ok = true
+		case <-done:
+		}
+		q.mu.Lock()
+		q.parked--
+		if !ok {
+			q.passTurn() // it may have been handed to this goroutine as done closed
+			return false
+		}
+	}
+	q.sleeper = true
+	return true
+}
+
+// endTurn gives up the sleeper's role, handing it to a parked goroutine.
+func (q *waitQueue) endTurn() {
+	q.mu.Lock()
+	q.sleeper = false
+	q.passTurn()
+	q.mu.Unlock()
+}
+
+// passTurn wakes a parked goroutine to take the free sleeper's role. Whenever
+// a goroutine is parked, the role is held or a turn is in the channel; a turn
+// left over when nobody needs it only makes a parked goroutine look again.
+func (q *waitQueue) passTurn() {
+	if !q.sleeper && q.parked > 0 {
+		select {
+		case q.turn <- struct{}{}:
+		default: // a turn is already on its way
+		}
+	}
+}
+
+// An ownerWatch follows the life of the process that owns a lock, for the
+// sleeper of its wait queue: it says when to check the owner again and keeps
+// the pidfd watch that wakes the lock's sleepers when that process exits.
+type ownerWatch struct {
+	tok     uint64       // the owner followed; 0 for none
+	checked bool         // tok was alive when last checked, and nothing has said otherwise since
+	polls   int          // sleeps on tok that timed out
+	tried   bool         // a pidfd watch on tok was tried
+	watch   *pidfd.Watch // wakes the lock's sleepers when tok's process exits
+}
+
+// follow starts following tok, forgetting the previous owner.
+func (ow *ownerWatch) follow(tok uint64) {
+	if ow.watch != nil {
+		ow.watch.Stop()
+	}
+	*ow = ownerWatch{tok: tok}
+}
+
+// dead reports whether the process holding tok has died. It asks the kernel
+// only for a new owner, and after a sleep that timed out or was ended by the
+// owner's exit.
+func (ow *ownerWatch) dead(tok uint64) bool {
+	if tok != ow.tok {
+		ow.follow(tok)
+	}
+	if ow.checked {
+		return false
+	}
+	if !tokenAlive(tok) {
+		return true
+	}
+	ow.checked = true
+	return false
+}
+
+// timeout returns how long the sleeper may sleep before checking the owner
+// again: deathPoll once the kernel watches the owner (or the owner is this
+// process, which unlocks with a wake-up), firstPoll before that, and, where no
+// watch could be set up, firstPoll doubling up to deathPoll.
+func (ow *ownerWatch) timeout() time.Duration {
+	switch {
+	case ow.watch != nil || ow.tok == myToken.Load():
+		return deathPoll
+	case !ow.tried:
+		return min(firstPoll, deathPoll)
+	}
+	return min(firstPoll<<min(ow.polls, 20), deathPoll)
+}
+
+// woke records how a sleep on w, the lock's futex word, ended.
+func (ow *ownerWatch) woke(timedOut bool, w *atomic.Uint32) {
+	switch {
+	case timedOut:
+		ow.checked = false
+		ow.polls++
+		if !ow.tried && ow.tok != myToken.Load() {
+			// The owner holds on: from now on the kernel tells of its death.
+			ow.tried = true
+			ow.watch = watchOwner(ow.tok, w)
+		}
+	case ow.watch != nil && ow.watch.Fired():
+		ow.checked = false
 	}
 }
 
 // watchOwner returns a watch that wakes every sleeper on w when the process
 // holding token tok exits, or nil if it cannot set one up; the sleepers then
 // learn of the death at their next poll.
-func watchOwner(tok uint32, w *atomic.Uint32) *pidfd.Watch {
+func watchOwner(tok uint64, w *atomic.Uint32) *pidfd.Watch {
 	if family == nil {
 		return nil
 	}
@@ -318,7 +484,7 @@ func watchOwner(tok uint32, w *atomic.Uint32) *pidfd.Watch {
 // if it sleeps (measured with the bench harness, 2 processes x 1M
 // Value.Update: 1.74x the bare futex mutex with the spin alone, 1.33x with
 // this limit).
-func (m *Mutex) spin(me uint32) bool {
+func (m *Mutex) spin(me uint64) bool {
 	start := time.Now()
 	lost := 0
 	for i := 1; ; i++ {

@@ -17,7 +17,7 @@ import (
 // its family's token table, a child started by Start joins its parent's.
 var (
 	family   *token.Table  // the token table of this process's family; set by init
-	myToken  atomic.Uint32 // this process's token; never 0 after init
+	myToken  atomic.Uint64 // this process's token; never 0 after init
 	tokenErr error         // why this process has no token table, if it has none
 )
 
@@ -25,11 +25,11 @@ var (
 // process can make no shared objects (tokenErr says why), so only Mutexes in
 // its own memory can name it, and for them it works as any token: a process
 // always sees itself alive.
-const localToken = token.Max
+const localToken = token.Local
 
 func init() {
 	tab, err := openFamily()
-	var tok uint32
+	var tok uint64
 	if err == nil {
 		tok, err = tab.Acquire()
 	}
@@ -60,9 +60,9 @@ func tokenTable() (*token.Table, error) {
 }
 
 // tokenAlive reports whether the process holding tok is alive; this
-// process's own token always is. When it cannot tell, it answers yes: taking a live process's lock is the one mistake a
-// waiter must never make.
-func tokenAlive(tok uint32) bool {
+// process's own token always is. When it cannot tell, it answers yes: taking
+// a live process's lock is the one mistake a waiter must never make.
+func tokenAlive(tok uint64) bool {
 	if tok == myToken.Load() || family == nil {
 		return true
 	}

@@ -6,6 +6,8 @@ package shm
 // holding only types checked by findPointer to contain no Go pointers.
 
 import (
+	"encoding/binary"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -30,3 +32,16 @@ func arrayData[T any](a *RawArray[T]) []T {
 
 // addr returns the address of an object, to find its segment.
 func addr[T any](p *T) unsafe.Pointer { return unsafe.Pointer(p) }
+
+// futexWord returns the 32-bit half of a 64-bit lock word that holds its bits
+// 0-31: the half the kernel's futex compares. It is the first half in memory
+// on little-endian machines and the second on big-endian ones. Sound because
+// an atomic.Uint64 is 8 bytes aligned to 8, so either half is a 4-byte word
+// aligned to 4 inside it, and the kernel and sync/atomic both access it as a
+// whole aligned word.
+func futexWord(w *atomic.Uint64) *atomic.Uint32 {
+	return (*atomic.Uint32)(unsafe.Add(unsafe.Pointer(w), lowHalf))
+}
+
+// lowHalf is the offset of bits 0-31 in a 64-bit word.
+var lowHalf = 4 * uintptr(binary.NativeEndian.Uint16([]byte{0, 1})&1)

@@ -85,3 +85,12 @@ func ByteLocked(f *os.File, off int64) (bool, error) {
 	}
 	return lk.Type != unix.F_UNLCK, nil
 }
+
+// UnlockByte drops the lock on byte off of f's open file description.
+func UnlockByte(f *os.File, off int64) error {
+	lk := unix.Flock_t{Type: unix.F_UNLCK, Whence: unix.SEEK_SET, Start: off, Len: 1}
+	if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk); err != nil {
+		return fmt.Errorf("fcntl F_OFD_SETLK unlock: %w", err)
+	}
+	return nil
+}

@@ -18,3 +18,4 @@ func Reopen(f *os.File) (*os.File, error)                 { return nil, errUnsup
 func Inherit(fd int, name string) *os.File                { return os.NewFile(uintptr(fd), name) }
 func TryLockByte(f *os.File, off int64) (bool, error)     { return false, errUnsupported }
 func ByteLocked(f *os.File, off int64) (bool, error)      { return false, errUnsupported }
+func UnlockByte(f *os.File, off int64) error              { return errUnsupported }

@@ -9,15 +9,15 @@ import (
 	"github.com/shmgo/shm/internal/memfd"
 )
 
-// The table holds, for each slot, the token of its holder and then, in a
-// second array, the holder's process ID.
-const tableBytes = 2 * Slots * 4
+// The table holds, for each slot, the token of its latest holder (8 bytes)
+// and then, in a second array, that holder's process ID (4 bytes).
+const tableBytes = Slots*8 + Slots*4
 
 // Table is a family's token table, mapped into this process.
 type Table struct {
 	file  *os.File        // the inheritable descriptor, passed to children
 	own   *os.File        // this process's own description, which holds its slot lock
-	words []atomic.Uint32 // the token of each slot's holder
+	words []atomic.Uint64 // the token of each slot's latest holder
 	pids  []atomic.Uint32 // the process ID of each slot's holder
 }
 
@@ -52,10 +52,13 @@ func Open(f *os.File) (*Table, error) {
 		memfd.Unmap(b)
 		return nil, err
 	}
-	// The mapping is page aligned, tableBytes long and lives as long as the
-	// process; atomic.Uint32 holds no Go pointers.
-	words := unsafe.Slice((*atomic.Uint32)(unsafe.Pointer(unsafe.SliceData(b))), 2*Slots)
-	return &Table{file: f, own: own, words: words[:Slots], pids: words[Slots:]}, nil
+	// The mapping is page aligned (so aligned for 8-byte atomics), tableBytes
+	// long and lives as long as the process; the atomic types hold no Go
+	// pointers. The PIDs start right after the Slots 8-byte words.
+	base := unsafe.Pointer(unsafe.SliceData(b))
+	words := unsafe.Slice((*atomic.Uint64)(base), Slots)
+	pids := unsafe.Slice((*atomic.Uint32)(unsafe.Add(base, Slots*8)), Slots)
+	return &Table{file: f, own: own, words: words, pids: pids}, nil
 }
 
 // File returns the descriptor to pass to child processes.
@@ -63,7 +66,7 @@ func (t *Table) File() *os.File { return t.file }
 
 // Acquire takes the lowest free slot for this process and returns its new token.
 // A process calls it once.
-func (t *Table) Acquire() (uint32, error) {
+func (t *Table) Acquire() (uint64, error) {
 	for s := 0; s < Slots; s++ {
 		ok, err := memfd.TryLockByte(t.own, int64(s))
 		if err != nil {
@@ -73,7 +76,15 @@ func (t *Table) Acquire() (uint32, error) {
 			continue
 		}
 		w := &t.words[s]
-		tok := next(w.Load(), s)
+		g := Generation(w.Load()) + 1
+		if g > lastGen {
+			// Retired: every token of the slot was handed out once.
+			if err := memfd.UnlockByte(t.own, int64(s)); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		tok := Make(s, g)
 		t.pids[s].Store(uint32(os.Getpid())) // before the token, so a reader of the token finds its PID
 		w.Store(tok)
 		return tok, nil
@@ -83,8 +94,8 @@ func (t *Table) Acquire() (uint32, error) {
 
 // Alive reports whether the process that holds token tok is alive. It must not
 // be called with the caller's own token: a process does not see its own lock.
-func (t *Table) Alive(tok uint32) (bool, error) {
-	if tok == 0 || tok >= Max {
+func (t *Table) Alive(tok uint64) (bool, error) {
+	if !valid(tok) {
 		return false, nil
 	}
 	s := Slot(tok)
@@ -98,8 +109,8 @@ func (t *Table) Alive(tok uint32) (bool, error) {
 // answer is only a hint: by the time the caller uses it the process may have
 // died and its ID been reused, so check Alive again after opening a handle on
 // the process.
-func (t *Table) Pid(tok uint32) (int, bool) {
-	if tok == 0 || tok >= Max {
+func (t *Table) Pid(tok uint64) (int, bool) {
+	if !valid(tok) {
 		return 0, false
 	}
 	s := Slot(tok)
@@ -108,4 +119,13 @@ func (t *Table) Pid(tok uint32) (int, bool) {
 		return 0, false
 	}
 	return int(pid), true
+}
+
+// Age moves slot s's generation counter n generations on, as if n processes
+// had taken the slot and left it since; past the last generation, the slot is
+// retired. For tests.
+func (t *Table) Age(s int, n uint64) {
+	w := &t.words[s]
+	g := Generation(w.Load())
+	w.Store(Make(s, g+min(n, lastGen-g)))
 }

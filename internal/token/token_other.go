@@ -16,6 +16,7 @@ type Table struct{}
 func Create() (*Table, error)                   { return nil, errUnsupported }
 func Open(f *os.File) (*Table, error)           { return nil, errUnsupported }
 func (t *Table) File() *os.File                 { return nil }
-func (t *Table) Acquire() (uint32, error)       { return 0, errUnsupported }
-func (t *Table) Alive(tok uint32) (bool, error) { return false, errUnsupported }
-func (t *Table) Pid(tok uint32) (int, bool)     { return 0, false }
+func (t *Table) Acquire() (uint64, error)       { return 0, errUnsupported }
+func (t *Table) Alive(tok uint64) (bool, error) { return false, errUnsupported }
+func (t *Table) Pid(tok uint64) (int, bool)     { return 0, false }
+func (t *Table) Age(s int, n uint64)            {}

@@ -1,25 +1,23 @@
 package token
 
-import (
-	"testing"
-)
+import "testing"
 
-func TestNextStaysBelowMax(t *testing.T) {
+func TestTokenLayout(t *testing.T) {
 	for _, s := range []int{0, 1, Slots - 1} {
-		tok := next(0, s)
-		if Slot(tok) != s {
-			t.Fatalf("first token %d of slot %d is in slot %d", tok, s, Slot(tok))
-		}
-		for i := 0; i < 3*Max/Slots; i += 997 {
-			prev := tok
-			tok = next(tok, s)
-			if tok == 0 || tok >= Max || Slot(tok) != s || tok == prev {
-				t.Fatalf("next(%d, %d) = %d", prev, s, tok)
+		for _, g := range []uint64{1, 2, 1<<15 - 1, 1 << 15, 1<<15 + 1, 1 << 40, lastGen} {
+			tok := Make(s, g)
+			if Slot(tok) != s || Generation(tok) != g {
+				t.Fatalf("Make(%d, %d) = %#x: slot %d generation %d", s, g, tok, Slot(tok), Generation(tok))
+			}
+			if tok == 0 || tok&Mark != 0 || !valid(tok) {
+				t.Fatalf("Make(%d, %d) = %#x: zero, marked or invalid", s, g, tok)
 			}
 		}
 	}
-	last := uint32(Max - Slots + 5) // the last generation of slot 4
-	if got := next(last, Slot(last)); got != uint32(Slot(last))+1 {
-		t.Fatalf("next after the last generation = %d, want it to wrap to %d", got, Slot(last)+1)
+	if valid(Local) || valid(0) || Generation(Local) != lastGen+1 || Slot(Local) != Slots-1 {
+		t.Fatalf("Local = %#x is a token a table hands out", uint64(Local))
+	}
+	if Local&Mark != 0 {
+		t.Fatal("Local has the mark bit")
 	}
 }
