@@ -3,12 +3,18 @@
 // Usage:
 //
 //	shm demo [-list] [-procs n] [-n count] [name ...]
+//	shm stress crash [-workers n] [-kills n] [-seed n] [-json]
 //	shm help [command]
 //
 // "shm demo" runs the scenarios of the article the package grew from, Python's
 // multiprocessing.sharedctypes RawValue and Value done in Go, and then a race
 // between several processes that shows which shared counters lose updates.
 // "shm demo name" runs one scenario, "shm demo -list" lists them.
+//
+// "shm stress crash" is a crash campaign against shm.Mutex: worker processes
+// update shared data under one lock while the command kills them with
+// SIGKILL, a thousand times by default, and then it checks that no update
+// was lost, none was left half done and the lock never hung.
 package main
 
 import (
@@ -36,6 +42,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{name: "demo", short: "run the article's scenarios and a race between processes", usage: demoUsage, run: runDemo},
+		{name: "stress", short: "kill lock holders again and again; check that nothing is lost", usage: stressUsage, run: runStress},
 		{name: "help", short: "print this message, or a command's usage", usage: "usage: shm help [command]\n", run: runHelp},
 	}
 }
