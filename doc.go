@@ -59,6 +59,16 @@
 // holding a lock does not deadlock the others: the next locker takes the
 // lock, and [Mutex.LockContext] tells it so with [ErrOwnerDead].
 //
+// # What happens at init
+//
+// Every process that links shm takes a liveness token when the package is
+// initialised: a root process creates its family's token table, an anonymous
+// memfd of 768 KiB of which it touches two pages, and a child started by
+// [Start] joins its parent's. That costs about 0.13 ms and two file
+// descriptors, and is what lets [Mutex.Lock] be a single compare-and-swap.
+// Nothing else runs at init: no goroutine, no thread, no file outside the
+// process.
+//
 // # Caveats
 //
 // Linux only for now, on 64-bit processors: on other systems the constructors and

@@ -19,6 +19,7 @@ type Table struct {
 	own   *os.File        // this process's own description, which holds its slot lock
 	words []atomic.Uint64 // the token of each slot's latest holder
 	pids  []atomic.Uint32 // the process ID of each slot's holder
+	mem   []byte          // the mapping
 }
 
 // Create makes a new table, for the root process of a family.
@@ -58,11 +59,19 @@ func Open(f *os.File) (*Table, error) {
 	base := unsafe.Pointer(unsafe.SliceData(b))
 	words := unsafe.Slice((*atomic.Uint64)(base), Slots)
 	pids := unsafe.Slice((*atomic.Uint32)(unsafe.Add(base, Slots*8)), Slots)
-	return &Table{file: f, own: own, words: words, pids: pids}, nil
+	return &Table{file: f, own: own, words: words, pids: pids, mem: b}, nil
 }
 
 // File returns the descriptor to pass to child processes.
 func (t *Table) File() *os.File { return t.file }
+
+// Close unmaps the table and closes its descriptors, giving up this
+// process's token. For tests: a process keeps its table for life.
+func (t *Table) Close() error {
+	memfd.Unmap(t.mem)
+	t.own.Close()
+	return t.file.Close()
+}
 
 // Acquire takes the lowest free slot for this process and returns its new token.
 // A process calls it once.

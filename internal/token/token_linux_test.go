@@ -110,3 +110,19 @@ func TestRetiredSlot(t *testing.T) {
 		t.Fatalf("retired slot's byte locked = %v, %v", locked, err)
 	}
 }
+
+// BenchmarkCreateAcquire is what every process that links shm does at init:
+// create its family's table (a child opens its parent's instead) and take a
+// token.
+func BenchmarkCreateAcquire(b *testing.B) {
+	for b.Loop() {
+		t, err := Create()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := t.Acquire(); err != nil {
+			b.Fatal(err)
+		}
+		t.Close()
+	}
+}
