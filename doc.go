@@ -13,9 +13,9 @@
 // and [Array] are the same for fixed-length arrays.
 //
 // Objects are allocated from anonymous shared files (memfd) that this process
-// maps for the rest of its life and hands to every child it starts. Nothing is
-// written to /dev/shm or any other file system, so a crash leaks nothing: the
-// kernel frees the memory when the last process that maps it exits. Objects
+// maps for the rest of its life and hands to every child it starts. They have
+// no name in any file system, so a crash leaks nothing: the kernel frees the
+// memory when the last process that maps it exits. Objects
 // are never freed before that, which is what keeps every pointer into them
 // valid; make shared objects up front, not in a loop.
 //
@@ -62,12 +62,16 @@
 // # What happens at init
 //
 // Every process that links shm takes a liveness token when the package is
-// initialised: a root process creates its family's token table, an anonymous
-// memfd of 768 KiB of which it touches two pages, and a child started by
-// [Start] joins its parent's. That costs about 0.13 ms and two file
-// descriptors, and is what lets [Mutex.Lock] be a single compare-and-swap.
-// Nothing else runs at init: no goroutine, no thread, no file outside the
-// process.
+// initialised, from the token table that every shm process of its user
+// shares: the file /dev/shm/.shm-tokens-UID, 768 KiB of which a process
+// touches two pages, made by the first process that needs it and never
+// removed (remove it only when no shm process of the user runs). A child
+// started by [Start] takes its token from the table its parent used. Where
+// /dev/shm cannot be used, a process makes an anonymous table for itself and
+// its children. That costs about 0.13 ms and two file descriptors, and is what
+// lets [Mutex.Lock] be a single compare-and-swap and any process of the user
+// judge the life of a lock's owner. Nothing else runs at init: no goroutine,
+// no thread.
 //
 // # Caveats
 //

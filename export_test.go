@@ -78,3 +78,7 @@ func (m *Mutex) Queued() int {
 
 // LastSleep returns the timeout of this process's latest sleep on a Mutex.
 func LastSleep() time.Duration { return time.Duration(lockStats.lastTimeout.Load()) }
+
+// TokenSlotHolder returns the latest token of liveness slot s and whether its
+// holder lives.
+func TokenSlotHolder(s int) (uint64, bool) { return family.Holder(s) }

@@ -13,8 +13,9 @@ import (
 // internal/token): a number that a lock word can name, and that other
 // processes can check for life without trusting process IDs. A process takes
 // its token when the package is initialised, so that a token is always there
-// and Mutex.Lock's fast path is one compare-and-swap: a root process creates
-// its family's token table, a child started by Start joins its parent's. That
+// and Mutex.Lock's fast path is one compare-and-swap: a root process opens
+// its user's token table (see openFamily), a child started by Start joins its
+// parent's. That
 // costs two descriptors (the table and this process's own description of it,
 // which holds its slot's lock), two touched pages of the 768 KiB table, and
 // about 0.13 ms (BenchmarkCreateAcquire in internal/token).
@@ -45,13 +46,28 @@ func init() {
 	myToken.Store(tok)
 }
 
+// userTableErr says why this process does not hold a token from its user's
+// table, if it does not: then only its own family can judge its liveness, and
+// it cannot lock in named segments.
+var userTableErr error
+
 // openFamily joins the token table inherited from the parent in a child
-// started by Start, and creates one elsewhere.
+// started by Start. Elsewhere it opens the table of every process of this
+// user, so that unrelated programs can judge each other's locks; where that
+// cannot be had (no writable /dev/shm), it creates a family table of its own.
 func openFamily() (*token.Table, error) {
+	var tab *token.Table
+	var err error
 	if os.Getenv(envChild) != "" {
-		return token.Open(memfd.Inherit(fdTokens, "shm-tokens"))
+		tab, err = token.Open(memfd.Inherit(fdTokens, "shm-tokens"))
+	} else if tab, err = token.OpenUser(); err != nil {
+		userTableErr = err
+		tab, err = token.Create()
 	}
-	return token.Create()
+	if err == nil && !tab.User() && userTableErr == nil {
+		userTableErr = fmt.Errorf("this process's family has no table shared with other programs (%s)", token.UserPath())
+	}
+	return tab, err
 }
 
 // tokenTable returns the family's token table.

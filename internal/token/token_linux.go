@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/shmgo/shm/internal/memfd"
+	"github.com/shmgo/shm/internal/unix"
 )
 
 // The table holds, for each slot, the token of its latest holder (8 bytes)
@@ -20,9 +21,74 @@ type Table struct {
 	words []atomic.Uint64 // the token of each slot's latest holder
 	pids  []atomic.Uint32 // the process ID of each slot's holder
 	mem   []byte          // the mapping
+	user  bool            // the user's table (see OpenUser), not a family's own
 }
 
-// Create makes a new table, for the root process of a family.
+// UserPath returns the path of the current user's table: every process of
+// the user shares it, so that any of them can judge any other's liveness, as
+// locks in named segments need.
+func UserPath() string { return fmt.Sprintf("/dev/shm/.shm-tokens-%d", os.Geteuid()) }
+
+// OpenUser opens the current user's table, making it if it does not exist. It
+// refuses a file that another user owns or could read or write, a link and a
+// file of the wrong size, so that no other user can fake a token's life.
+func OpenUser() (*Table, error) { return openUserAt(UserPath()) }
+
+func openUserAt(path string) (*Table, error) {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err == unix.ELOOP {
+		return nil, fmt.Errorf("open %s: it is a symbolic link: %w", path, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	f := os.NewFile(uintptr(fd), path)
+	t, err := openUser(f, path)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+func openUser(f *os.File, path string) (*Table, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return nil, fmt.Errorf("fstat %s: %w", path, err)
+	}
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	case int(st.Uid) != os.Geteuid():
+		return nil, fmt.Errorf("%s belongs to user %d, not to this process's user %d", path, st.Uid, os.Geteuid())
+	case st.Mode&0o077 != 0:
+		return nil, fmt.Errorf("%s has mode %#o: other users could fake a process's life", path, st.Mode&0o777)
+	case st.Size == 0:
+		// New: size it. Several processes may do this at once, to the same size.
+		if err := unix.Ftruncate(int(f.Fd()), tableBytes); err != nil {
+			return nil, fmt.Errorf("ftruncate %s: %w", path, err)
+		}
+	case st.Size != tableBytes:
+		return nil, fmt.Errorf("%s is %d bytes, want %d", path, st.Size, tableBytes)
+	}
+	return Open(f)
+}
+
+// User reports whether t is the table of every process of the user (see
+// OpenUser), rather than one family's own.
+func (t *Table) User() bool { return t.user }
+
+// isUserTable reports whether f is the file at UserPath.
+func isUserTable(f *os.File) bool {
+	var a, b unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &a) != nil || unix.Stat(UserPath(), &b) != nil {
+		return false
+	}
+	return a.Dev == b.Dev && a.Ino == b.Ino
+}
+
+// Create makes a new table of a family's own, for a root process that cannot
+// use its user's table.
 func Create() (*Table, error) {
 	f, err := memfd.Create("shm-tokens", tableBytes)
 	if err != nil {
@@ -59,7 +125,7 @@ func Open(f *os.File) (*Table, error) {
 	base := unsafe.Pointer(unsafe.SliceData(b))
 	words := unsafe.Slice((*atomic.Uint64)(base), Slots)
 	pids := unsafe.Slice((*atomic.Uint32)(unsafe.Add(base, Slots*8)), Slots)
-	return &Table{file: f, own: own, words: words, pids: pids, mem: b}, nil
+	return &Table{file: f, own: own, words: words, pids: pids, mem: b, user: isUserTable(f)}, nil
 }
 
 // File returns the descriptor to pass to child processes.
@@ -137,4 +203,11 @@ func (t *Table) Age(s int, n uint64) {
 	w := &t.words[s]
 	g := Generation(w.Load())
 	w.Store(Make(s, g+min(n, lastGen-g)))
+}
+
+// Holder returns the latest token of slot s and whether its holder lives.
+func (t *Table) Holder(s int) (uint64, bool) {
+	tok := t.words[s].Load()
+	alive, err := t.Alive(tok)
+	return tok, alive && err == nil
 }

@@ -2,6 +2,8 @@ package token
 
 import (
 	"errors"
+	"os"
+	"strings"
 	"testing"
 )
 
@@ -124,5 +126,88 @@ func BenchmarkCreateAcquire(b *testing.B) {
 			b.Fatal(err)
 		}
 		t.Close()
+	}
+}
+
+// TestUserTable opens a user table twice, as two unrelated processes would:
+// each judges the other's token, and the file is the user's alone.
+func TestUserTable(t *testing.T) {
+	path := t.TempDir() + "/tokens"
+	a, err := openUserAt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := openUserAt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ta, err := a.Acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := b.Acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ta == tb {
+		t.Fatalf("two openers got the same token %#x", ta)
+	}
+	if alive, err := a.Alive(tb); err != nil || !alive {
+		t.Fatalf("a sees b's token alive = %v, %v", alive, err)
+	}
+	b.Close()
+	if alive, err := a.Alive(tb); err != nil || alive {
+		t.Fatalf("a sees b's token alive after b closed = %v, %v", alive, err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 || st.Size() != tableBytes {
+		t.Fatalf("table has mode %v and %d bytes, want 0600 and %d", st.Mode(), st.Size(), tableBytes)
+	}
+}
+
+// TestUserTableRefused checks the files a user table must not be: another
+// user's, readable by others, a link, or of another size.
+func TestUserTableRefused(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, size int64, perm os.FileMode) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, make([]byte, size), perm); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, perm); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := map[string]string{
+		write("open", tableBytes, 0o644): "mode",
+		write("short", 100, 0o600):       "bytes",
+	}
+	link := dir + "/link"
+	if err := os.Symlink(write("target", tableBytes, 0o600), link); err != nil {
+		t.Fatal(err)
+	}
+	cases[link] = "symbolic link"
+	if os.Geteuid() == 0 {
+		p := write("theirs", tableBytes, 0o600)
+		if err := os.Chown(p, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		cases[p] = "belongs to user 65534"
+	}
+	for path, want := range cases {
+		tab, err := openUserAt(path)
+		if err == nil {
+			tab.Close()
+			t.Errorf("openUserAt(%s) succeeded", path)
+			continue
+		}
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("openUserAt(%s) = %v, want it to say %q", path, err, want)
+		}
 	}
 }

@@ -14,6 +14,7 @@ const (
 	ETIMEDOUT = unix.ETIMEDOUT
 	ENOSYS    = unix.ENOSYS
 	EACCES    = unix.EACCES
+	ELOOP     = unix.ELOOP
 )
 
 // Flags and commands.
@@ -21,6 +22,10 @@ const (
 	MFD_CLOEXEC      = unix.MFD_CLOEXEC
 	O_RDWR           = unix.O_RDWR
 	O_CLOEXEC        = unix.O_CLOEXEC
+	O_CREAT          = unix.O_CREAT
+	O_NOFOLLOW       = unix.O_NOFOLLOW
+	S_IFMT           = unix.S_IFMT
+	S_IFREG          = unix.S_IFREG
 	PROT_READ        = unix.PROT_READ
 	PROT_WRITE       = unix.PROT_WRITE
 	MAP_SHARED       = unix.MAP_SHARED
@@ -43,6 +48,7 @@ type (
 func MemfdCreate(name string, flags int) (int, error) { return unix.MemfdCreate(name, flags) }
 func Ftruncate(fd int, size int64) error              { return unix.Ftruncate(fd, size) }
 func Fstat(fd int, st *Stat_t) error                  { return unix.Fstat(fd, st) }
+func Stat(path string, st *Stat_t) error              { return unix.Stat(path, st) }
 func Open(path string, mode int, perm uint32) (int, error) {
 	return unix.Open(path, mode, perm)
 }
