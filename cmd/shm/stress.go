@@ -645,11 +645,17 @@ func (c *crashRun) stopWorkers() error {
 // abort kills the workers still running, to end a failed run.
 func (c *crashRun) abort() {
 	c.stopping = true
+	// Kill them all before waiting for any, so that a waiting worker has no
+	// time to take over the lock of one killed before it.
 	for _, w := range c.procs {
-		if w == nil || w.poll() {
+		if w != nil && !w.poll() {
+			w.p.Kill()
+		}
+	}
+	for _, w := range c.procs {
+		if w == nil || w.ended {
 			continue
 		}
-		w.p.Kill()
 		select {
 		case w.err = <-w.done:
 			w.ended = true

@@ -147,8 +147,11 @@ func TestStressCrashDeadlock(t *testing.T) {
 	contains(t, r.check(checkDeadlock).Detail, "no update completed for 1s", "in the middle of an update")
 	// Both workers were killed to end the run; the one that stopped
 	// mid-update held the lock, so the parent got ErrOwnerDead and repaired.
-	if r.Kills != 0 || r.KillsAtAbort != 2 || r.OwnerDead != 1 || r.Broken != 1 {
-		t.Errorf("kills %d, at abort %d, ErrOwnerDead %d, broken states repaired %d; want 0, 2, 1, 1",
+	// The other worker, waiting for the lock, may have taken it over in the
+	// moment between the two kills, and died holding it in turn: then there
+	// are two ErrOwnerDead.
+	if r.Kills != 0 || r.KillsAtAbort != 2 || r.OwnerDead < 1 || r.OwnerDead > 2 || r.Broken < 1 || r.Broken > r.OwnerDead {
+		t.Errorf("kills %d, at abort %d, ErrOwnerDead %d, broken states repaired %d; want 0, 2, 1 or 2, at least 1",
 			r.Kills, r.KillsAtAbort, r.OwnerDead, r.Broken)
 	}
 }
