@@ -1,13 +1,9 @@
 package shm
 
-// The protocol between a parent and the children it starts, and the child's
-// side of it: what Main runs in a child.
+// The child's side of the protocol (protocol.go): what Main runs in a child.
 
 import (
-	"bytes"
-	"encoding/gob"
 	"fmt"
-	"io"
 	"os"
 	"reflect"
 	"runtime/debug"
@@ -16,61 +12,20 @@ import (
 	"github.com/shmgo/shm/internal/memfd"
 )
 
-// A child learns that it is one, and which protocol its parent speaks, from
-// this environment variable. Everything else comes through descriptor 3.
-const envChild = "SHM_CHILD"
-
-const protocolVersion = "1"
-
-// The descriptors a child receives.
-const (
-	fdControl  = 3 // the start message in, the result out
-	fdTokens   = 4 // the family's token table
-	fdSegments = 5 // the first segment; the others follow
-)
-
-// startMsg is what a parent tells a child, through descriptor fdControl.
-type startMsg struct {
-	Func      string
-	ParentPid int
-	Segments  []uint64 // inode of the segment at fdSegments+i
-	Args      []argMsg
-}
-
-// argMsg carries one argument: references for a shm object, gob bytes for a
-// plain value.
-type argMsg struct {
-	Refs []objRef
-	Data []byte
-}
-
-// resultMsg is what a child tells its parent, in the same file, when done.
-type resultMsg struct {
-	Code    int
-	Message string
-	Panic   bool
-}
-
-// resultMagic starts a result, so that a parent can tell one from the start
-// message that a killed child left in place.
-const resultMagic = "shm result\n"
-
 func runChild() int {
-	v := os.Getenv(envChild)
-	os.Unsetenv(envChild)
-	if v != protocolVersion {
-		fmt.Fprintf(os.Stderr, "shm: child: parent speaks protocol %q, this program %q\n", v, protocolVersion)
-		return 2
+	if err := takeChildEnv(); err != nil {
+		fmt.Fprintf(os.Stderr, "shm: child: %v\n", err)
+		return exitPanic
 	}
 	ctl := memfd.Inherit(fdControl, "shm-control")
 	msg, fn, args, err := setUpChild(ctl)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "shm: child: %v\n", err)
-		writeResult(ctl, resultMsg{Code: 2, Message: err.Error()})
-		return 2
+		writeResult(ctl, resultMsg{Code: exitPanic, Message: err.Error()})
+		return exitPanic
 	}
 	if msg == nil {
-		return 2 // the parent died before the child started: nobody to report to
+		return exitPanic // the parent died before the child started: nobody to report to
 	}
 	res := call(fn, args)
 	writeResult(ctl, res)
@@ -78,10 +33,9 @@ func runChild() int {
 }
 
 func setUpChild(ctl *os.File) (*startMsg, *target, []reflect.Value, error) {
-	var msg startMsg
-	// The descriptor shares its file offset with the parent's: read at offsets.
-	if err := gob.NewDecoder(io.NewSectionReader(ctl, 0, maxControl)).Decode(&msg); err != nil {
-		return nil, nil, nil, fmt.Errorf("reading the start message: %w", err)
+	msg, err := readStart(ctl)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	if err := watchParent(msg.ParentPid); err != nil {
 		return nil, nil, nil, nil
@@ -120,30 +74,19 @@ func setUpChild(ctl *os.File) (*startMsg, *target, []reflect.Value, error) {
 		}
 		args[i] = v
 	}
-	return &msg, t, args, nil
-}
-
-func decodeArg(pt reflect.Type, a argMsg) (reflect.Value, error) {
-	if pt.Implements(objectType) {
-		return reflect.Zero(pt).Interface().(object).shmDecode(a.Refs)
-	}
-	v := reflect.New(pt)
-	if err := gob.NewDecoder(bytes.NewReader(a.Data)).DecodeValue(v); err != nil {
-		return reflect.Value{}, err
-	}
-	return v.Elem(), nil
+	return msg, t, args, nil
 }
 
 // call runs the target and turns what it returns, or its panic, into a result.
 func call(t *target, args []reflect.Value) (res resultMsg) {
 	defer func() {
 		if r := recover(); r != nil {
-			res = resultMsg{Code: 2, Panic: true, Message: fmt.Sprint(r) + "\n\n" + panicStack(debug.Stack())}
+			res = resultMsg{Code: exitPanic, Panic: true, Message: fmt.Sprint(r) + "\n\n" + panicStack(debug.Stack())}
 		}
 	}()
 	out := t.fn.Call(args)
 	if t.isErr && !out[0].IsNil() {
-		return resultMsg{Code: 1, Message: out[0].Interface().(error).Error()}
+		return resultMsg{Code: exitError, Message: out[0].Interface().(error).Error()}
 	}
 	return resultMsg{}
 }
@@ -164,35 +107,3 @@ func panicStack(stack []byte) string {
 	}
 	return strings.Join(lines[start:end], "\n")
 }
-
-func writeResult(ctl *os.File, res resultMsg) {
-	var buf bytes.Buffer
-	buf.WriteString(resultMagic)
-	if err := gob.NewEncoder(&buf).Encode(res); err != nil {
-		return
-	}
-	if err := ctl.Truncate(0); err != nil {
-		return
-	}
-	ctl.WriteAt(buf.Bytes(), 0)
-}
-
-// readResult reads what a finished child wrote into its control file.
-func readResult(ctl *os.File) (resultMsg, bool) {
-	b, _ := io.ReadAll(io.NewSectionReader(ctl, 0, maxControl))
-	return parseResult(b)
-}
-
-func parseResult(b []byte) (resultMsg, bool) {
-	if !bytes.HasPrefix(b, []byte(resultMagic)) {
-		return resultMsg{}, false
-	}
-	var res resultMsg
-	if err := gob.NewDecoder(bytes.NewReader(b[len(resultMagic):])).Decode(&res); err != nil {
-		return resultMsg{}, false
-	}
-	return res, true
-}
-
-// maxControl bounds what is read from a control file.
-const maxControl = 1 << 30

@@ -52,6 +52,17 @@
 // A child never outlives its parent: when the parent dies, the kernel kills
 // its children.
 //
+// # Memory model
+//
+// In the terms of the Go memory model, everything a child did happens before
+// [Process.Join] returns: once Join has returned, the parent sees every write
+// the child made to shared memory, with no lock. Likewise everything the parent
+// did before [Start] happens before the child's target starts. The
+// [sync/atomic] types in shared memory behave between processes as they do
+// between goroutines: their operations are atomic and sequentially consistent
+// in every process that maps them. A [Mutex] orders the processes that lock it
+// as a [sync.Mutex] orders goroutines.
+//
 // # Locks and crashes
 //
 // A [Mutex] is a futex word that names its owner's liveness token, which the

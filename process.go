@@ -1,8 +1,6 @@
 package shm
 
 import (
-	"bytes"
-	"encoding/gob"
 	"fmt"
 	"os"
 	"os/exec"
@@ -62,17 +60,13 @@ func Start(fn any, args ...any) (*Process, error) {
 	// many segments does not make every child map them all.
 	var files []*os.File
 	msg.Segments, files = theHeap.filesFor(msg.Args)
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(&msg); err != nil {
-		return nil, fmt.Errorf("shm: Start(%s): %w", t.name, err)
-	}
 	ctl, err := memfd.Create("shm-control", 0)
 	if err != nil {
 		return nil, fmt.Errorf("shm: Start(%s): %w", t.name, err)
 	}
-	if _, err := ctl.WriteAt(buf.Bytes(), 0); err != nil {
+	if err := writeStart(ctl, &msg); err != nil {
 		ctl.Close()
-		return nil, fmt.Errorf("shm: Start(%s): writing the start message: %w", t.name, err)
+		return nil, fmt.Errorf("shm: Start(%s): %w", t.name, err)
 	}
 
 	exe, err := os.Executable()
@@ -82,9 +76,9 @@ func Start(fn any, args ...any) (*Process, error) {
 	}
 	cmd := exec.Command(exe)
 	cmd.Args = []string{os.Args[0]}
-	cmd.Env = append(childEnv(withoutEnv(os.Environ(), envChild)), envChild+"="+protocolVersion)
+	cmd.Env = childEnviron()
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	cmd.ExtraFiles = append([]*os.File{ctl, tokens.File()}, files...)
+	cmd.ExtraFiles = childFiles(ctl, tokens.File(), files)
 	if err := startCmd(cmd); err != nil {
 		ctl.Close()
 		return nil, fmt.Errorf("shm: Start(%s): %w", t.name, err)
@@ -127,24 +121,13 @@ func encodeArgs(t *target, args []any) ([]argMsg, error) {
 		}
 		v := reflect.New(pt).Elem()
 		v.Set(av)
-		var buf bytes.Buffer
-		if err := gob.NewEncoder(&buf).EncodeValue(v); err != nil {
+		data, err := encodeValue(v)
+		if err != nil {
 			return nil, bad("cannot be copied to another process: %v", err)
 		}
-		out[i].Data = buf.Bytes()
+		out[i].Data = data
 	}
 	return out, nil
-}
-
-func withoutEnv(env []string, key string) []string {
-	out := env[:0:0]
-	for _, kv := range env {
-		if len(kv) > len(key) && kv[:len(key)] == key && kv[len(key)] == '=' {
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
 }
 
 // Pid returns the child's process ID.
@@ -155,6 +138,9 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 // code and the error the target returned, its panic message and the first
 // lines of its stack, or the signal that killed it. Join may be called more
 // than once, from any goroutine; each call returns the same result.
+//
+// Everything the child did happens before Join returns: after Join, the
+// parent sees every write the child made to shared memory.
 func (p *Process) Join() error {
 	p.once.Do(p.wait)
 	return p.err

@@ -113,7 +113,7 @@ func shortName(name string) string {
 // when it panics; the error or panic reaches the parent's [Process.Join].
 func Main() {
 	mainCalled.Store(true)
-	if os.Getenv(envChild) == "" {
+	if !isChild() {
 		return
 	}
 	os.Exit(runChild())

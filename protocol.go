@@ -1,0 +1,216 @@
+package shm
+
+// The parent-child protocol, whole.
+//
+// A child is this program started again by [Start], with os.Args[0] as its
+// only argument. It receives three things:
+//
+//   - The environment variable SHM_CHILD (envChild), set to protocolVersion.
+//     Its presence tells the child that it is one: token.go's init joins the
+//     parent's token table instead of making its own, and [Main] runs the
+//     target instead of returning. Its value is the protocol the parent
+//     speaks; a child that speaks another refuses to run. The child removes
+//     the variable from its environment before the target runs, so that a
+//     program the target execs does not take itself for a child, and Start
+//     never passes on its own.
+//
+//   - Descriptors, given through exec.Cmd.ExtraFiles in this order
+//     (childFiles): 3 (fdControl) is the control file, a memfd that holds the
+//     start message and later the result; 4 (fdTokens) is the family's token
+//     table (internal/token); 5 (fdSegments) and up are the segments the
+//     arguments live in, and no others.
+//
+//   - The start message (startMsg), gob-encoded at offset 0 of the control
+//     file before the child starts: the registry key of the target, the
+//     parent's process ID (the child checks that it is still its parent,
+//     see watchParent), the inode of the segment at each descriptor from
+//     fdSegments on, and one argMsg per argument. A shm object travels as
+//     references (objRef: segment inode, offset, size, type fingerprint) that
+//     the child checks against the parameter's type and resolves in the
+//     segments it inherited (the shmRefs and shmDecode methods in object.go);
+//     any other value travels as gob bytes (encodeValue), decoded into a new
+//     value of the parameter's type (decodeArg).
+//
+// The result. When the target returns or panics, the child replaces the
+// content of the control file with resultMagic followed by a gob-encoded
+// resultMsg: the exit code it is about to exit with (exitOK, exitError,
+// exitPanic), the text of the returned error or of the panic, and whether it
+// panicked; then it exits with that code. The parent reads the file once
+// wait4 has returned: the child's writes happen before its exit, which
+// happens before wait4 returns. A result starts with resultMagic, so that a
+// killed child's start message is not mistaken for one.
+//
+// The control file is one open file description shared by parent and child,
+// and so is its file offset: both sides read and write at explicit offsets
+// only.
+//
+// The version. protocolVersion changes whenever anything above changes.
+
+import (
+	"bytes"
+	"encoding/gob"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+)
+
+// envChild is the environment variable that makes a process a child.
+const envChild = "SHM_CHILD"
+
+// protocolVersion is the value of envChild: the version of this protocol.
+const protocolVersion = "1"
+
+// The descriptors a child receives: ExtraFiles[i] is descriptor 3+i.
+const (
+	fdControl  = 3 + iota // the start message in, the result out
+	fdTokens              // the family's token table
+	fdSegments            // the first segment; the others follow
+)
+
+// The exit codes of a child, which its result repeats.
+const (
+	exitOK    = 0 // the target returned nothing or nil
+	exitError = 1 // the target returned an error
+	exitPanic = 2 // the target panicked, or the child could not run it
+)
+
+// startMsg is what a parent tells a child, through descriptor fdControl.
+type startMsg struct {
+	Func      string // the target's registry key
+	ParentPid int
+	Segments  []uint64 // inode of the segment at fdSegments+i
+	Args      []argMsg
+}
+
+// argMsg carries one argument: references for a shm object, gob bytes for a
+// plain value.
+type argMsg struct {
+	Refs []objRef
+	Data []byte
+}
+
+// resultMsg is what a child tells its parent, in the same file, when done.
+type resultMsg struct {
+	Code    int // the child's exit code
+	Message string
+	Panic   bool
+}
+
+// resultMagic starts a result, so that a parent can tell one from the start
+// message that a killed child left in place.
+const resultMagic = "shm result\n"
+
+// maxControl bounds what is read from a control file.
+const maxControl = 1 << 30
+
+// childEnviron returns the environment of a child: this process's, with
+// envChild set to this protocol's version.
+func childEnviron() []string {
+	return append(childEnv(withoutEnv(os.Environ(), envChild)), envChild+"="+protocolVersion)
+}
+
+func withoutEnv(env []string, key string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if len(kv) > len(key) && kv[:len(key)] == key && kv[len(key)] == '=' {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// childFiles returns the files a child receives, in descriptor order from 3.
+func childFiles(ctl, tokens *os.File, segments []*os.File) []*os.File {
+	return append([]*os.File{fdControl - 3: ctl, fdTokens - 3: tokens}, segments...)
+}
+
+// takeChildEnv reads envChild in a child and removes it from the environment.
+// It returns an error if the parent speaks another protocol.
+func takeChildEnv() error {
+	v := os.Getenv(envChild)
+	os.Unsetenv(envChild)
+	if v != protocolVersion {
+		return fmt.Errorf("parent speaks protocol %q, this program %q", v, protocolVersion)
+	}
+	return nil
+}
+
+// isChild reports whether this process was started by Start.
+func isChild() bool { return os.Getenv(envChild) != "" }
+
+// writeStart writes the start message into a new control file.
+func writeStart(ctl *os.File, msg *startMsg) error {
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(msg); err != nil {
+		return err
+	}
+	if _, err := ctl.WriteAt(buf.Bytes(), 0); err != nil {
+		return fmt.Errorf("writing the start message: %w", err)
+	}
+	return nil
+}
+
+// readStart reads the start message, in a child.
+func readStart(ctl *os.File) (*startMsg, error) {
+	var msg startMsg
+	if err := gob.NewDecoder(io.NewSectionReader(ctl, 0, maxControl)).Decode(&msg); err != nil {
+		return nil, fmt.Errorf("reading the start message: %w", err)
+	}
+	return &msg, nil
+}
+
+// encodeValue encodes v, a value of a parameter's type, to travel by copy.
+func encodeValue(v reflect.Value) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).EncodeValue(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// decodeArg makes, in a child, the value of a parameter of type pt from what
+// the parent sent.
+func decodeArg(pt reflect.Type, a argMsg) (reflect.Value, error) {
+	if pt.Implements(objectType) {
+		return reflect.Zero(pt).Interface().(object).shmDecode(a.Refs)
+	}
+	v := reflect.New(pt)
+	if err := gob.NewDecoder(bytes.NewReader(a.Data)).DecodeValue(v); err != nil {
+		return reflect.Value{}, err
+	}
+	return v.Elem(), nil
+}
+
+// writeResult replaces the start message with the result, in a child.
+func writeResult(ctl *os.File, res resultMsg) error {
+	var buf bytes.Buffer
+	buf.WriteString(resultMagic)
+	if err := gob.NewEncoder(&buf).Encode(res); err != nil {
+		return err
+	}
+	if err := ctl.Truncate(0); err != nil {
+		return err
+	}
+	_, err := ctl.WriteAt(buf.Bytes(), 0)
+	return err
+}
+
+// readResult reads what a finished child wrote into its control file. It
+// reports false if there is no result.
+func readResult(ctl *os.File) (resultMsg, bool) {
+	b, _ := io.ReadAll(io.NewSectionReader(ctl, 0, maxControl))
+	return parseResult(b)
+}
+
+func parseResult(b []byte) (resultMsg, bool) {
+	if !bytes.HasPrefix(b, []byte(resultMagic)) {
+		return resultMsg{}, false
+	}
+	var res resultMsg
+	if err := gob.NewDecoder(bytes.NewReader(b[len(resultMagic):])).Decode(&res); err != nil {
+		return resultMsg{}, false
+	}
+	return res, true
+}
