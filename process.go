@@ -69,7 +69,7 @@ func Start(fn any, args ...any) (*Process, error) {
 		return nil, fmt.Errorf("shm: Start(%s): %w", t.name, err)
 	}
 
-	exe, err := os.Executable()
+	exe, err := executable()
 	if err != nil {
 		ctl.Close()
 		return nil, fmt.Errorf("shm: Start(%s): %w", t.name, err)
@@ -136,7 +136,10 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 // Join waits for the child to exit: Python's join(). It returns nil when the
 // target returned nothing or nil; otherwise an [*ExitError] carrying the exit
 // code and the error the target returned, its panic message and the first
-// lines of its stack, or the signal that killed it. Join may be called more
+// lines of its stack, or the signal that killed it. A child that exits
+// before its target returns, even with status 0 (the target called os.Exit,
+// say), is an error too: the ExitError says that the child exited without
+// reporting a result. Join may be called more
 // than once, from any goroutine; each call returns the same result.
 //
 // Everything the child did happens before Join returns: after Join, the
@@ -156,14 +159,31 @@ func (p *Process) wait() {
 		return
 	}
 	p.state.Store(st)
-	if st.Success() {
-		return
-	}
-	e := &ExitError{ProcessState: st, Func: p.name}
-	if ok && res.Code == st.ExitCode() {
+	p.err = outcome(p.name, st, res, ok)
+}
+
+// outcome turns how a child ended, and the result it reported if ok, into
+// what Join returns.
+func outcome(name string, st *os.ProcessState, res resultMsg, ok bool) error {
+	code := st.ExitCode()
+	e := &ExitError{ProcessState: st, Func: name}
+	switch {
+	case ok && res.Code == code:
+		if code == exitOK {
+			return nil
+		}
 		e.Message, e.Panic = res.Message, res.Panic
+	case !st.Exited():
+		// Killed by a signal: the ProcessState says which.
+	case !ok:
+		e.Message = st.String() + " without reporting a result: something ended the child before its target returned (os.Exit, log.Fatal, a fatal error or a panic in another goroutine)"
+	default:
+		e.Message = fmt.Sprintf("%s, but its target reported exit code %d", st, res.Code)
+		if res.Message != "" {
+			e.Message += ": " + res.Message
+		}
 	}
-	p.err = e
+	return e
 }
 
 // Kill makes the child exit at once (SIGKILL): Python's kill(). It does not

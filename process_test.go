@@ -156,6 +156,28 @@ func TestChildPanic(t *testing.T) {
 	}
 }
 
+// exitMidway ends its process before it returns, as os.Exit or log.Fatal in a
+// target does.
+func exitMidway(code int) { os.Exit(code) }
+
+func init() { shm.Register(exitMidway) }
+
+// TestChildExitsWithoutResult checks that Join reports a child that exits
+// before its target returns, whatever its exit status.
+func TestChildExitsWithoutResult(t *testing.T) {
+	for _, code := range []int{0, 3} {
+		p := start(t, exitMidway, code)
+		err := p.Join()
+		var ee *shm.ExitError
+		if !errors.As(err, &ee) || !strings.Contains(err.Error(), "without reporting a result") {
+			t.Fatalf("exit status %d: Join = %v, want an *ExitError that says the child exited without reporting a result", code, err)
+		}
+		if ee.ExitCode() != code || p.ExitCode() != code || ee.Panic {
+			t.Fatalf("exit status %d: exit code %d/%d, panic %v", code, ee.ExitCode(), p.ExitCode(), ee.Panic)
+		}
+	}
+}
+
 func TestChildKilled(t *testing.T) {
 	started := newFlag(t)
 	p := start(t, holdForever, started)

@@ -2,8 +2,8 @@ package shm
 
 // The parent-child protocol, whole.
 //
-// A child is this program started again by [Start], with os.Args[0] as its
-// only argument. It receives three things:
+// A child is this program started again by [Start] (the very file, see
+// "The executable" below), with os.Args[0] as its only argument. It receives three things:
 //
 //   - The environment variable SHM_CHILD (envChild), set to protocolVersion.
 //     Its presence tells the child that it is one: token.go's init joins the
@@ -38,7 +38,14 @@ package shm
 // panicked; then it exits with that code. The parent reads the file once
 // wait4 has returned: the child's writes happen before its exit, which
 // happens before wait4 returns. A result starts with resultMagic, so that a
-// killed child's start message is not mistaken for one.
+// killed child's start message is not mistaken for one. A child that exits
+// without a result, or with another exit code than its result's, did not
+// finish its target, and Join says so even when the exit status is 0.
+//
+// The executable. The child runs /proc/self/exe, the parent's own file (see
+// executable in spawn_linux.go): were it started by path, a file replaced
+// since the parent started would run instead, another program or another
+// build, which would not speak this protocol, or a different one.
 //
 // The control file is one open file description shared by parent and child,
 // and so is its file offset: both sides read and write at explicit offsets

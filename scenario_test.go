@@ -1,0 +1,149 @@
+package shm_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shmgo/shm"
+)
+
+// Scenarios are programs that a test runs as a process of its own: this test
+// binary started again with scenarioEnv naming one. TestMain runs it before
+// anything else, and the scenario calls shm.Main itself, where it needs to.
+const scenarioEnv = "SHM_TEST_SCENARIO"
+
+var scenarios = map[string]func() int{
+	"replaced-exe": scenarioReplacedExe,
+}
+
+// runScenario runs the scenario named in the environment, if any, and exits.
+func runScenario() {
+	name := os.Getenv(scenarioEnv)
+	if name == "" {
+		return
+	}
+	f, ok := scenarios[name]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "no scenario %q\n", name)
+		os.Exit(2)
+	}
+	os.Exit(f())
+}
+
+// scenarioCmd returns a command that runs the scenario in the executable exe.
+func scenarioCmd(exe, name string) *exec.Cmd {
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), scenarioEnv+"="+name)
+	return cmd
+}
+
+// copyTestBinary copies this test binary into a new directory and returns the
+// copy's path.
+func copyTestBinary(tb testing.TB) string {
+	tb.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dst := filepath.Join(tb.TempDir(), filepath.Base(exe))
+	copyFile(tb, exe, dst)
+	return dst
+}
+
+func copyFile(tb testing.TB, src, dst string) {
+	tb.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func storeAnswer(v *shm.RawValue[int64]) { v.Store(42) }
+
+func init() { shm.Register(storeAnswer) }
+
+// scenarioReplacedExe waits, after Main, for a line on its standard input,
+// during which the test replaces or removes the executable file; then it
+// starts a child and reports what the child did.
+func scenarioReplacedExe() int {
+	shm.Main()
+	v, err := shm.NewRawValue[int64](0)
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	fmt.Println("ready")
+	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	p, err := shm.Start(storeAnswer, v)
+	if err != nil {
+		fmt.Println("Start:", err)
+		return 1
+	}
+	fmt.Printf("Join: %v, value %d\n", p.Join(), v.Load())
+	return 0
+}
+
+// TestExecutableReplaced replaces the running program's file, as a deploy or
+// `go build -o` over a running program does, and removes it: a child must
+// still be this program and run its target.
+func TestExecutableReplaced(t *testing.T) {
+	other, err := exec.LookPath("true")
+	if err != nil {
+		t.Skip("no true program to replace the executable with")
+	}
+	for _, how := range []string{"replaced", "removed"} {
+		t.Run(how, func(t *testing.T) {
+			exe := copyTestBinary(t)
+			cmd := scenarioCmd(exe, "replaced-exe")
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			out := bufio.NewReader(stdout)
+			if line, err := out.ReadString('\n'); line != "ready\n" {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("scenario said %q (%v), want ready; stderr:\n%s", line, err, stderr.Bytes())
+			}
+			switch how {
+			case "replaced":
+				copyFile(t, other, exe+".new")
+				if err := os.Rename(exe+".new", exe); err != nil {
+					t.Fatal(err)
+				}
+			case "removed":
+				if err := os.Remove(exe); err != nil {
+					t.Fatal(err)
+				}
+			}
+			io.WriteString(stdin, "go\n")
+			rest, _ := io.ReadAll(out)
+			err = cmd.Wait()
+			if got, want := strings.TrimSpace(string(rest)), "Join: <nil>, value 42"; err != nil || got != want {
+				t.Fatalf("scenario: %v, said %q, want %q; stderr:\n%s", err, got, want, stderr.Bytes())
+			}
+		})
+	}
+}
