@@ -77,33 +77,72 @@ func setUpChild(ctl *os.File) (*startMsg, *target, []reflect.Value, error) {
 	return msg, t, args, nil
 }
 
-// call runs the target and turns what it returns, or its panic, into a result.
+// call runs the target and turns what it returns, or its panic, into a
+// result. A panic is printed to standard error as the runtime prints an
+// uncaught one, and so is a returned error, on one line: the parent's Join
+// reports both, but a parent that drops Join's error must not make a failure
+// silent.
 func call(t *target, args []reflect.Value) (res resultMsg) {
 	defer func() {
 		if r := recover(); r != nil {
-			res = resultMsg{Code: exitPanic, Panic: true, Message: fmt.Sprint(r) + "\n\n" + panicStack(debug.Stack())}
+			header, frames := panicFrames(debug.Stack(), funcName(reflect.ValueOf(call)))
+			value := fmt.Sprint(r)
+			fmt.Fprintf(os.Stderr, "panic: %s\n\n%s\n%s", value, header, strings.Join(frames, ""))
+			if len(frames) > maxFrames {
+				frames = append(frames[:maxFrames], "...additional frames elided...\n")
+			}
+			res = resultMsg{Code: exitPanic, Panic: true, Message: value + "\n\n" + strings.TrimSuffix(strings.Join(frames, ""), "\n")}
 		}
 	}()
 	out := t.fn.Call(args)
 	if t.isErr && !out[0].IsNil() {
-		return resultMsg{Code: exitError, Message: out[0].Interface().(error).Error()}
+		msg := out[0].Interface().(error).Error()
+		fmt.Fprintf(os.Stderr, "shm: child %s (pid %d): %s\n", t.name, os.Getpid(), msg)
+		return resultMsg{Code: exitError, Message: msg}
 	}
 	return resultMsg{}
 }
 
-// panicStack returns the first frames of a stack below the call to panic.
-func panicStack(stack []byte) string {
-	lines := strings.Split(string(stack), "\n")
-	start := 0
-	for i, l := range lines {
-		if strings.HasPrefix(l, "panic(") {
-			start = i + 2 // the panic call and its file line
+// maxFrames bounds the frames of a panic's stack that reach the parent.
+const maxFrames = 16
+
+// panicFrames cuts a stack printed by runtime/debug.Stack in a deferred
+// function of call, after a panic, down to the frames of the user's code:
+// from the function that panicked to the target. It drops the frames above
+// (debug.Stack, the deferred function, panic and the runtime's panic helpers
+// such as runtime.sigpanic) and below (reflect's call and shm's own, from
+// the frame of the function named caller). It returns the goroutine's header line and the frames, each a function line and
+// a file line ending in a newline.
+func panicFrames(stack []byte, caller string) (header string, frames []string) {
+	lines := strings.Split(strings.TrimSuffix(string(stack), "\n"), "\n")
+	header, lines = lines[0], lines[1:]
+	var all []string // function line, then its file line, as one string
+	for i := 0; i < len(lines); i++ {
+		f := lines[i] + "\n"
+		if i+1 < len(lines) && strings.HasPrefix(lines[i+1], "\t") {
+			f += lines[i+1] + "\n"
+			i++
+		}
+		all = append(all, f)
+	}
+	end := len(all)
+	for i, f := range all {
+		if strings.HasPrefix(f, caller+"(") {
+			end = i
+			break
 		}
 	}
-	const frames = 4
-	end := min(start+2*frames, len(lines))
-	if start >= end {
-		return ""
+	for end > 0 && strings.HasPrefix(all[end-1], "reflect.") {
+		end--
 	}
-	return strings.Join(lines[start:end], "\n")
+	start := 0
+	for i, f := range all[:end] {
+		if strings.HasPrefix(f, "panic(") {
+			start = i + 1
+		}
+	}
+	for start < end && strings.HasPrefix(all[start], "runtime.") {
+		start++
+	}
+	return header, all[start:end]
 }

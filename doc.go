@@ -41,14 +41,23 @@
 //
 //	func main() {
 //		shm.Main()
-//		temp, _ := shm.NewRawValue(20.0)
-//		p, _ := shm.Start(sensor, temp)
-//		p.Join()
+//		temp, err := shm.NewRawValue(20.0)
+//		if err != nil {
+//			log.Fatal(err)
+//		}
+//		p, err := shm.Start(sensor, temp)
+//		if err != nil {
+//			log.Fatal(err)
+//		}
+//		if err := p.Join(); err != nil {
+//			log.Fatal(err)
+//		}
 //		fmt.Println(temp.Load()) // 21.5
 //	}
 //
 // Shared objects reach the child by reference, other arguments by copy
-// (encoding/gob). [Process.Join] reports the child's returned error or panic.
+// (encoding/gob). [Process.Join] reports the child's returned error or panic,
+// which the child also prints to its standard error.
 // A child never outlives its parent: when the parent dies, the kernel kills
 // its children.
 //

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -141,19 +142,82 @@ func TestChildError(t *testing.T) {
 	}
 }
 
+// Targets that panic in different ways: directly, in a function they call,
+// and in the runtime.
+func panicDeep(msg string) { panicWith(msg) }
+
+func derefNil(p *shm.RawValue[int64]) {
+	var q *int64
+	p.Store(*q)
+}
+
+func indexOut(n int) {
+	var xs [3]int
+	_ = xs[n]
+}
+
+func init() {
+	shm.Register(panicDeep)
+	shm.Register(derefNil)
+	shm.Register(indexOut)
+}
+
+// TestChildPanic checks that Join's error carries the panic value and the
+// stack of the panicking goroutine from the user's code down to the target,
+// without shm's own frames (the deferred recover, panic, the runtime's panic
+// helpers, reflect's call and shm.call) around it.
 func TestChildPanic(t *testing.T) {
-	p := start(t, panicWith, "gauge broke")
-	err := p.Join()
-	var ee *shm.ExitError
-	if !errors.As(err, &ee) {
-		t.Fatalf("Join = %v, want an *ExitError", err)
+	v, err := shm.NewRawValue[int64](0)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !ee.Panic || ee.ExitCode() != 2 || p.ExitCode() != 2 {
-		t.Fatalf("panic %v, exit code %d/%d", ee.Panic, ee.ExitCode(), p.ExitCode())
+	cases := []struct {
+		fn     any
+		arg    any
+		value  string
+		frames []string // the functions of the stack, top first
+	}{
+		{panicWith, "gauge broke", "gauge broke", []string{"panicWith"}},
+		{panicDeep, "deep", "deep", []string{"panicWith", "panicDeep"}},
+		{derefNil, v, "runtime error: invalid memory address or nil pointer dereference", []string{"derefNil"}},
+		{indexOut, 5, "runtime error: index out of range [5] with length 3", []string{"indexOut"}},
 	}
-	if !strings.HasPrefix(ee.Message, "gauge broke\n") || !strings.Contains(ee.Message, "shm_test.panicWith") {
-		t.Fatalf("message lacks the panic value or the panicking function:\n%s", ee.Message)
+	for _, c := range cases {
+		p := start(t, c.fn, c.arg)
+		err := p.Join()
+		var ee *shm.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("Join = %v, want an *ExitError", err)
+		}
+		if !ee.Panic || ee.ExitCode() != 2 || p.ExitCode() != 2 {
+			t.Fatalf("panic %v, exit code %d/%d", ee.Panic, ee.ExitCode(), p.ExitCode())
+		}
+		value, stack, _ := strings.Cut(ee.Message, "\n\n")
+		if value != c.value {
+			t.Errorf("panic value %q, want %q", value, c.value)
+		}
+		if got := stackFuncs(stack); !slices.Equal(got, c.frames) {
+			t.Errorf("%s: stack shows %q, want %q; message:\n%s", c.value, got, c.frames, ee.Message)
+		}
+		if !strings.HasPrefix(err.Error(), fmt.Sprintf("shm: %s (pid %d) panicked: %s\n\n", ee.Func, p.Pid(), c.value)) {
+			t.Errorf("error text:\n%s", err)
+		}
 	}
+}
+
+// stackFuncs returns the short names of the functions of a stack as
+// runtime/debug.Stack prints it: a function line, then its file line, a tab
+// in front.
+func stackFuncs(stack string) []string {
+	var names []string
+	for _, l := range strings.Split(stack, "\n") {
+		if l == "" || strings.HasPrefix(l, "\t") {
+			continue
+		}
+		name, _, _ := strings.Cut(l, "(")
+		names = append(names, strings.TrimPrefix(name, "github.com/shmgo/shm_test."))
+	}
+	return names
 }
 
 // exitMidway ends its process before it returns, as os.Exit or log.Fatal in a

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -21,6 +22,7 @@ const scenarioEnv = "SHM_TEST_SCENARIO"
 
 var scenarios = map[string]func() int{
 	"replaced-exe": scenarioReplacedExe,
+	"child-fails":  scenarioChildFails,
 }
 
 // runScenario runs the scenario named in the environment, if any, and exits.
@@ -145,5 +147,62 @@ func TestExecutableReplaced(t *testing.T) {
 				t.Fatalf("scenario: %v, said %q, want %q; stderr:\n%s", err, got, want, stderr.Bytes())
 			}
 		})
+	}
+}
+
+// scenarioChildFails starts a child that panics and one that returns an
+// error, and joins them: what they print goes to its standard error.
+func scenarioChildFails() int {
+	shm.Main()
+	for _, c := range []struct {
+		fn  any
+		arg string
+	}{{panicDeep, "gauge broke"}, {failWith, "sensor offline"}} {
+		p, err := shm.Start(c.fn, c.arg)
+		if err != nil {
+			fmt.Println(err)
+			return 1
+		}
+		fmt.Println(p.Pid())
+		p.Join()
+	}
+	return 0
+}
+
+// TestChildFailurePrinted checks that a child prints its panic, as an
+// uncaught panic prints, and the error its target returned, to its standard
+// error, which is its parent's: a failure is heard even where the parent
+// drops Join's error.
+func TestChildFailurePrinted(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := scenarioCmd(exe, "child-fails")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	pids := strings.Fields(string(out))
+	if err != nil || len(pids) != 2 {
+		t.Fatalf("scenario: %v, said %q; stderr:\n%s", err, out, stderr.Bytes())
+	}
+	got := stderr.String()
+	panicked, returned, ok := strings.Cut(got, "shm: child")
+	returned = "shm: child" + returned
+	if !ok {
+		t.Fatalf("stderr has no line for the returned error:\n%s", got)
+	}
+	// The panic, as the runtime prints an uncaught one: the value, then the
+	// panicking goroutine's stack from the user's code down to the target.
+	value, stack, _ := strings.Cut(panicked, "\n\n")
+	header, stack, _ := strings.Cut(stack, "\n")
+	if value != "panic: gauge broke" || !strings.HasPrefix(header, "goroutine ") || !strings.HasSuffix(header, " [running]:") {
+		t.Errorf("panic printed as:\n%s", panicked)
+	}
+	if funcs := stackFuncs(stack); !slices.Equal(funcs, []string{"panicWith", "panicDeep"}) {
+		t.Errorf("printed stack shows %q, want [panicWith panicDeep]:\n%s", funcs, panicked)
+	}
+	if want := fmt.Sprintf("shm: child github.com/shmgo/shm_test.failWith (pid %s): sensor offline\n", pids[1]); returned != want {
+		t.Errorf("returned error printed as %q, want %q", returned, want)
 	}
 }
