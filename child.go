@@ -60,17 +60,18 @@ func setUpChild(ctl *os.File) (*startMsg, *target, []reflect.Value, error) {
 	t := registry[msg.Func]
 	registryMu.RUnlock()
 	if t == nil {
-		return nil, nil, nil, fmt.Errorf("%s is not registered in this program; call shm.Register(%s) in an init function", msg.Func, shortName(msg.Func))
+		name, _, _ := strings.Cut(msg.Func, "@")
+		return nil, nil, nil, fmt.Errorf("%s is not registered in this program; call %s in an init function", name, registerHint(name))
 	}
 	ft := t.fn.Type()
 	if len(msg.Args) != ft.NumIn() {
-		return nil, nil, nil, fmt.Errorf("%s takes %d arguments, got %d", t.name, ft.NumIn(), len(msg.Args))
+		return nil, nil, nil, fmt.Errorf("%s takes %d arguments, got %d", t, ft.NumIn(), len(msg.Args))
 	}
 	args := make([]reflect.Value, len(msg.Args))
 	for i, a := range msg.Args {
 		v, err := decodeArg(ft.In(i), a)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("%s: argument %d (%s): %w", t.name, i+1, ft.In(i), err)
+			return nil, nil, nil, fmt.Errorf("%s: argument %d (%s): %w", t, i+1, ft.In(i), err)
 		}
 		args[i] = v
 	}
@@ -97,7 +98,7 @@ func call(t *target, args []reflect.Value) (res resultMsg) {
 	out := t.fn.Call(args)
 	if t.isErr && !out[0].IsNil() {
 		msg := out[0].Interface().(error).Error()
-		fmt.Fprintf(os.Stderr, "shm: child %s (pid %d): %s\n", t.name, os.Getpid(), msg)
+		fmt.Fprintf(os.Stderr, "shm: child %s (pid %d): %s\n", t, os.Getpid(), msg)
 		return resultMsg{Code: exitError, Message: msg}
 	}
 	return resultMsg{}

@@ -21,7 +21,7 @@ import (
 // ended.
 type Process struct {
 	cmd   *exec.Cmd
-	name  string
+	t     *target
 	ctl   *os.File // the control file: start message in, result out
 	once  sync.Once
 	err   error
@@ -48,7 +48,7 @@ func Start(fn any, args ...any) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	msg := startMsg{Func: t.name, ParentPid: os.Getpid()}
+	msg := startMsg{Func: t.key, ParentPid: os.Getpid()}
 	if msg.Args, err = encodeArgs(t, args); err != nil {
 		return nil, err
 	}
@@ -62,17 +62,17 @@ func Start(fn any, args ...any) (*Process, error) {
 	msg.Segments, files = theHeap.filesFor(msg.Args)
 	ctl, err := memfd.Create("shm-control", 0)
 	if err != nil {
-		return nil, fmt.Errorf("shm: Start(%s): %w", t.name, err)
+		return nil, fmt.Errorf("shm: Start(%s): %w", t, err)
 	}
 	if err := writeStart(ctl, &msg); err != nil {
 		ctl.Close()
-		return nil, fmt.Errorf("shm: Start(%s): %w", t.name, err)
+		return nil, fmt.Errorf("shm: Start(%s): %w", t, err)
 	}
 
 	exe, err := executable()
 	if err != nil {
 		ctl.Close()
-		return nil, fmt.Errorf("shm: Start(%s): %w", t.name, err)
+		return nil, fmt.Errorf("shm: Start(%s): %w", t, err)
 	}
 	cmd := exec.Command(exe)
 	cmd.Args = []string{os.Args[0]}
@@ -81,22 +81,22 @@ func Start(fn any, args ...any) (*Process, error) {
 	cmd.ExtraFiles = childFiles(ctl, tokens.File(), files)
 	if err := startCmd(cmd); err != nil {
 		ctl.Close()
-		return nil, fmt.Errorf("shm: Start(%s): %w", t.name, err)
+		return nil, fmt.Errorf("shm: Start(%s): %w", t, err)
 	}
-	return &Process{cmd: cmd, name: t.name, ctl: ctl}, nil
+	return &Process{cmd: cmd, t: t, ctl: ctl}, nil
 }
 
 // encodeArgs checks args against t's parameters and encodes them.
 func encodeArgs(t *target, args []any) ([]argMsg, error) {
 	ft := t.fn.Type()
 	if len(args) != ft.NumIn() {
-		return nil, fmt.Errorf("shm: Start(%s): %d arguments for %d parameters (%s)", t.name, len(args), ft.NumIn(), ft)
+		return nil, fmt.Errorf("shm: Start(%s): %d arguments for %d parameters (%s)", t, len(args), ft.NumIn(), ft)
 	}
 	out := make([]argMsg, len(args))
 	for i, a := range args {
 		pt := ft.In(i)
 		bad := func(format string, x ...any) error {
-			return fmt.Errorf("shm: Start(%s): argument %d (%s): %s", t.name, i+1, pt, fmt.Sprintf(format, x...))
+			return fmt.Errorf("shm: Start(%s): argument %d (%s): %s", t, i+1, pt, fmt.Sprintf(format, x...))
 		}
 		av := reflect.ValueOf(a)
 		if !av.IsValid() {
@@ -155,18 +155,18 @@ func (p *Process) wait() {
 	p.ctl.Close()
 	st := p.cmd.ProcessState
 	if st == nil {
-		p.err = fmt.Errorf("shm: %s: %w", p.name, werr)
+		p.err = fmt.Errorf("shm: %s: %w", p.t, werr)
 		return
 	}
 	p.state.Store(st)
-	p.err = outcome(p.name, st, res, ok)
+	p.err = outcome(p.t, st, res, ok)
 }
 
 // outcome turns how a child ended, and the result it reported if ok, into
 // what Join returns.
-func outcome(name string, st *os.ProcessState, res resultMsg, ok bool) error {
+func outcome(t *target, st *os.ProcessState, res resultMsg, ok bool) error {
 	code := st.ExitCode()
-	e := &ExitError{ProcessState: st, Func: name}
+	e := &ExitError{ProcessState: st}
 	switch {
 	case ok && res.Code == code:
 		if code == exitOK {
@@ -183,6 +183,7 @@ func outcome(name string, st *os.ProcessState, res resultMsg, ok bool) error {
 			e.Message += ": " + res.Message
 		}
 	}
+	e.Func = t.String()
 	return e
 }
 

@@ -4,18 +4,25 @@ import (
 	"fmt"
 	"os"
 	"reflect"
-	"regexp"
-	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 )
 
 // A target is a function registered to run in a child.
 type target struct {
-	name  string
+	key   string // in the registry: see targetKey
 	fn    reflect.Value
 	isErr bool // fn returns an error
+
+	nameOnce sync.Once
+	name     string // see fullName
+}
+
+// String returns the target's name, with the type arguments of an
+// instantiation of a generic function: pkg.f or pkg.f[int].
+func (t *target) String() string {
+	t.nameOnce.Do(func() { t.name = fullName(t.fn.Pointer()) })
+	return t.name
 }
 
 var (
@@ -26,10 +33,6 @@ var (
 
 var errorType = reflect.TypeFor[error]()
 
-// closureName matches the names the compiler gives function literals and
-// method values, which cannot be found again in another process.
-var closureName = regexp.MustCompile(`\.func\d+(\.\d+)*$|-fm$|\.gowrap\d+$`)
-
 // Register makes fn startable in a child process by [Start]. Call it from an
 // init function, so that the child, which runs the same program, registers
 // the same functions before [Main] looks fn up.
@@ -38,8 +41,9 @@ var closureName = regexp.MustCompile(`\.func\d+(\.\d+)*$|-fm$|\.gowrap\d+$`)
 // literal nor a method value) that returns nothing or an error. Its parameters
 // may be shm objects (*[RawValue], *[Value], *[RawArray], *[Array], *[Mutex]),
 // which the child shares, and any values that encoding/gob can encode, which
-// the child receives a copy of. Register panics if fn is not such a function
-// or if it is registered twice.
+// the child receives a copy of. Each instantiation of a generic function is a
+// function of its own, registered on its own: shm.Register(f[int]). Register
+// panics if fn is not such a function or if it is registered twice.
 func Register(fn any) {
 	v := reflect.ValueOf(fn)
 	if v.Kind() != reflect.Func || v.IsNil() {
@@ -61,19 +65,13 @@ func Register(fn any) {
 	default:
 		panic(fmt.Sprintf("shm: Register of %s: it must return nothing or an error, not %s", name, t))
 	}
+	key := targetKey(v)
 	registryMu.Lock()
 	defer registryMu.Unlock()
-	if _, dup := registry[name]; dup {
-		panic(fmt.Sprintf("shm: Register of %s twice", name))
+	if _, dup := registry[key]; dup {
+		panic(fmt.Sprintf("shm: Register of %s twice", fullName(v.Pointer())))
 	}
-	registry[name] = &target{name: name, fn: v, isErr: isErr}
-}
-
-func funcName(v reflect.Value) string {
-	if f := runtime.FuncForPC(v.Pointer()); f != nil {
-		return f.Name()
-	}
-	return "?"
+	registry[key] = &target{key: key, fn: v, isErr: isErr}
 }
 
 // lookup returns the registered target that fn is.
@@ -82,28 +80,18 @@ func lookup(fn any) (*target, error) {
 	if v.Kind() != reflect.Func || v.IsNil() {
 		return nil, fmt.Errorf("shm: Start of %T, not a function", fn)
 	}
-	name := funcName(v)
+	key := targetKey(v)
 	registryMu.RLock()
-	t := registry[name]
+	t := registry[key]
 	registryMu.RUnlock()
-	switch {
-	case t != nil && t.fn.Pointer() == v.Pointer():
+	if t != nil && t.fn.Pointer() == v.Pointer() {
 		return t, nil
-	case closureName.MatchString(name):
+	}
+	name := fullName(v.Pointer())
+	if closureName.MatchString(name) {
 		return nil, fmt.Errorf("shm: Start of %s: a function literal or method value cannot be started in another process; register a top-level function", name)
 	}
-	return nil, fmt.Errorf("shm: Start of %s: not registered; call shm.Register(%s) in an init function", name, shortName(name))
-}
-
-// shortName returns a function's name as its own package writes it.
-func shortName(name string) string {
-	if i := strings.LastIndex(name, "/"); i >= 0 {
-		name = name[i+1:]
-	}
-	if i := strings.Index(name, "."); i >= 0 {
-		name = name[i+1:]
-	}
-	return name
+	return nil, fmt.Errorf("shm: Start of %s: not registered; call %s in an init function", name, registerHint(name))
 }
 
 // Main must be the first line of main, and of TestMain in tests that start
