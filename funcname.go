@@ -16,6 +16,10 @@ import (
 // method values, which cannot be found again in another process.
 var closureName = regexp.MustCompile(`\.func\d+(\.\d+)*$|-fm$|\.gowrap\d+$`)
 
+// makeFuncName is the name of every function made by reflect.MakeFunc, which
+// cannot be told apart by name.
+const makeFuncName = "reflect.makeFuncStub"
+
 // funcName returns the name the runtime gives the function v: pkg.f, or
 // pkg.f[...] for an instantiation of a generic function.
 func funcName(v reflect.Value) string {

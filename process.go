@@ -1,6 +1,7 @@
 package shm
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -95,39 +96,43 @@ func encodeArgs(t *target, args []any) ([]argMsg, error) {
 	out := make([]argMsg, len(args))
 	for i, a := range args {
 		pt := ft.In(i)
-		bad := func(format string, x ...any) error {
-			return fmt.Errorf("shm: Start(%s): argument %d (%s): %s", t, i+1, pt, fmt.Sprintf(format, x...))
+		v, err := argValue(pt, a)
+		if err == nil {
+			out[i], err = encodeArg(v)
 		}
-		av := reflect.ValueOf(a)
-		if !av.IsValid() {
-			return nil, bad("nil cannot be passed to another process")
-		}
-		if !av.Type().AssignableTo(pt) {
-			return nil, bad("got %s", av.Type())
-		}
-		if o, ok := a.(object); ok {
-			if av.Kind() == reflect.Pointer && av.IsNil() {
-				return nil, bad("nil %s", av.Type())
-			}
-			if pt != av.Type() {
-				return nil, bad("a shm object must go to a parameter of its own type, not %s", pt)
-			}
-			refs, err := o.shmRefs()
-			if err != nil {
-				return nil, bad("%v", err)
-			}
-			out[i].Refs = refs
-			continue
-		}
-		v := reflect.New(pt).Elem()
-		v.Set(av)
-		data, err := encodeValue(v)
 		if err != nil {
-			return nil, bad("cannot be copied to another process: %v", err)
+			return nil, fmt.Errorf("shm: Start(%s): argument %d (%s): %w", t, i+1, pt, err)
 		}
-		out[i].Data = data
 	}
 	return out, nil
+}
+
+// argValue checks an argument against its parameter's type pt and returns it
+// as a value of that type.
+func argValue(pt reflect.Type, a any) (reflect.Value, error) {
+	av := reflect.ValueOf(a)
+	if !av.IsValid() {
+		return reflect.Value{}, errors.New("nil cannot be passed to another process")
+	}
+	at := av.Type()
+	if !at.AssignableTo(pt) {
+		return reflect.Value{}, fmt.Errorf("got %s", at)
+	}
+	if _, ok := a.(object); ok {
+		if av.Kind() == reflect.Pointer && av.IsNil() {
+			return reflect.Value{}, fmt.Errorf("nil %s", at)
+		}
+		if pt != at {
+			return reflect.Value{}, fmt.Errorf("a shm object must go to a parameter of its own type, not %s", pt)
+		}
+		return av, nil
+	}
+	if at.Kind() == reflect.Pointer {
+		return reflect.Value{}, fmt.Errorf("%s is not a shm object, so the child would write to a copy: %s", at, copyTrapFix(at, "pass", "pass the %s itself to copy it"))
+	}
+	v := reflect.New(pt).Elem()
+	v.Set(av)
+	return v, nil
 }
 
 // Pid returns the child's process ID.

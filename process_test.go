@@ -2,14 +2,18 @@ package shm_test
 
 import (
 	"bytes"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+	"unsafe"
 
 	"github.com/shmgo/shm"
 )
@@ -40,9 +44,9 @@ type report struct {
 }
 
 // copyArgs receives plain values by copy and reports what it got.
-func copyArgs(out *shm.RawValue[report], cfg config, ptr *config, n int) {
+func copyArgs(out *shm.RawValue[report], cfg config, n int) {
 	out.Store(report{
-		NameLen:  int64(len(cfg.Name) + len(ptr.Name)),
+		NameLen:  int64(len(cfg.Name)),
 		Scaled:   cfg.Scale * float64(n),
 		Tags:     int64(len(cfg.Tags)),
 		LimitSum: int64(cfg.Limits["a"] + cfg.Limits["b"]),
@@ -92,8 +96,8 @@ func TestPlainArgumentsAreCopied(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := config{Name: "sensor", Scale: 1.5, Tags: []string{"a", "b", "c"}, Limits: map[string]int{"a": 2, "b": 40}}
-	join(t, start(t, copyArgs, out, cfg, &config{Name: "xy"}, 4))
-	want := report{NameLen: 8, Scaled: 6, Tags: 3, LimitSum: 42}
+	join(t, start(t, copyArgs, out, cfg, 4))
+	want := report{NameLen: 6, Scaled: 6, Tags: 3, LimitSum: 42}
 	if got := out.Load(); got != want {
 		t.Fatalf("child saw %+v, want %+v", got, want)
 	}
@@ -298,15 +302,17 @@ func TestStartRefusesBadCalls(t *testing.T) {
 		args []any
 		want string
 	}{
-		{"too few", copyArgs, []any{v}, "1 arguments for 4 parameters"},
+		{"too few", copyArgs, []any{v}, "1 arguments for 3 parameters"},
 		{"too many", doNothing, []any{1}, "1 arguments for 0 parameters"},
 		{"wrong plain type", incValue, []any{counter, "ten"}, "argument 2 (int): got string"},
 		{"wrong object type", incAtomic, []any{v, 1}, "argument 1 (*shm.RawValue[sync/atomic.Int64]): got *shm.RawValue[float64]"},
 		{"plain value for object", incAtomic, []any{&atomic.Int64{}, 1}, "argument 1 (*shm.RawValue[sync/atomic.Int64]): got *atomic.Int64"},
 		{"nil object", incAtomic, []any{(*shm.RawValue[atomic.Int64])(nil), 1}, "nil *shm.RawValue"},
 		{"untyped nil", failWith, []any{nil}, "nil cannot be passed"},
-		{"object not in shared memory", copyArgs, []any{&onHeap, config{}, &config{}, 1}, "not in shared memory"},
-		{"value gob cannot copy", copyArgsChan, []any{make(chan int)}, "cannot be copied to another process"},
+		{"object not in shared memory", copyArgs, []any{&onHeap, config{}, 1}, "not in shared memory"},
+		{"value gob cannot copy", takesAny, []any{v, make(chan int)}, "argument 2 (interface {}): cannot be copied to another process"},
+		{"pointer to a plain value", takesAny, []any{v, new(int)}, "argument 2 (interface {}): *int is not a shm object, so the child would write to a copy: pass a shm object such as *shm.RawValue[int], or pass the int itself to copy it"},
+		{"pointer to a struct with strings", takesAny, []any{v, &config{}}, "argument 2 (interface {}): *shm_test.config is not a shm object, so the child would write to a copy: pass the shm_test.config itself to copy it"},
 		{"unregistered", unregistered, nil, "not registered; call shm.Register(unregistered)"},
 		{"closure", closure, nil, "function literal"},
 		{"not a function", 42, nil, "not a function"},
@@ -329,9 +335,9 @@ func TestStartRefusesBadCalls(t *testing.T) {
 
 func unregistered() {}
 
-func copyArgsChan(c chan int) {}
+func takesAny(out *shm.RawValue[float64], v any) {}
 
-func init() { shm.Register(copyArgsChan) }
+func init() { shm.Register(takesAny) }
 
 func TestStartNeedsMain(t *testing.T) {
 	shm.SetMainCalled(false)
@@ -353,6 +359,19 @@ func TestRegisterRefuses(t *testing.T) {
 		{"not a function", "doNothing", "not a function"},
 		{"bad result", func2results, "must return nothing or an error"},
 		{"variadic", variadic, "variadic"},
+		{"made by reflect.MakeFunc", funcOf(reflect.TypeFor[int]()), "a function made by reflect.MakeFunc cannot be found in another process"},
+		{"pointer to a number", takesIntPtr, "parameter 1 (*int): not a shm object, so the child would write to a copy: make it a shm object such as *shm.RawValue[int], or take int to copy the value"},
+		{"pointer to a struct with strings", takesConfigPtr, "parameter 1 (*shm_test.config): not a shm object, so the child would write to a copy: take shm_test.config to copy the value"},
+		{"pointer to a pointer to an object", takesObjectPtrPtr, "parameter 1 (**shm.RawValue[int64]): not a shm object"},
+		{"chan", takesChan, "parameter 2 (chan int): a channel cannot reach another process"},
+		{"func", takesFunc, "parameter 1 (func()): a function cannot reach another process"},
+		{"unsafe.Pointer", takesUnsafePointer, "parameter 1 (unsafe.Pointer): an unsafe.Pointer cannot reach another process"},
+		{"unexported fields only", takesSecret, "parameter 1 (shm_test.secret): encoding/gob cannot copy it: gob: type shm_test.secret has no exported fields"},
+		{"map of channels", takesMapOfChans, "parameter 1 (map[string]chan int): encoding/gob cannot copy it"},
+		{"object inside a struct", takesHolder, "parameter 1 (shm_test.holder): it holds a shm object at holder.Counter (*shm.RawValue[int64]): pass each shm object as a parameter of its own"},
+		{"RawValue by value", funcOf(reflect.TypeFor[shm.RawValue[int]]()), "parameter 1 (shm.RawValue[int]): passed by value, so the child would get a copy: take *shm.RawValue[int]"},
+		{"Mutex by value", funcOf(reflect.TypeFor[shm.Mutex]()), "parameter 1 (shm.Mutex): passed by value, so the child would get a copy: take *shm.Mutex"},
+		{"Array by value", funcOf(reflect.TypeFor[shm.Array[int32]]()), "parameter 1 (shm.Array[int32]): passed by value, so the child would get a copy: take *shm.Array[int32]"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -369,6 +388,73 @@ func TestRegisterRefuses(t *testing.T) {
 
 func func2results() (int, error) { return 0, nil }
 func variadic(xs ...int)         {}
+
+// Functions whose parameters can never be passed to a child.
+func takesIntPtr(p *int)                        {}
+func takesConfigPtr(c *config)                  {}
+func takesObjectPtrPtr(v **shm.RawValue[int64]) {}
+func takesChan(n int, c chan int)               {}
+func takesFunc(f func())                        {}
+func takesUnsafePointer(p unsafe.Pointer)       {}
+func takesSecret(s secret)                      {}
+func takesMapOfChans(m map[string]chan int)     {}
+func takesHolder(h holder)                      {}
+
+type secret struct{ a, b int }
+
+type holder struct {
+	Name    string
+	Counter *shm.RawValue[int64]
+}
+
+// funcOf returns a function with one parameter of type t: a shm object by
+// value, which vet would rightly refuse in a declaration.
+func funcOf(t reflect.Type) any {
+	ft := reflect.FuncOf([]reflect.Type{t}, nil, false)
+	return reflect.MakeFunc(ft, func([]reflect.Value) []reflect.Value { return nil }).Interface()
+}
+
+// plain holds what a copied parameter may be made of: gob copies its exported
+// fields, skips the channel and function ones, and the time.Time through its
+// GobEncode method.
+type plain struct {
+	When  time.Time
+	Done  chan int
+	Hook  func()
+	Count int
+	Any   any
+	Empty struct{}
+}
+
+// copyPlain receives parameters that Register must accept, and reports them.
+func copyPlain(out *shm.RawValue[report], p plain, e error, x any, empty struct{}) {
+	out.Store(report{NameLen: int64(p.When.Year()), Tags: int64(p.Count), LimitSum: int64(len(e.Error())), Scaled: x.(float64)})
+}
+
+func init() {
+	shm.Register(copyPlain)
+	gob.Register(gobError(""))
+}
+
+// TestRegisterAccepts starts a child whose parameters Register must accept:
+// interfaces, a struct with channel and function fields beside others, a type
+// with a GobEncode method, an empty struct.
+func TestRegisterAccepts(t *testing.T) {
+	out, err := shm.NewRawValue(report{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := plain{When: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), Done: make(chan int), Count: 3}
+	join(t, start(t, copyPlain, out, p, gobError("broken"), 2.5, struct{}{}))
+	if got, want := out.Load(), (report{NameLen: 2024, Tags: 3, LimitSum: 6, Scaled: 2.5}); got != want {
+		t.Fatalf("child got %+v, want %+v", got, want)
+	}
+}
+
+// gobError is an error that encoding/gob can copy.
+type gobError string
+
+func (e gobError) Error() string { return string(e) }
 
 // middleParent starts a grandchild and then waits to be killed.
 func middleParent(grandchild *shm.RawValue[atomic.Int64]) error {

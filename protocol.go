@@ -55,7 +55,9 @@ package shm
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/gob"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -166,6 +168,123 @@ func readStart(ctl *os.File) (*startMsg, error) {
 		return nil, fmt.Errorf("reading the start message: %w", err)
 	}
 	return &msg, nil
+}
+
+// checkParam reports why a parameter of type pt could never receive an
+// argument from a parent, if it could not; [Register] calls it. It refuses only
+// what can never work: a pointer that is not a shm object (the child would
+// write to its own copy), a shm object by value, a channel, function or
+// unsafe.Pointer, a shm object inside a copied value, and a type that
+// encoding/gob refuses whatever its value (gob's checks run on the zero
+// value, so they are skipped where a type has an encoding of its own, which
+// may fail on some values only). An interface parameter passes: whether gob
+// can copy the value it gets is known only at Start.
+func checkParam(pt reflect.Type) error {
+	switch {
+	case pt.Implements(objectType):
+		return nil
+	case reflect.PointerTo(pt).Implements(objectType):
+		return fmt.Errorf("passed by value, so the child would get a copy: take *%s", pt)
+	}
+	switch pt.Kind() {
+	case reflect.Pointer:
+		return fmt.Errorf("not a shm object, so the child would write to a copy: %s", copyTrapFix(pt, "make it", "take %s to copy the value"))
+	case reflect.Chan:
+		return errors.New("a channel cannot reach another process; share data through shm objects")
+	case reflect.Func:
+		return errors.New("a function cannot reach another process; register it and start it instead")
+	case reflect.UnsafePointer:
+		return errors.New("an unsafe.Pointer cannot reach another process; share data through shm objects")
+	case reflect.Interface:
+		return nil
+	}
+	path, obj, custom := inspectCopied(pt, typeName(pt), map[reflect.Type]bool{})
+	if obj != nil {
+		return fmt.Errorf("it holds a shm object at %s (%s): pass each shm object as a parameter of its own", path, obj)
+	}
+	if !custom {
+		if _, err := encodeValue(reflect.New(pt).Elem()); err != nil {
+			return fmt.Errorf("encoding/gob cannot copy it: %v; a copied parameter needs exported fields or a GobEncode method", err)
+		}
+	}
+	return nil
+}
+
+// copyTrapFix says how to share or copy what a pointer of type pt points to:
+// a shm object if its element can live in shared memory, and always a copy.
+// verb introduces the shm object; copyFmt formats the copy with the element.
+func copyTrapFix(pt reflect.Type, verb, copyFmt string) string {
+	elem := pt.Elem()
+	cp := fmt.Sprintf(copyFmt, elem)
+	if infoOfType(elem).err != nil {
+		return cp
+	}
+	return fmt.Sprintf("%s a shm object such as *shm.RawValue[%s], or %s", verb, elem, cp)
+}
+
+// Types that encode themselves, which gob uses instead of their fields.
+var (
+	gobEncoderType    = reflect.TypeFor[gob.GobEncoder]()
+	binaryMarshalType = reflect.TypeFor[encoding.BinaryMarshaler]()
+	textMarshalType   = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+// inspectCopied walks the parts of t that gob copies: exported struct fields
+// other than channels and functions (which gob skips), elements, map keys and
+// what pointers point to; not what is in an interface nor the parts of a type
+// that encodes itself. It returns the path to a shm object among them, if
+// any, and reports whether a part encodes itself.
+func inspectCopied(t reflect.Type, path string, seen map[reflect.Type]bool) (objPath string, obj reflect.Type, custom bool) {
+	if seen[t] {
+		return "", nil, false
+	}
+	seen[t] = true
+	if t.Implements(objectType) || reflect.PointerTo(t).Implements(objectType) {
+		return path, t, false
+	}
+	for _, m := range []reflect.Type{gobEncoderType, binaryMarshalType, textMarshalType} {
+		if t.Implements(m) || reflect.PointerTo(t).Implements(m) {
+			return "", nil, true
+		}
+	}
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Array, reflect.Slice:
+		return inspectCopied(t.Elem(), path+"[0]", seen)
+	case reflect.Map:
+		p, o, c1 := inspectCopied(t.Key(), path+"[key]", seen)
+		if o != nil {
+			return p, o, c1
+		}
+		p, o, c2 := inspectCopied(t.Elem(), path+"[value]", seen)
+		return p, o, c1 || c2
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if !f.IsExported() || f.Type.Kind() == reflect.Chan || f.Type.Kind() == reflect.Func {
+				continue
+			}
+			p, o, c := inspectCopied(f.Type, path+"."+f.Name, seen)
+			if o != nil {
+				return p, o, c
+			}
+			custom = custom || c
+		}
+	}
+	return "", nil, custom
+}
+
+// encodeArg encodes v, an argument that Start checked against its parameter:
+// a shm object as references, any other value by copy.
+func encodeArg(v reflect.Value) (argMsg, error) {
+	if o, ok := v.Interface().(object); ok {
+		refs, err := o.shmRefs()
+		return argMsg{Refs: refs}, err
+	}
+	data, err := encodeValue(v)
+	if err != nil {
+		return argMsg{}, fmt.Errorf("cannot be copied to another process: %v", err)
+	}
+	return argMsg{Data: data}, nil
 }
 
 // encodeValue encodes v, a value of a parameter's type, to travel by copy.

@@ -38,10 +38,16 @@ var errorType = reflect.TypeFor[error]()
 // the same functions before [Main] looks fn up.
 //
 // fn must be a top-level function or a method expression (not a function
-// literal nor a method value) that returns nothing or an error. Its parameters
-// may be shm objects (*[RawValue], *[Value], *[RawArray], *[Array], *[Mutex]),
-// which the child shares, and any values that encoding/gob can encode, which
-// the child receives a copy of. Each instantiation of a generic function is a
+// literal, a method value nor a function made by reflect.MakeFunc) that
+// returns nothing or an error. Its parameters may be shm objects (*[RawValue],
+// *[Value], *[RawArray], *[Array], *[Mutex]), which the child shares, and
+// values that encoding/gob can copy, which the child receives a copy of.
+// Register refuses, once and for all, a parameter that could never be passed:
+// a pointer that is not a shm object (the child would write to its copy), a
+// shm object by value, a channel, a function, an unsafe.Pointer, a value
+// holding a shm object, and a type that gob cannot encode whatever its value,
+// such as a struct with no exported fields. An interface parameter is checked
+// at [Start], on the value it is given, which gob must know (gob.Register). Each instantiation of a generic function is a
 // function of its own, registered on its own: shm.Register(f[int]). Register
 // panics if fn is not such a function or if it is registered twice.
 func Register(fn any) {
@@ -50,9 +56,6 @@ func Register(fn any) {
 		panic(fmt.Sprintf("shm: Register of %T, not a function", fn))
 	}
 	name := funcName(v)
-	if closureName.MatchString(name) {
-		panic(fmt.Sprintf("shm: Register of %s: a function literal or method value cannot be found in another process; register a top-level function", name))
-	}
 	t := v.Type()
 	if t.IsVariadic() {
 		panic(fmt.Sprintf("shm: Register of %s: variadic functions are not supported", name))
@@ -64,6 +67,19 @@ func Register(fn any) {
 		isErr = true
 	default:
 		panic(fmt.Sprintf("shm: Register of %s: it must return nothing or an error, not %s", name, t))
+	}
+	// A child runs the same Register calls as its parent, which checked the
+	// parameters already: a child skips the work, which costs every Start.
+	for i := 0; i < t.NumIn() && !isChild(); i++ {
+		if err := checkParam(t.In(i)); err != nil {
+			panic(fmt.Sprintf("shm: Register of %s: parameter %d (%s): %v", name, i+1, t.In(i), err))
+		}
+	}
+	switch {
+	case closureName.MatchString(name):
+		panic(fmt.Sprintf("shm: Register of %s: a function literal or method value cannot be found in another process; register a top-level function", name))
+	case name == makeFuncName:
+		panic("shm: Register of a function made by reflect.MakeFunc: a function made by reflect.MakeFunc cannot be found in another process; register a top-level function")
 	}
 	key := targetKey(v)
 	registryMu.Lock()
