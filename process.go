@@ -3,6 +3,8 @@ package shm
 import (
 	"errors"
 	"fmt"
+	"math"
+	"math/big"
 	"os"
 	"os/exec"
 	"reflect"
@@ -37,10 +39,17 @@ type Process struct {
 // again; its [Main] runs fn, and its standard output and error are the
 // parent's.
 //
+// A number of a predeclared type given for a parameter of another numeric
+// type is converted when that type holds its value exactly, as an untyped
+// constant is in a direct call: Start(f, v, 5) for an int32 parameter. It is
+// refused otherwise (3.5 or 1<<40 for an int32, -1 for a uint, 0.1 for a
+// float32), and so is a number of a named type for another type.
+//
 // Start checks everything before it starts anything: it returns an error, and
 // starts no process, when fn is not registered, when the number or types of
-// args do not fit, when a shm object is not in shared memory or when a value
-// cannot be encoded.
+// args do not fit, when a shm object is not in shared memory, when a pointer
+// that is not a shm object is given for an interface parameter (the child
+// would write to its copy) or when a value cannot be encoded.
 func Start(fn any, args ...any) (*Process, error) {
 	if !mainCalled.Load() {
 		return nil, ErrNoMain
@@ -116,6 +125,12 @@ func argValue(pt reflect.Type, a any) (reflect.Value, error) {
 	}
 	at := av.Type()
 	if !at.AssignableTo(pt) {
+		if isNumber(at) && at.PkgPath() == "" && isNumber(pt) {
+			if v, ok := convertNumber(av, pt); ok {
+				return v, nil
+			}
+			return reflect.Value{}, fmt.Errorf("got %v (%s), which %s cannot hold exactly", a, at, pt)
+		}
 		return reflect.Value{}, fmt.Errorf("got %s", at)
 	}
 	if _, ok := a.(object); ok {
@@ -133,6 +148,67 @@ func argValue(pt reflect.Type, a any) (reflect.Value, error) {
 	v := reflect.New(pt).Elem()
 	v.Set(av)
 	return v, nil
+}
+
+// isNumber reports whether t is an integer or floating-point type.
+func isNumber(t reflect.Type) bool {
+	return isInt(t.Kind()) || isUint(t.Kind()) || t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64
+}
+
+func isInt(k reflect.Kind) bool { return reflect.Int <= k && k <= reflect.Int64 }
+
+func isUint(k reflect.Kind) bool { return reflect.Uint <= k && k <= reflect.Uintptr }
+
+// convertNumber converts av, a number, to the numeric type pt if pt holds av's
+// value exactly: Start's ...any turns the untyped constant 5 into an int, which
+// an int32 parameter must still take, as Go would in a direct call. Nothing
+// is rounded, not even 0.1 to float32, which Go rounds for a constant: a
+// float64 variable is not a constant, and rounding it would go unseen.
+func convertNumber(av reflect.Value, pt reflect.Type) (reflect.Value, bool) {
+	var x big.Float // av's value, exactly
+	switch k := av.Kind(); {
+	case isInt(k):
+		x.SetInt64(av.Int())
+	case isUint(k):
+		x.SetUint64(av.Uint())
+	default:
+		f := av.Float()
+		if math.IsNaN(f) {
+			if isInt(pt.Kind()) || isUint(pt.Kind()) {
+				return reflect.Value{}, false
+			}
+			return reflect.ValueOf(f).Convert(pt), true // NaN is a float32 too
+		}
+		x.SetFloat64(f)
+	}
+	v := reflect.New(pt).Elem()
+	switch k := pt.Kind(); {
+	case isInt(k):
+		i, acc := x.Int64()
+		if !x.IsInt() || acc != big.Exact || v.OverflowInt(i) {
+			return reflect.Value{}, false
+		}
+		v.SetInt(i)
+	case isUint(k):
+		u, acc := x.Uint64()
+		if !x.IsInt() || acc != big.Exact || v.OverflowUint(u) {
+			return reflect.Value{}, false
+		}
+		v.SetUint(u)
+	case k == reflect.Float32:
+		f, acc := x.Float32()
+		if acc != big.Exact {
+			return reflect.Value{}, false
+		}
+		v.SetFloat(float64(f))
+	default:
+		f, acc := x.Float64()
+		if acc != big.Exact {
+			return reflect.Value{}, false
+		}
+		v.SetFloat(f)
+	}
+	return v, true
 }
 
 // Pid returns the child's process ID.
