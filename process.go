@@ -51,6 +51,7 @@ type Process struct {
 // that is not a shm object is given for an interface parameter (the child
 // would write to its copy) or when a value cannot be encoded.
 func Start(fn any, args ...any) (*Process, error) {
+	startCalled.Store(true)
 	if !mainCalled.Load() {
 		return nil, ErrNoMain
 	}

@@ -26,9 +26,10 @@ func (t *target) String() string {
 }
 
 var (
-	registryMu sync.RWMutex
-	registry   = map[string]*target{}
-	mainCalled atomic.Bool
+	registryMu  sync.RWMutex
+	registry    = map[string]*target{}
+	mainCalled  atomic.Bool // Main was called
+	startCalled atomic.Bool // Start was called, perhaps before Main
 )
 
 var errorType = reflect.TypeFor[error]()
@@ -115,8 +116,21 @@ func lookup(fn any) (*target, error) {
 // [Start] it runs the target function and exits the process: with status 0
 // when the function returns nothing or nil, 1 when it returns an error, and 2
 // when it panics; the error or panic reaches the parent's [Process.Join].
+//
+// A child runs everything its program does before Main again, so Main panics
+// if this process called [Start] or made a shared object before it: make
+// shared objects after Main, not in package-level variables or init
+// functions. Calls after the first return at once.
 func Main() {
-	mainCalled.Store(true)
+	if mainCalled.Swap(true) {
+		return
+	}
+	switch {
+	case startCalled.Load():
+		panic("shm: Main called after Start: Main must be the first line of main (and of TestMain), or each child runs the parent's code up to it again")
+	case !theHeap.empty():
+		panic("shm: Main called after shared objects were made: a child would make its own again, not share them; make them after Main, which must be the first line of main (and of TestMain), not in package-level variables or init functions")
+	}
 	if !isChild() {
 		return
 	}

@@ -23,6 +23,18 @@ const scenarioEnv = "SHM_TEST_SCENARIO"
 var scenarios = map[string]func() int{
 	"replaced-exe": scenarioReplacedExe,
 	"child-fails":  scenarioChildFails,
+	"late-main-start": func() int {
+		fmt.Println(shm.Start(doNothing))
+		shm.Main()
+		fmt.Println("Main returned")
+		return 0
+	},
+	"late-main-object": func() int {
+		fmt.Println(shm.NewRawValue(1))
+		shm.Main()
+		fmt.Println("Main returned")
+		return 0
+	},
 }
 
 // runScenario runs the scenario named in the environment, if any, and exits.
@@ -204,5 +216,26 @@ func TestChildFailurePrinted(t *testing.T) {
 	}
 	if want := fmt.Sprintf("shm: child github.com/shmgo/shm_test.failWith (pid %s): sensor offline\n", pids[1]); returned != want {
 		t.Errorf("returned error printed as %q, want %q", returned, want)
+	}
+}
+
+// TestLateMain checks that Main panics, saying why, when it is not the first
+// thing a program does with shm: a child would run the parent's code up to it.
+func TestLateMain(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"late-main-start":  "panic: shm: Main called after Start",
+		"late-main-object": "panic: shm: Main called after shared objects were made",
+	} {
+		cmd := scenarioCmd(exe, name)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err == nil || strings.Contains(string(out), "Main returned") || !strings.Contains(stderr.String(), want) {
+			t.Errorf("%s: %v, said %q; want a panic with %q, got stderr:\n%s", name, err, out, want, stderr.Bytes())
+		}
 	}
 }
