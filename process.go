@@ -270,12 +270,18 @@ func outcome(t *target, st *os.ProcessState, res resultMsg, ok bool) error {
 }
 
 // Kill makes the child exit at once (SIGKILL): Python's kill(). It does not
-// wait; call [Process.Join] for that.
+// wait; call [Process.Join] for that. Killing a child that has exited does
+// nothing and returns nil, before, during and after Join.
 func (p *Process) Kill() error {
 	if p.state.Load() != nil {
 		return nil
 	}
-	return p.cmd.Process.Kill()
+	// Join may reap the child at any moment: os.Process then reports that
+	// it is done, which for Kill is success.
+	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("shm: Kill of %s (pid %d): %w", p.t, p.Pid(), err)
+	}
+	return nil
 }
 
 // ExitCode returns the child's exit code once [Process.Join] has returned,

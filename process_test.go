@@ -266,6 +266,59 @@ func TestChildKilled(t *testing.T) {
 	}
 }
 
+// TestKillExited kills a child that has exited: before Join (the child is a
+// zombie, not yet reaped), while Join reaps it, and after. Each Kill must
+// return nil, as it does for a child that is running.
+func TestKillExited(t *testing.T) {
+	t.Run("before Join", func(t *testing.T) {
+		p := start(t, doNothing)
+		await(t, "the child to exit", func() bool { return isZombie(p.Pid()) })
+		if err := p.Kill(); err != nil {
+			t.Fatalf("Kill of an exited child before Join = %v, want nil", err)
+		}
+		join(t, p)
+	})
+	t.Run("during Join", func(t *testing.T) {
+		for i := 0; i < 20; i++ {
+			p := start(t, doNothing)
+			await(t, "the child to exit", func() bool { return isZombie(p.Pid()) })
+			joined := make(chan error)
+			go func() { joined <- p.Join() }()
+			for kills := 0; ; kills++ {
+				select {
+				case err := <-joined:
+					if err != nil {
+						t.Fatalf("Join: %v", err)
+					}
+				default:
+					if err := p.Kill(); err != nil {
+						t.Fatalf("Kill %d during Join = %v, want nil", kills, err)
+					}
+					continue
+				}
+				break
+			}
+		}
+	})
+	t.Run("after Join", func(t *testing.T) {
+		p := start(t, doNothing)
+		join(t, p)
+		if err := p.Kill(); err != nil {
+			t.Fatalf("Kill after Join = %v, want nil", err)
+		}
+	})
+}
+
+// isZombie reports whether process pid has exited and waits to be reaped.
+func isZombie(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	return len(fields) > 0 && fields[0] == "Z"
+}
+
 func TestConcurrentJoin(t *testing.T) {
 	p := start(t, failWith, "once")
 	var wg sync.WaitGroup
