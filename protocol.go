@@ -3,7 +3,8 @@ package shm
 // The parent-child protocol, whole.
 //
 // A child is this program started again by [Start] (the very file, see
-// "The executable" below), with os.Args[0] as its only argument. It receives three things:
+// "The executable" below), with os.Args[0] as its only argument. It receives
+// three things:
 //
 //   - The environment variable SHM_CHILD (envChild), set to protocolVersion.
 //     Its presence tells the child that it is one: token.go's init joins the
@@ -21,21 +22,25 @@ package shm
 //     arguments live in, and no others.
 //
 //   - The start message (startMsg), gob-encoded at offset 0 of the control
-//     file before the child starts: the registry key of the target, the
-//     parent's process ID (the child checks that it is still its parent,
+//     file before the child starts: the registry key of the target (its name;
+//     for an instantiation of a generic function, its name and place in the
+//     executable: see targetKey), the parent's process ID (the child checks that it is still its parent,
 //     see watchParent), the inode of the segment at each descriptor from
 //     fdSegments on, and one argMsg per argument. A shm object travels as
 //     references (objRef: segment inode, offset, size, type fingerprint) that
 //     the child checks against the parameter's type and resolves in the
 //     segments it inherited (the shmRefs and shmDecode methods in object.go);
 //     any other value travels as gob bytes (encodeValue), decoded into a new
-//     value of the parameter's type (decodeArg).
+//     value of the parameter's type (decodeArg). What may travel is checked
+//     twice in the parent: each parameter type once by Register (checkParam),
+//     each argument by Start (argValue in process.go, then encodeArg).
 //
 // The result. When the target returns or panics, the child replaces the
 // content of the control file with resultMagic followed by a gob-encoded
 // resultMsg: the exit code it is about to exit with (exitOK, exitError,
-// exitPanic), the text of the returned error or of the panic, and whether it
-// panicked; then it exits with that code. The parent reads the file once
+// exitPanic), the text of the returned error or of the panic with its stack,
+// and whether it panicked; it prints the same to its standard error, and
+// exits with that code. The parent reads the file once
 // wait4 has returned: the child's writes happen before its exit, which
 // happens before wait4 returns. A result starts with resultMagic, so that a
 // killed child's start message is not mistaken for one. A child that exits
@@ -51,7 +56,8 @@ package shm
 // and so is its file offset: both sides read and write at explicit offsets
 // only.
 //
-// The version. protocolVersion changes whenever anything above changes.
+// The version. protocolVersion changes whenever anything above changes
+// (version 2: generic instantiations got keys of their own).
 
 import (
 	"bytes"
@@ -68,7 +74,7 @@ import (
 const envChild = "SHM_CHILD"
 
 // protocolVersion is the value of envChild: the version of this protocol.
-const protocolVersion = "1"
+const protocolVersion = "2"
 
 // The descriptors a child receives: ExtraFiles[i] is descriptor 3+i.
 const (
