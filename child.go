@@ -1,13 +1,9 @@
 package shm
 
-// The protocol between a parent and the children it starts, and the child's
-// side of it: what Main runs in a child.
+// The child's side of the protocol (protocol.go): what Main runs in a child.
 
 import (
-	"bytes"
-	"encoding/gob"
 	"fmt"
-	"io"
 	"os"
 	"reflect"
 	"runtime/debug"
@@ -16,61 +12,20 @@ import (
 	"github.com/shmgo/shm/internal/memfd"
 )
 
-// A child learns that it is one, and which protocol its parent speaks, from
-// this environment variable. Everything else comes through descriptor 3.
-const envChild = "SHM_CHILD"
-
-const protocolVersion = "1"
-
-// The descriptors a child receives.
-const (
-	fdControl  = 3 // the start message in, the result out
-	fdTokens   = 4 // the family's token table
-	fdSegments = 5 // the first segment; the others follow
-)
-
-// startMsg is what a parent tells a child, through descriptor fdControl.
-type startMsg struct {
-	Func      string
-	ParentPid int
-	Segments  []uint64 // inode of the segment at fdSegments+i
-	Args      []argMsg
-}
-
-// argMsg carries one argument: references for a shm object, gob bytes for a
-// plain value.
-type argMsg struct {
-	Refs []objRef
-	Data []byte
-}
-
-// resultMsg is what a child tells its parent, in the same file, when done.
-type resultMsg struct {
-	Code    int
-	Message string
-	Panic   bool
-}
-
-// resultMagic starts a result, so that a parent can tell one from the start
-// message that a killed child left in place.
-const resultMagic = "shm result\n"
-
 func runChild() int {
-	v := os.Getenv(envChild)
-	os.Unsetenv(envChild)
-	if v != protocolVersion {
-		fmt.Fprintf(os.Stderr, "shm: child: parent speaks protocol %q, this program %q\n", v, protocolVersion)
-		return 2
+	if err := takeChildEnv(); err != nil {
+		fmt.Fprintf(os.Stderr, "shm: child: %v\n", err)
+		return exitPanic
 	}
 	ctl := memfd.Inherit(fdControl, "shm-control")
 	msg, fn, args, err := setUpChild(ctl)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "shm: child: %v\n", err)
-		writeResult(ctl, resultMsg{Code: 2, Message: err.Error()})
-		return 2
+		writeResult(ctl, resultMsg{Code: exitPanic, Message: err.Error()})
+		return exitPanic
 	}
 	if msg == nil {
-		return 2 // the parent died before the child started: nobody to report to
+		return exitPanic // the parent died before the child started: nobody to report to
 	}
 	res := call(fn, args)
 	writeResult(ctl, res)
@@ -78,10 +33,9 @@ func runChild() int {
 }
 
 func setUpChild(ctl *os.File) (*startMsg, *target, []reflect.Value, error) {
-	var msg startMsg
-	// The descriptor shares its file offset with the parent's: read at offsets.
-	if err := gob.NewDecoder(io.NewSectionReader(ctl, 0, maxControl)).Decode(&msg); err != nil {
-		return nil, nil, nil, fmt.Errorf("reading the start message: %w", err)
+	msg, err := readStart(ctl)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	if err := watchParent(msg.ParentPid); err != nil {
 		return nil, nil, nil, nil
@@ -106,93 +60,90 @@ func setUpChild(ctl *os.File) (*startMsg, *target, []reflect.Value, error) {
 	t := registry[msg.Func]
 	registryMu.RUnlock()
 	if t == nil {
-		return nil, nil, nil, fmt.Errorf("%s is not registered in this program; call shm.Register(%s) in an init function", msg.Func, shortName(msg.Func))
+		name, _, _ := strings.Cut(msg.Func, "@")
+		return nil, nil, nil, fmt.Errorf("%s is not registered in this program; call %s in an init function", name, registerHint(name))
 	}
 	ft := t.fn.Type()
 	if len(msg.Args) != ft.NumIn() {
-		return nil, nil, nil, fmt.Errorf("%s takes %d arguments, got %d", t.name, ft.NumIn(), len(msg.Args))
+		return nil, nil, nil, fmt.Errorf("%s takes %d arguments, got %d", t, ft.NumIn(), len(msg.Args))
 	}
 	args := make([]reflect.Value, len(msg.Args))
 	for i, a := range msg.Args {
 		v, err := decodeArg(ft.In(i), a)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("%s: argument %d (%s): %w", t.name, i+1, ft.In(i), err)
+			return nil, nil, nil, fmt.Errorf("%s: argument %d (%s): %w", t, i+1, ft.In(i), err)
 		}
 		args[i] = v
 	}
-	return &msg, t, args, nil
+	return msg, t, args, nil
 }
 
-func decodeArg(pt reflect.Type, a argMsg) (reflect.Value, error) {
-	if pt.Implements(objectType) {
-		return reflect.Zero(pt).Interface().(object).shmDecode(a.Refs)
-	}
-	v := reflect.New(pt)
-	if err := gob.NewDecoder(bytes.NewReader(a.Data)).DecodeValue(v); err != nil {
-		return reflect.Value{}, err
-	}
-	return v.Elem(), nil
-}
-
-// call runs the target and turns what it returns, or its panic, into a result.
+// call runs the target and turns what it returns, or its panic, into a
+// result. A panic is printed to standard error as the runtime prints an
+// uncaught one, and so is a returned error, on one line: the parent's Join
+// reports both, but a parent that drops Join's error must not make a failure
+// silent.
 func call(t *target, args []reflect.Value) (res resultMsg) {
 	defer func() {
 		if r := recover(); r != nil {
-			res = resultMsg{Code: 2, Panic: true, Message: fmt.Sprint(r) + "\n\n" + panicStack(debug.Stack())}
+			header, frames := panicFrames(debug.Stack(), funcName(reflect.ValueOf(call)))
+			value := fmt.Sprint(r)
+			fmt.Fprintf(os.Stderr, "panic: %s\n\n%s\n%s", value, header, strings.Join(frames, ""))
+			if len(frames) > maxFrames {
+				frames = append(frames[:maxFrames], "...additional frames elided...\n")
+			}
+			res = resultMsg{Code: exitPanic, Panic: true, Message: value + "\n\n" + strings.TrimSuffix(strings.Join(frames, ""), "\n")}
 		}
 	}()
 	out := t.fn.Call(args)
 	if t.isErr && !out[0].IsNil() {
-		return resultMsg{Code: 1, Message: out[0].Interface().(error).Error()}
+		msg := out[0].Interface().(error).Error()
+		fmt.Fprintf(os.Stderr, "shm: child %s (pid %d): %s\n", t, os.Getpid(), msg)
+		return resultMsg{Code: exitError, Message: msg}
 	}
 	return resultMsg{}
 }
 
-// panicStack returns the first frames of a stack below the call to panic.
-func panicStack(stack []byte) string {
-	lines := strings.Split(string(stack), "\n")
-	start := 0
-	for i, l := range lines {
-		if strings.HasPrefix(l, "panic(") {
-			start = i + 2 // the panic call and its file line
+// maxFrames bounds the frames of a panic's stack that reach the parent.
+const maxFrames = 16
+
+// panicFrames cuts a stack printed by runtime/debug.Stack in a deferred
+// function of call, after a panic, down to the frames of the user's code:
+// from the function that panicked to the target. It drops the frames above
+// (debug.Stack, the deferred function, panic and the runtime's panic helpers
+// such as runtime.sigpanic) and below (reflect's call and shm's own, from
+// the frame of the function named caller). It returns the goroutine's header line and the frames, each a function line and
+// a file line ending in a newline.
+func panicFrames(stack []byte, caller string) (header string, frames []string) {
+	lines := strings.Split(strings.TrimSuffix(string(stack), "\n"), "\n")
+	header, lines = lines[0], lines[1:]
+	var all []string // function line, then its file line, as one string
+	for i := 0; i < len(lines); i++ {
+		f := lines[i] + "\n"
+		if i+1 < len(lines) && strings.HasPrefix(lines[i+1], "\t") {
+			f += lines[i+1] + "\n"
+			i++
+		}
+		all = append(all, f)
+	}
+	end := len(all)
+	for i, f := range all {
+		if strings.HasPrefix(f, caller+"(") {
+			end = i
+			break
 		}
 	}
-	const frames = 4
-	end := min(start+2*frames, len(lines))
-	if start >= end {
-		return ""
+	for end > 0 && strings.HasPrefix(all[end-1], "reflect.") {
+		end--
 	}
-	return strings.Join(lines[start:end], "\n")
+	start := 0
+	for i, f := range all[:end] {
+		if strings.HasPrefix(f, "panic(") {
+			start = i + 1
+		}
+	}
+	for start < end && strings.HasPrefix(all[start], "runtime.") {
+		start++
+	}
+	return header, all[start:end]
 }
-
-func writeResult(ctl *os.File, res resultMsg) {
-	var buf bytes.Buffer
-	buf.WriteString(resultMagic)
-	if err := gob.NewEncoder(&buf).Encode(res); err != nil {
-		return
-	}
-	if err := ctl.Truncate(0); err != nil {
-		return
-	}
-	ctl.WriteAt(buf.Bytes(), 0)
-}
-
-// readResult reads what a finished child wrote into its control file.
-func readResult(ctl *os.File) (resultMsg, bool) {
-	b, _ := io.ReadAll(io.NewSectionReader(ctl, 0, maxControl))
-	return parseResult(b)
-}
-
-func parseResult(b []byte) (resultMsg, bool) {
-	if !bytes.HasPrefix(b, []byte(resultMagic)) {
-		return resultMsg{}, false
-	}
-	var res resultMsg
-	if err := gob.NewDecoder(bytes.NewReader(b[len(resultMagic):])).Decode(&res); err != nil {
-		return resultMsg{}, false
-	}
-	return res, true
-}
-
-// maxControl bounds what is read from a control file.
-const maxControl = 1 << 30

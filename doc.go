@@ -41,16 +41,36 @@
 //
 //	func main() {
 //		shm.Main()
-//		temp, _ := shm.NewRawValue(20.0)
-//		p, _ := shm.Start(sensor, temp)
-//		p.Join()
+//		temp, err := shm.NewRawValue(20.0)
+//		if err != nil {
+//			log.Fatal(err)
+//		}
+//		p, err := shm.Start(sensor, temp)
+//		if err != nil {
+//			log.Fatal(err)
+//		}
+//		if err := p.Join(); err != nil {
+//			log.Fatal(err)
+//		}
 //		fmt.Println(temp.Load()) // 21.5
 //	}
 //
 // Shared objects reach the child by reference, other arguments by copy
-// (encoding/gob). [Process.Join] reports the child's returned error or panic.
+// (encoding/gob). [Process.Join] reports the child's returned error or panic,
+// which the child also prints to its standard error.
 // A child never outlives its parent: when the parent dies, the kernel kills
 // its children.
+//
+// # Memory model
+//
+// In the terms of the Go memory model, everything a child did happens before
+// [Process.Join] returns: once Join has returned, the parent sees every write
+// the child made to shared memory, with no lock. Likewise everything the parent
+// did before [Start] happens before the child's target starts. The
+// [sync/atomic] types in shared memory behave between processes as they do
+// between goroutines: their operations are atomic and sequentially consistent
+// in every process that maps them. A [Mutex] orders the processes that lock it
+// as a [sync.Mutex] orders goroutines.
 //
 // # Locks and crashes
 //

@@ -58,13 +58,14 @@ func pointerReason(k reflect.Kind) string {
 }
 
 // An ExitError reports a child process that did not finish cleanly: its target
-// returned an error, panicked, exited with a non-zero status or was killed.
+// returned an error or panicked, or the child exited before its target
+// returned (whatever its exit status) or was killed.
 // The embedded [os.ProcessState] gives the exit code and, for a killed child,
 // the signal.
 type ExitError struct {
 	*os.ProcessState
 	Func    string // the target function, as registered
-	Message string // the error the target returned, or the panic value and the first lines of its stack
+	Message string // the error the target returned, the panic value and the first lines of its stack, or how the child ended without a result
 	Panic   bool   // reports whether the target panicked
 }
 

@@ -676,10 +676,11 @@ func ExampleMutex_Unlock() {
 		log.Fatal(err)
 	}
 	var e *shm.ExitError
-	if errors.As(p.Join(), &e) {
-		msg, _, _ := strings.Cut(e.Message, " (token")
-		fmt.Println("child panicked:", e.Panic, msg)
+	if err := p.Join(); !errors.As(err, &e) {
+		log.Fatal(err)
 	}
+	msg, _, _ := strings.Cut(e.Message, " (token")
+	fmt.Println("child panicked:", e.Panic, msg)
 	mu.Unlock()
 	// Output: child panicked: true shm: unlock of a Mutex locked by another process
 }
@@ -744,8 +745,13 @@ func ExampleMutex_LockContext() {
 	defer cancel()
 	fmt.Println(mu.LockContext(ctx)) // the child holds it
 
-	p.Kill()
-	p.Join() // an *ExitError: killed
+	if err := p.Kill(); err != nil {
+		log.Fatal(err)
+	}
+	var e *shm.ExitError
+	if err := p.Join(); !errors.As(err, &e) { // killed, as intended
+		log.Fatal(err)
+	}
 	err = mu.LockContext(context.Background())
 	fmt.Println(err, errors.Is(err, shm.ErrOwnerDead))
 	mu.Unlock() // the lock is ours
@@ -870,9 +876,10 @@ func ExampleProcess_Kill() {
 	}
 	err = p.Join()
 	var e *shm.ExitError
-	if errors.As(err, &e) {
-		fmt.Println(e.ProcessState, p.ExitCode())
+	if !errors.As(err, &e) {
+		log.Fatal(err)
 	}
+	fmt.Println(e.ProcessState, p.ExitCode())
 	// Output: signal: killed -1
 }
 
@@ -882,7 +889,10 @@ func ExampleProcess_ExitCode() {
 		log.Fatal(err)
 	}
 	fmt.Println(p.ExitCode()) // -1 until Join returns
-	p.Join()
+	var e *shm.ExitError
+	if err := p.Join(); !errors.As(err, &e) { // the error "no", as intended
+		log.Fatal(err)
+	}
 	fmt.Println(p.ExitCode())
 	// Output:
 	// -1
@@ -927,8 +937,10 @@ func ExampleTypeError() {
 
 func examplePanic() { panic("out of coffee") }
 
-// A child that panics: the ExitError carries the panic value and the first
-// lines of the stack. Its text names the process ID, replaced here.
+// A child that panics: the ExitError carries the panic value and the stack
+// from the panicking function down to the target. The child also prints the
+// panic to its standard error. The error's text names the process ID,
+// replaced here.
 func ExampleExitError() {
 	p, err := shm.Start(examplePanic)
 	if err != nil {

@@ -134,4 +134,11 @@ func (h *heap) adopt(segs []*segment) {
 	h.segs = append(h.segs, segs...)
 }
 
+// empty reports whether the heap has no segment: none made, none inherited.
+func (h *heap) empty() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.segs) == 0
+}
+
 func roundUp(n, to uintptr) uintptr { return (n + to - 1) &^ (to - 1) }

@@ -11,7 +11,8 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	shm.Main() // a child started by a test runs its target here and exits
+	runScenario() // a scenario run as a process of its own runs here and exits
+	shm.Main()    // a child started by a test runs its target here and exits
 	if os.Getenv(exitAtOnce) != "" {
 		os.Exit(0) // the bare exec that BenchmarkStartJoin compares Start with
 	}

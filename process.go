@@ -1,9 +1,10 @@
 package shm
 
 import (
-	"bytes"
-	"encoding/gob"
+	"errors"
 	"fmt"
+	"math"
+	"math/big"
 	"os"
 	"os/exec"
 	"reflect"
@@ -23,7 +24,7 @@ import (
 // ended.
 type Process struct {
 	cmd   *exec.Cmd
-	name  string
+	t     *target
 	ctl   *os.File // the control file: start message in, result out
 	once  sync.Once
 	err   error
@@ -38,11 +39,19 @@ type Process struct {
 // again; its [Main] runs fn, and its standard output and error are the
 // parent's.
 //
+// A number of a predeclared type given for a parameter of another numeric
+// type is converted when that type holds its value exactly, as an untyped
+// constant is in a direct call: Start(f, v, 5) for an int32 parameter. It is
+// refused otherwise (3.5 or 1<<40 for an int32, -1 for a uint, 0.1 for a
+// float32), and so is a number of a named type for another type.
+//
 // Start checks everything before it starts anything: it returns an error, and
 // starts no process, when fn is not registered, when the number or types of
-// args do not fit, when a shm object is not in shared memory or when a value
-// cannot be encoded.
+// args do not fit, when a shm object is not in shared memory, when a pointer
+// that is not a shm object is given for an interface parameter (the child
+// would write to its copy) or when a value cannot be encoded.
 func Start(fn any, args ...any) (*Process, error) {
+	startCalled.Store(true)
 	if !mainCalled.Load() {
 		return nil, ErrNoMain
 	}
@@ -50,7 +59,7 @@ func Start(fn any, args ...any) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	msg := startMsg{Func: t.name, ParentPid: os.Getpid()}
+	msg := startMsg{Func: t.key, ParentPid: os.Getpid()}
 	if msg.Args, err = encodeArgs(t, args); err != nil {
 		return nil, err
 	}
@@ -62,89 +71,145 @@ func Start(fn any, args ...any) (*Process, error) {
 	// many segments does not make every child map them all.
 	var files []*os.File
 	msg.Segments, files = theHeap.filesFor(msg.Args)
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(&msg); err != nil {
-		return nil, fmt.Errorf("shm: Start(%s): %w", t.name, err)
-	}
 	ctl, err := memfd.Create("shm-control", 0)
 	if err != nil {
-		return nil, fmt.Errorf("shm: Start(%s): %w", t.name, err)
+		return nil, fmt.Errorf("shm: Start(%s): %w", t, err)
 	}
-	if _, err := ctl.WriteAt(buf.Bytes(), 0); err != nil {
+	if err := writeStart(ctl, &msg); err != nil {
 		ctl.Close()
-		return nil, fmt.Errorf("shm: Start(%s): writing the start message: %w", t.name, err)
+		return nil, fmt.Errorf("shm: Start(%s): %w", t, err)
 	}
 
-	exe, err := os.Executable()
+	exe, err := executable()
 	if err != nil {
 		ctl.Close()
-		return nil, fmt.Errorf("shm: Start(%s): %w", t.name, err)
+		return nil, fmt.Errorf("shm: Start(%s): %w", t, err)
 	}
 	cmd := exec.Command(exe)
 	cmd.Args = []string{os.Args[0]}
-	cmd.Env = append(childEnv(withoutEnv(os.Environ(), envChild)), envChild+"="+protocolVersion)
+	cmd.Env = childEnviron()
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	cmd.ExtraFiles = append([]*os.File{ctl, tokens.File()}, files...)
+	cmd.ExtraFiles = childFiles(ctl, tokens.File(), files)
 	if err := startCmd(cmd); err != nil {
 		ctl.Close()
-		return nil, fmt.Errorf("shm: Start(%s): %w", t.name, err)
+		return nil, fmt.Errorf("shm: Start(%s): %w", t, err)
 	}
-	return &Process{cmd: cmd, name: t.name, ctl: ctl}, nil
+	return &Process{cmd: cmd, t: t, ctl: ctl}, nil
 }
 
 // encodeArgs checks args against t's parameters and encodes them.
 func encodeArgs(t *target, args []any) ([]argMsg, error) {
 	ft := t.fn.Type()
 	if len(args) != ft.NumIn() {
-		return nil, fmt.Errorf("shm: Start(%s): %d arguments for %d parameters (%s)", t.name, len(args), ft.NumIn(), ft)
+		return nil, fmt.Errorf("shm: Start(%s): %d arguments for %d parameters (%s)", t, len(args), ft.NumIn(), ft)
 	}
 	out := make([]argMsg, len(args))
 	for i, a := range args {
 		pt := ft.In(i)
-		bad := func(format string, x ...any) error {
-			return fmt.Errorf("shm: Start(%s): argument %d (%s): %s", t.name, i+1, pt, fmt.Sprintf(format, x...))
+		v, err := argValue(pt, a)
+		if err == nil {
+			out[i], err = encodeArg(v)
 		}
-		av := reflect.ValueOf(a)
-		if !av.IsValid() {
-			return nil, bad("nil cannot be passed to another process")
+		if err != nil {
+			return nil, fmt.Errorf("shm: Start(%s): argument %d (%s): %w", t, i+1, pt, err)
 		}
-		if !av.Type().AssignableTo(pt) {
-			return nil, bad("got %s", av.Type())
-		}
-		if o, ok := a.(object); ok {
-			if av.Kind() == reflect.Pointer && av.IsNil() {
-				return nil, bad("nil %s", av.Type())
-			}
-			if pt != av.Type() {
-				return nil, bad("a shm object must go to a parameter of its own type, not %s", pt)
-			}
-			refs, err := o.shmRefs()
-			if err != nil {
-				return nil, bad("%v", err)
-			}
-			out[i].Refs = refs
-			continue
-		}
-		v := reflect.New(pt).Elem()
-		v.Set(av)
-		var buf bytes.Buffer
-		if err := gob.NewEncoder(&buf).EncodeValue(v); err != nil {
-			return nil, bad("cannot be copied to another process: %v", err)
-		}
-		out[i].Data = buf.Bytes()
 	}
 	return out, nil
 }
 
-func withoutEnv(env []string, key string) []string {
-	out := env[:0:0]
-	for _, kv := range env {
-		if len(kv) > len(key) && kv[:len(key)] == key && kv[len(key)] == '=' {
-			continue
-		}
-		out = append(out, kv)
+// argValue checks an argument against its parameter's type pt and returns it
+// as a value of that type.
+func argValue(pt reflect.Type, a any) (reflect.Value, error) {
+	av := reflect.ValueOf(a)
+	if !av.IsValid() {
+		return reflect.Value{}, errors.New("nil cannot be passed to another process")
 	}
-	return out
+	at := av.Type()
+	if !at.AssignableTo(pt) {
+		if isNumber(at) && at.PkgPath() == "" && isNumber(pt) {
+			if v, ok := convertNumber(av, pt); ok {
+				return v, nil
+			}
+			return reflect.Value{}, fmt.Errorf("got %v (%s), which %s cannot hold exactly", a, at, pt)
+		}
+		return reflect.Value{}, fmt.Errorf("got %s", at)
+	}
+	if _, ok := a.(object); ok {
+		if av.Kind() == reflect.Pointer && av.IsNil() {
+			return reflect.Value{}, fmt.Errorf("nil %s", at)
+		}
+		if pt != at {
+			return reflect.Value{}, fmt.Errorf("a shm object must go to a parameter of its own type, not %s", pt)
+		}
+		return av, nil
+	}
+	if at.Kind() == reflect.Pointer {
+		return reflect.Value{}, fmt.Errorf("%s is not a shm object, so the child would write to a copy: %s", at, copyTrapFix(at, "pass", "pass the %s itself to copy it"))
+	}
+	v := reflect.New(pt).Elem()
+	v.Set(av)
+	return v, nil
+}
+
+// isNumber reports whether t is an integer or floating-point type.
+func isNumber(t reflect.Type) bool {
+	return isInt(t.Kind()) || isUint(t.Kind()) || t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64
+}
+
+func isInt(k reflect.Kind) bool { return reflect.Int <= k && k <= reflect.Int64 }
+
+func isUint(k reflect.Kind) bool { return reflect.Uint <= k && k <= reflect.Uintptr }
+
+// convertNumber converts av, a number, to the numeric type pt if pt holds av's
+// value exactly: Start's ...any turns the untyped constant 5 into an int, which
+// an int32 parameter must still take, as Go would in a direct call. Nothing
+// is rounded, not even 0.1 to float32, which Go rounds for a constant: a
+// float64 variable is not a constant, and rounding it would go unseen.
+func convertNumber(av reflect.Value, pt reflect.Type) (reflect.Value, bool) {
+	var x big.Float // av's value, exactly
+	switch k := av.Kind(); {
+	case isInt(k):
+		x.SetInt64(av.Int())
+	case isUint(k):
+		x.SetUint64(av.Uint())
+	default:
+		f := av.Float()
+		if math.IsNaN(f) {
+			if isInt(pt.Kind()) || isUint(pt.Kind()) {
+				return reflect.Value{}, false
+			}
+			return reflect.ValueOf(f).Convert(pt), true // NaN is a float32 too
+		}
+		x.SetFloat64(f)
+	}
+	v := reflect.New(pt).Elem()
+	switch k := pt.Kind(); {
+	case isInt(k):
+		i, acc := x.Int64()
+		if !x.IsInt() || acc != big.Exact || v.OverflowInt(i) {
+			return reflect.Value{}, false
+		}
+		v.SetInt(i)
+	case isUint(k):
+		u, acc := x.Uint64()
+		if !x.IsInt() || acc != big.Exact || v.OverflowUint(u) {
+			return reflect.Value{}, false
+		}
+		v.SetUint(u)
+	case k == reflect.Float32:
+		f, acc := x.Float32()
+		if acc != big.Exact {
+			return reflect.Value{}, false
+		}
+		v.SetFloat(float64(f))
+	default:
+		f, acc := x.Float64()
+		if acc != big.Exact {
+			return reflect.Value{}, false
+		}
+		v.SetFloat(f)
+	}
+	return v, true
 }
 
 // Pid returns the child's process ID.
@@ -153,8 +218,14 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 // Join waits for the child to exit: Python's join(). It returns nil when the
 // target returned nothing or nil; otherwise an [*ExitError] carrying the exit
 // code and the error the target returned, its panic message and the first
-// lines of its stack, or the signal that killed it. Join may be called more
+// lines of its stack, or the signal that killed it. A child that exits
+// before its target returns, even with status 0 (the target called os.Exit,
+// say), is an error too: the ExitError says that the child exited without
+// reporting a result. Join may be called more
 // than once, from any goroutine; each call returns the same result.
+//
+// Everything the child did happens before Join returns: after Join, the
+// parent sees every write the child made to shared memory.
 func (p *Process) Join() error {
 	p.once.Do(p.wait)
 	return p.err
@@ -166,27 +237,51 @@ func (p *Process) wait() {
 	p.ctl.Close()
 	st := p.cmd.ProcessState
 	if st == nil {
-		p.err = fmt.Errorf("shm: %s: %w", p.name, werr)
+		p.err = fmt.Errorf("shm: %s: %w", p.t, werr)
 		return
 	}
 	p.state.Store(st)
-	if st.Success() {
-		return
-	}
-	e := &ExitError{ProcessState: st, Func: p.name}
-	if ok && res.Code == st.ExitCode() {
+	p.err = outcome(p.t, st, res, ok)
+}
+
+// outcome turns how a child ended, and the result it reported if ok, into
+// what Join returns.
+func outcome(t *target, st *os.ProcessState, res resultMsg, ok bool) error {
+	code := st.ExitCode()
+	e := &ExitError{ProcessState: st}
+	switch {
+	case ok && res.Code == code:
+		if code == exitOK {
+			return nil
+		}
 		e.Message, e.Panic = res.Message, res.Panic
+	case !st.Exited():
+		// Killed by a signal: the ProcessState says which.
+	case !ok:
+		e.Message = st.String() + " without reporting a result: something ended the child before its target returned (os.Exit, log.Fatal, a fatal error or a panic in another goroutine)"
+	default:
+		e.Message = fmt.Sprintf("%s, but its target reported exit code %d", st, res.Code)
+		if res.Message != "" {
+			e.Message += ": " + res.Message
+		}
 	}
-	p.err = e
+	e.Func = t.String()
+	return e
 }
 
 // Kill makes the child exit at once (SIGKILL): Python's kill(). It does not
-// wait; call [Process.Join] for that.
+// wait; call [Process.Join] for that. Killing a child that has exited does
+// nothing and returns nil, before, during and after Join.
 func (p *Process) Kill() error {
 	if p.state.Load() != nil {
 		return nil
 	}
-	return p.cmd.Process.Kill()
+	// Join may reap the child at any moment: os.Process then reports that
+	// it is done, which for Kill is success.
+	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("shm: Kill of %s (pid %d): %w", p.t, p.Pid(), err)
+	}
+	return nil
 }
 
 // ExitCode returns the child's exit code once [Process.Join] has returned,

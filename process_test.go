@@ -2,13 +2,18 @@ package shm_test
 
 import (
 	"bytes"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+	"unsafe"
 
 	"github.com/shmgo/shm"
 )
@@ -39,9 +44,9 @@ type report struct {
 }
 
 // copyArgs receives plain values by copy and reports what it got.
-func copyArgs(out *shm.RawValue[report], cfg config, ptr *config, n int) {
+func copyArgs(out *shm.RawValue[report], cfg config, n int) {
 	out.Store(report{
-		NameLen:  int64(len(cfg.Name) + len(ptr.Name)),
+		NameLen:  int64(len(cfg.Name)),
 		Scaled:   cfg.Scale * float64(n),
 		Tags:     int64(len(cfg.Tags)),
 		LimitSum: int64(cfg.Limits["a"] + cfg.Limits["b"]),
@@ -91,8 +96,8 @@ func TestPlainArgumentsAreCopied(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := config{Name: "sensor", Scale: 1.5, Tags: []string{"a", "b", "c"}, Limits: map[string]int{"a": 2, "b": 40}}
-	join(t, start(t, copyArgs, out, cfg, &config{Name: "xy"}, 4))
-	want := report{NameLen: 8, Scaled: 6, Tags: 3, LimitSum: 42}
+	join(t, start(t, copyArgs, out, cfg, 4))
+	want := report{NameLen: 6, Scaled: 6, Tags: 3, LimitSum: 42}
 	if got := out.Load(); got != want {
 		t.Fatalf("child saw %+v, want %+v", got, want)
 	}
@@ -141,18 +146,103 @@ func TestChildError(t *testing.T) {
 	}
 }
 
+// Targets that panic in different ways: directly, in a function they call,
+// and in the runtime.
+func panicDeep(msg string) { panicWith(msg) }
+
+func derefNil(p *shm.RawValue[int64]) {
+	var q *int64
+	p.Store(*q)
+}
+
+func indexOut(n int) {
+	var xs [3]int
+	_ = xs[n]
+}
+
+func init() {
+	shm.Register(panicDeep)
+	shm.Register(derefNil)
+	shm.Register(indexOut)
+}
+
+// TestChildPanic checks that Join's error carries the panic value and the
+// stack of the panicking goroutine from the user's code down to the target,
+// without shm's own frames (the deferred recover, panic, the runtime's panic
+// helpers, reflect's call and shm.call) around it.
 func TestChildPanic(t *testing.T) {
-	p := start(t, panicWith, "gauge broke")
-	err := p.Join()
-	var ee *shm.ExitError
-	if !errors.As(err, &ee) {
-		t.Fatalf("Join = %v, want an *ExitError", err)
+	v, err := shm.NewRawValue[int64](0)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !ee.Panic || ee.ExitCode() != 2 || p.ExitCode() != 2 {
-		t.Fatalf("panic %v, exit code %d/%d", ee.Panic, ee.ExitCode(), p.ExitCode())
+	cases := []struct {
+		fn     any
+		arg    any
+		value  string
+		frames []string // the functions of the stack, top first
+	}{
+		{panicWith, "gauge broke", "gauge broke", []string{"panicWith"}},
+		{panicDeep, "deep", "deep", []string{"panicWith", "panicDeep"}},
+		{derefNil, v, "runtime error: invalid memory address or nil pointer dereference", []string{"derefNil"}},
+		{indexOut, 5, "runtime error: index out of range [5] with length 3", []string{"indexOut"}},
 	}
-	if !strings.HasPrefix(ee.Message, "gauge broke\n") || !strings.Contains(ee.Message, "shm_test.panicWith") {
-		t.Fatalf("message lacks the panic value or the panicking function:\n%s", ee.Message)
+	for _, c := range cases {
+		p := start(t, c.fn, c.arg)
+		err := p.Join()
+		var ee *shm.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("Join = %v, want an *ExitError", err)
+		}
+		if !ee.Panic || ee.ExitCode() != 2 || p.ExitCode() != 2 {
+			t.Fatalf("panic %v, exit code %d/%d", ee.Panic, ee.ExitCode(), p.ExitCode())
+		}
+		value, stack, _ := strings.Cut(ee.Message, "\n\n")
+		if value != c.value {
+			t.Errorf("panic value %q, want %q", value, c.value)
+		}
+		if got := stackFuncs(stack); !slices.Equal(got, c.frames) {
+			t.Errorf("%s: stack shows %q, want %q; message:\n%s", c.value, got, c.frames, ee.Message)
+		}
+		if !strings.HasPrefix(err.Error(), fmt.Sprintf("shm: %s (pid %d) panicked: %s\n\n", ee.Func, p.Pid(), c.value)) {
+			t.Errorf("error text:\n%s", err)
+		}
+	}
+}
+
+// stackFuncs returns the short names of the functions of a stack as
+// runtime/debug.Stack prints it: a function line, then its file line, a tab
+// in front.
+func stackFuncs(stack string) []string {
+	var names []string
+	for _, l := range strings.Split(stack, "\n") {
+		if l == "" || strings.HasPrefix(l, "\t") {
+			continue
+		}
+		name, _, _ := strings.Cut(l, "(")
+		names = append(names, strings.TrimPrefix(name, "github.com/shmgo/shm_test."))
+	}
+	return names
+}
+
+// exitMidway ends its process before it returns, as os.Exit or log.Fatal in a
+// target does.
+func exitMidway(code int) { os.Exit(code) }
+
+func init() { shm.Register(exitMidway) }
+
+// TestChildExitsWithoutResult checks that Join reports a child that exits
+// before its target returns, whatever its exit status.
+func TestChildExitsWithoutResult(t *testing.T) {
+	for _, code := range []int{0, 3} {
+		p := start(t, exitMidway, code)
+		err := p.Join()
+		var ee *shm.ExitError
+		if !errors.As(err, &ee) || !strings.Contains(err.Error(), "without reporting a result") {
+			t.Fatalf("exit status %d: Join = %v, want an *ExitError that says the child exited without reporting a result", code, err)
+		}
+		if ee.ExitCode() != code || p.ExitCode() != code || ee.Panic {
+			t.Fatalf("exit status %d: exit code %d/%d, panic %v", code, ee.ExitCode(), p.ExitCode(), ee.Panic)
+		}
 	}
 }
 
@@ -174,6 +264,59 @@ func TestChildKilled(t *testing.T) {
 	if ee.ExitCode() != -1 || p.ExitCode() != -1 || !strings.Contains(err.Error(), "killed") {
 		t.Fatalf("killed child: %v, exit code %d/%d", err, ee.ExitCode(), p.ExitCode())
 	}
+}
+
+// TestKillExited kills a child that has exited: before Join (the child is a
+// zombie, not yet reaped), while Join reaps it, and after. Each Kill must
+// return nil, as it does for a child that is running.
+func TestKillExited(t *testing.T) {
+	t.Run("before Join", func(t *testing.T) {
+		p := start(t, doNothing)
+		await(t, "the child to exit", func() bool { return isZombie(p.Pid()) })
+		if err := p.Kill(); err != nil {
+			t.Fatalf("Kill of an exited child before Join = %v, want nil", err)
+		}
+		join(t, p)
+	})
+	t.Run("during Join", func(t *testing.T) {
+		for i := 0; i < 20; i++ {
+			p := start(t, doNothing)
+			await(t, "the child to exit", func() bool { return isZombie(p.Pid()) })
+			joined := make(chan error)
+			go func() { joined <- p.Join() }()
+			for kills := 0; ; kills++ {
+				select {
+				case err := <-joined:
+					if err != nil {
+						t.Fatalf("Join: %v", err)
+					}
+				default:
+					if err := p.Kill(); err != nil {
+						t.Fatalf("Kill %d during Join = %v, want nil", kills, err)
+					}
+					continue
+				}
+				break
+			}
+		}
+	})
+	t.Run("after Join", func(t *testing.T) {
+		p := start(t, doNothing)
+		join(t, p)
+		if err := p.Kill(); err != nil {
+			t.Fatalf("Kill after Join = %v, want nil", err)
+		}
+	})
+}
+
+// isZombie reports whether process pid has exited and waits to be reaped.
+func isZombie(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	return len(fields) > 0 && fields[0] == "Z"
 }
 
 func TestConcurrentJoin(t *testing.T) {
@@ -212,15 +355,17 @@ func TestStartRefusesBadCalls(t *testing.T) {
 		args []any
 		want string
 	}{
-		{"too few", copyArgs, []any{v}, "1 arguments for 4 parameters"},
+		{"too few", copyArgs, []any{v}, "1 arguments for 3 parameters"},
 		{"too many", doNothing, []any{1}, "1 arguments for 0 parameters"},
 		{"wrong plain type", incValue, []any{counter, "ten"}, "argument 2 (int): got string"},
 		{"wrong object type", incAtomic, []any{v, 1}, "argument 1 (*shm.RawValue[sync/atomic.Int64]): got *shm.RawValue[float64]"},
 		{"plain value for object", incAtomic, []any{&atomic.Int64{}, 1}, "argument 1 (*shm.RawValue[sync/atomic.Int64]): got *atomic.Int64"},
 		{"nil object", incAtomic, []any{(*shm.RawValue[atomic.Int64])(nil), 1}, "nil *shm.RawValue"},
 		{"untyped nil", failWith, []any{nil}, "nil cannot be passed"},
-		{"object not in shared memory", copyArgs, []any{&onHeap, config{}, &config{}, 1}, "not in shared memory"},
-		{"value gob cannot copy", copyArgsChan, []any{make(chan int)}, "cannot be copied to another process"},
+		{"object not in shared memory", copyArgs, []any{&onHeap, config{}, 1}, "not in shared memory"},
+		{"value gob cannot copy", takesAny, []any{v, make(chan int)}, "argument 2 (interface {}): cannot be copied to another process"},
+		{"pointer to a plain value", takesAny, []any{v, new(int)}, "argument 2 (interface {}): *int is not a shm object, so the child would write to a copy: pass a shm object such as *shm.RawValue[int], or pass the int itself to copy it"},
+		{"pointer to a struct with strings", takesAny, []any{v, &config{}}, "argument 2 (interface {}): *shm_test.config is not a shm object, so the child would write to a copy: pass the shm_test.config itself to copy it"},
 		{"unregistered", unregistered, nil, "not registered; call shm.Register(unregistered)"},
 		{"closure", closure, nil, "function literal"},
 		{"not a function", 42, nil, "not a function"},
@@ -243,9 +388,9 @@ func TestStartRefusesBadCalls(t *testing.T) {
 
 func unregistered() {}
 
-func copyArgsChan(c chan int) {}
+func takesAny(out *shm.RawValue[float64], v any) {}
 
-func init() { shm.Register(copyArgsChan) }
+func init() { shm.Register(takesAny) }
 
 func TestStartNeedsMain(t *testing.T) {
 	shm.SetMainCalled(false)
@@ -267,6 +412,19 @@ func TestRegisterRefuses(t *testing.T) {
 		{"not a function", "doNothing", "not a function"},
 		{"bad result", func2results, "must return nothing or an error"},
 		{"variadic", variadic, "variadic"},
+		{"made by reflect.MakeFunc", funcOf(reflect.TypeFor[int]()), "a function made by reflect.MakeFunc cannot be found in another process"},
+		{"pointer to a number", takesIntPtr, "parameter 1 (*int): not a shm object, so the child would write to a copy: make it a shm object such as *shm.RawValue[int], or take int to copy the value"},
+		{"pointer to a struct with strings", takesConfigPtr, "parameter 1 (*shm_test.config): not a shm object, so the child would write to a copy: take shm_test.config to copy the value"},
+		{"pointer to a pointer to an object", takesObjectPtrPtr, "parameter 1 (**shm.RawValue[int64]): not a shm object"},
+		{"chan", takesChan, "parameter 2 (chan int): a channel cannot reach another process"},
+		{"func", takesFunc, "parameter 1 (func()): a function cannot reach another process"},
+		{"unsafe.Pointer", takesUnsafePointer, "parameter 1 (unsafe.Pointer): an unsafe.Pointer cannot reach another process"},
+		{"unexported fields only", takesSecret, "parameter 1 (shm_test.secret): encoding/gob cannot copy it: gob: type shm_test.secret has no exported fields"},
+		{"map of channels", takesMapOfChans, "parameter 1 (map[string]chan int): encoding/gob cannot copy it"},
+		{"object inside a struct", takesHolder, "parameter 1 (shm_test.holder): it holds a shm object at holder.Counter (*shm.RawValue[int64]): pass each shm object as a parameter of its own"},
+		{"RawValue by value", funcOf(reflect.TypeFor[shm.RawValue[int]]()), "parameter 1 (shm.RawValue[int]): passed by value, so the child would get a copy: take *shm.RawValue[int]"},
+		{"Mutex by value", funcOf(reflect.TypeFor[shm.Mutex]()), "parameter 1 (shm.Mutex): passed by value, so the child would get a copy: take *shm.Mutex"},
+		{"Array by value", funcOf(reflect.TypeFor[shm.Array[int32]]()), "parameter 1 (shm.Array[int32]): passed by value, so the child would get a copy: take *shm.Array[int32]"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -283,6 +441,73 @@ func TestRegisterRefuses(t *testing.T) {
 
 func func2results() (int, error) { return 0, nil }
 func variadic(xs ...int)         {}
+
+// Functions whose parameters can never be passed to a child.
+func takesIntPtr(p *int)                        {}
+func takesConfigPtr(c *config)                  {}
+func takesObjectPtrPtr(v **shm.RawValue[int64]) {}
+func takesChan(n int, c chan int)               {}
+func takesFunc(f func())                        {}
+func takesUnsafePointer(p unsafe.Pointer)       {}
+func takesSecret(s secret)                      {}
+func takesMapOfChans(m map[string]chan int)     {}
+func takesHolder(h holder)                      {}
+
+type secret struct{ a, b int }
+
+type holder struct {
+	Name    string
+	Counter *shm.RawValue[int64]
+}
+
+// funcOf returns a function with one parameter of type t: a shm object by
+// value, which vet would rightly refuse in a declaration.
+func funcOf(t reflect.Type) any {
+	ft := reflect.FuncOf([]reflect.Type{t}, nil, false)
+	return reflect.MakeFunc(ft, func([]reflect.Value) []reflect.Value { return nil }).Interface()
+}
+
+// plain holds what a copied parameter may be made of: gob copies its exported
+// fields, skips the channel and function ones, and the time.Time through its
+// GobEncode method.
+type plain struct {
+	When  time.Time
+	Done  chan int
+	Hook  func()
+	Count int
+	Any   any
+	Empty struct{}
+}
+
+// copyPlain receives parameters that Register must accept, and reports them.
+func copyPlain(out *shm.RawValue[report], p plain, e error, x any, empty struct{}) {
+	out.Store(report{NameLen: int64(p.When.Year()), Tags: int64(p.Count), LimitSum: int64(len(e.Error())), Scaled: x.(float64)})
+}
+
+func init() {
+	shm.Register(copyPlain)
+	gob.Register(gobError(""))
+}
+
+// TestRegisterAccepts starts a child whose parameters Register must accept:
+// interfaces, a struct with channel and function fields beside others, a type
+// with a GobEncode method, an empty struct.
+func TestRegisterAccepts(t *testing.T) {
+	out, err := shm.NewRawValue(report{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := plain{When: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), Done: make(chan int), Count: 3}
+	join(t, start(t, copyPlain, out, p, gobError("broken"), 2.5, struct{}{}))
+	if got, want := out.Load(), (report{NameLen: 2024, Tags: 3, LimitSum: 6, Scaled: 2.5}); got != want {
+		t.Fatalf("child got %+v, want %+v", got, want)
+	}
+}
+
+// gobError is an error that encoding/gob can copy.
+type gobError string
+
+func (e gobError) Error() string { return string(e) }
 
 // middleParent starts a grandchild and then waits to be killed.
 func middleParent(grandchild *shm.RawValue[atomic.Int64]) error {

@@ -4,51 +4,59 @@ import (
 	"fmt"
 	"os"
 	"reflect"
-	"regexp"
-	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 )
 
 // A target is a function registered to run in a child.
 type target struct {
-	name  string
+	key   string // in the registry: see targetKey
 	fn    reflect.Value
 	isErr bool // fn returns an error
+
+	nameOnce sync.Once
+	name     string // see fullName
+}
+
+// String returns the target's name, with the type arguments of an
+// instantiation of a generic function: pkg.f or pkg.f[int].
+func (t *target) String() string {
+	t.nameOnce.Do(func() { t.name = fullName(t.fn.Pointer()) })
+	return t.name
 }
 
 var (
-	registryMu sync.RWMutex
-	registry   = map[string]*target{}
-	mainCalled atomic.Bool
+	registryMu  sync.RWMutex
+	registry    = map[string]*target{}
+	mainCalled  atomic.Bool // Main was called
+	startCalled atomic.Bool // Start was called, perhaps before Main
 )
 
 var errorType = reflect.TypeFor[error]()
-
-// closureName matches the names the compiler gives function literals and
-// method values, which cannot be found again in another process.
-var closureName = regexp.MustCompile(`\.func\d+(\.\d+)*$|-fm$|\.gowrap\d+$`)
 
 // Register makes fn startable in a child process by [Start]. Call it from an
 // init function, so that the child, which runs the same program, registers
 // the same functions before [Main] looks fn up.
 //
 // fn must be a top-level function or a method expression (not a function
-// literal nor a method value) that returns nothing or an error. Its parameters
-// may be shm objects (*[RawValue], *[Value], *[RawArray], *[Array], *[Mutex]),
-// which the child shares, and any values that encoding/gob can encode, which
-// the child receives a copy of. Register panics if fn is not such a function
-// or if it is registered twice.
+// literal, a method value nor a function made by reflect.MakeFunc) that
+// returns nothing or an error. Its parameters may be shm objects (*[RawValue],
+// *[Value], *[RawArray], *[Array], *[Mutex]), which the child shares, and
+// values that encoding/gob can copy, which the child receives a copy of.
+// Register refuses, once and for all, a parameter that could never be passed:
+// a pointer that is not a shm object (the child would write to its copy), a
+// shm object by value, a channel, a function, an unsafe.Pointer, a value
+// holding a shm object, and a type that gob cannot encode whatever its value,
+// such as a struct with no exported fields. An interface parameter is checked
+// at [Start], on the value it is given, which gob must know (gob.Register). Each instantiation of a generic function is a
+// function of its own, registered on its own: shm.Register(f[int]). Register
+// panics if fn is not such a function or if it is registered twice.
 func Register(fn any) {
 	v := reflect.ValueOf(fn)
 	if v.Kind() != reflect.Func || v.IsNil() {
 		panic(fmt.Sprintf("shm: Register of %T, not a function", fn))
 	}
 	name := funcName(v)
-	if closureName.MatchString(name) {
-		panic(fmt.Sprintf("shm: Register of %s: a function literal or method value cannot be found in another process; register a top-level function", name))
-	}
 	t := v.Type()
 	if t.IsVariadic() {
 		panic(fmt.Sprintf("shm: Register of %s: variadic functions are not supported", name))
@@ -61,19 +69,26 @@ func Register(fn any) {
 	default:
 		panic(fmt.Sprintf("shm: Register of %s: it must return nothing or an error, not %s", name, t))
 	}
+	// A child runs the same Register calls as its parent, which checked the
+	// parameters already: a child skips the work, which costs every Start.
+	for i := 0; i < t.NumIn() && !isChild(); i++ {
+		if err := checkParam(t.In(i)); err != nil {
+			panic(fmt.Sprintf("shm: Register of %s: parameter %d (%s): %v", name, i+1, t.In(i), err))
+		}
+	}
+	switch {
+	case closureName.MatchString(name):
+		panic(fmt.Sprintf("shm: Register of %s: a function literal or method value cannot be found in another process; register a top-level function", name))
+	case name == makeFuncName:
+		panic("shm: Register of a function made by reflect.MakeFunc: a function made by reflect.MakeFunc cannot be found in another process; register a top-level function")
+	}
+	key := targetKey(v)
 	registryMu.Lock()
 	defer registryMu.Unlock()
-	if _, dup := registry[name]; dup {
-		panic(fmt.Sprintf("shm: Register of %s twice", name))
+	if _, dup := registry[key]; dup {
+		panic(fmt.Sprintf("shm: Register of %s twice", fullName(v.Pointer())))
 	}
-	registry[name] = &target{name: name, fn: v, isErr: isErr}
-}
-
-func funcName(v reflect.Value) string {
-	if f := runtime.FuncForPC(v.Pointer()); f != nil {
-		return f.Name()
-	}
-	return "?"
+	registry[key] = &target{key: key, fn: v, isErr: isErr}
 }
 
 // lookup returns the registered target that fn is.
@@ -82,28 +97,18 @@ func lookup(fn any) (*target, error) {
 	if v.Kind() != reflect.Func || v.IsNil() {
 		return nil, fmt.Errorf("shm: Start of %T, not a function", fn)
 	}
-	name := funcName(v)
+	key := targetKey(v)
 	registryMu.RLock()
-	t := registry[name]
+	t := registry[key]
 	registryMu.RUnlock()
-	switch {
-	case t != nil && t.fn.Pointer() == v.Pointer():
+	if t != nil && t.fn.Pointer() == v.Pointer() {
 		return t, nil
-	case closureName.MatchString(name):
+	}
+	name := fullName(v.Pointer())
+	if closureName.MatchString(name) {
 		return nil, fmt.Errorf("shm: Start of %s: a function literal or method value cannot be started in another process; register a top-level function", name)
 	}
-	return nil, fmt.Errorf("shm: Start of %s: not registered; call shm.Register(%s) in an init function", name, shortName(name))
-}
-
-// shortName returns a function's name as its own package writes it.
-func shortName(name string) string {
-	if i := strings.LastIndex(name, "/"); i >= 0 {
-		name = name[i+1:]
-	}
-	if i := strings.Index(name, "."); i >= 0 {
-		name = name[i+1:]
-	}
-	return name
+	return nil, fmt.Errorf("shm: Start of %s: not registered; call %s in an init function", name, registerHint(name))
 }
 
 // Main must be the first line of main, and of TestMain in tests that start
@@ -111,9 +116,22 @@ func shortName(name string) string {
 // [Start] it runs the target function and exits the process: with status 0
 // when the function returns nothing or nil, 1 when it returns an error, and 2
 // when it panics; the error or panic reaches the parent's [Process.Join].
+//
+// A child runs everything its program does before Main again, so Main panics
+// if this process called [Start] or made a shared object before it: make
+// shared objects after Main, not in package-level variables or init
+// functions. Calls after the first return at once.
 func Main() {
-	mainCalled.Store(true)
-	if os.Getenv(envChild) == "" {
+	if mainCalled.Swap(true) {
+		return
+	}
+	switch {
+	case startCalled.Load():
+		panic("shm: Main called after Start: Main must be the first line of main (and of TestMain), or each child runs the parent's code up to it again")
+	case !theHeap.empty():
+		panic("shm: Main called after shared objects were made: a child would make its own again, not share them; make them after Main, which must be the first line of main (and of TestMain), not in package-level variables or init functions")
+	}
+	if !isChild() {
 		return
 	}
 	os.Exit(runChild())

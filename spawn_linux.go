@@ -19,6 +19,17 @@ var (
 	spawnReqs chan func()
 )
 
+// selfExe is the file a child runs: the running program itself, found through
+// the kernel's link to it, whatever has become of its path since it started.
+// A deploy that replaces the file, `go build -o` over a running program or
+// removing the file changes nothing: the child is the same program as its
+// parent, which the protocol relies on. (os.Executable reads the same link on
+// Linux, and returns the path it names, which may now be another file.)
+const selfExe = "/proc/self/exe"
+
+// executable returns the file a child runs.
+func executable() (string, error) { return selfExe, nil }
+
 func startCmd(cmd *exec.Cmd) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	spawnOnce.Do(func() {
