@@ -15,7 +15,8 @@ import (
 //	c.Ptr().Add(1) // a lock-free shared counter
 //
 // T may be any type that holds no Go pointers: booleans, numbers, arrays and
-// structs of them, the sync/atomic types and [Mutex]. A RawValue must not be
+// structs of them, the sync/atomic types and [Mutex]; not the types of package
+// sync, which lock and wait only within one process. A RawValue must not be
 // copied; pass the pointer, including to [Start].
 type RawValue[T any] struct {
 	_ noCopy
@@ -23,7 +24,7 @@ type RawValue[T any] struct {
 }
 
 // NewRawValue returns a new RawValue in shared memory holding init. It returns
-// a [*TypeError] if T holds Go pointers.
+// a [*TypeError] if T holds Go pointers or a sync type.
 func NewRawValue[T any](init T) (*RawValue[T], error) {
 	if err := infoOf[T]().err; err != nil {
 		return nil, err
@@ -104,7 +105,7 @@ func makeOptions(opts []Option) (options, error) {
 }
 
 // NewValue returns a new Value in shared memory holding init. It returns a
-// [*TypeError] if T holds Go pointers.
+// [*TypeError] if T holds Go pointers or a sync type.
 func NewValue[T any](init T, opts ...Option) (*Value[T], error) {
 	if err := infoOf[T]().err; err != nil {
 		return nil, err
