@@ -75,6 +75,8 @@ func (a *RawArray[T]) Slice() []T { return arrayData(a) }
 
 // An Array is a fixed-length array of T in shared memory guarded by a [Mutex]:
 // Python's multiprocessing Array. Each method holds the lock while it runs.
+// Make an Array with [NewArray] or [NewArrayFrom]: a zero Array has no shared
+// memory behind it, and its methods panic.
 type Array[T any] struct {
 	mu  *Mutex
 	raw *RawArray[T]
@@ -119,10 +121,18 @@ func withArrayLock[T any](raw *RawArray[T], o options) (*Array[T], error) {
 }
 
 // Len returns the number of elements.
-func (a *Array[T]) Len() int { return a.raw.Len() }
+func (a *Array[T]) Len() int {
+	if a.mu == nil {
+		zeroArray("Array.Len")
+	}
+	return int(a.raw.n)
+}
 
 // Load returns element i, read under the lock.
 func (a *Array[T]) Load(i int) T {
+	if a.mu == nil {
+		zeroArray("Array.Load")
+	}
 	s := a.raw.Slice()
 	_ = s[i] // panic on a bad index before locking
 	a.mu.Lock()
@@ -133,6 +143,9 @@ func (a *Array[T]) Load(i int) T {
 
 // Store sets element i under the lock.
 func (a *Array[T]) Store(i int, x T) {
+	if a.mu == nil {
+		zeroArray("Array.Store")
+	}
 	s := a.raw.Slice()
 	_ = s[i]
 	a.mu.Lock()
@@ -144,6 +157,9 @@ func (a *Array[T]) Store(i int, x T) {
 // new element. f runs with the lock held; see [Value.Update] for what a panic
 // in f leaves behind.
 func (a *Array[T]) Update(i int, f func(T) T) (new T) {
+	if a.mu == nil {
+		zeroArray("Array.Update")
+	}
 	s := a.raw.Slice()
 	p := &s[i] // panic on a bad index before locking
 	a.mu.Lock()
@@ -155,6 +171,9 @@ func (a *Array[T]) Update(i int, f func(T) T) (new T) {
 
 // Snapshot returns a copy of the elements, taken under the lock.
 func (a *Array[T]) Snapshot() []T {
+	if a.mu == nil {
+		zeroArray("Array.Snapshot")
+	}
 	s := a.raw.Slice()
 	out := make([]T, len(s))
 	a.mu.Lock()
@@ -164,7 +183,25 @@ func (a *Array[T]) Snapshot() []T {
 }
 
 // Mutex returns the lock that guards the array: Python's get_lock().
-func (a *Array[T]) Mutex() *Mutex { return a.mu }
+func (a *Array[T]) Mutex() *Mutex {
+	if a.mu == nil {
+		zeroArray("Array.Mutex")
+	}
+	return a.mu
+}
 
 // Raw returns the array without its lock: Python's get_obj().
-func (a *Array[T]) Raw() *RawArray[T] { return a.raw }
+func (a *Array[T]) Raw() *RawArray[T] {
+	if a.mu == nil {
+		zeroArray("Array.Raw")
+	}
+	return a.raw
+}
+
+// zeroArray panics for a method called on an Array that NewArray did not
+// make, as zeroValue does for a Value.
+//
+//go:noinline
+func zeroArray(method string) {
+	panic("shm: " + method + ": a zero Array: make it with NewArray")
+}

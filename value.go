@@ -57,7 +57,8 @@ func (v *RawValue[T]) Ptr() *T { return &v.v }
 // The lock is the Value's own unless the Value was made [WithLock]; it is not
 // reentrant, so while holding [Value.Mutex] use [Value.Raw], not Load or
 // Store. A Value is a small handle; copies of the pointer, in any process,
-// share the same memory.
+// share the same memory. Make a Value with [NewValue]: a zero Value has no
+// shared memory behind it, and its methods panic.
 type Value[T any] struct {
 	mu  *Mutex
 	raw *RawValue[T]
@@ -134,6 +135,9 @@ func NewValue[T any](init T, opts ...Option) (*Value[T], error) {
 
 // Load returns the value, read under the lock.
 func (v *Value[T]) Load() T {
+	if v.mu == nil {
+		zeroValue("Value.Load")
+	}
 	v.mu.Lock()
 	x := v.raw.v
 	v.mu.Unlock()
@@ -142,6 +146,9 @@ func (v *Value[T]) Load() T {
 
 // Store sets the value under the lock.
 func (v *Value[T]) Store(x T) {
+	if v.mu == nil {
+		zeroValue("Value.Store")
+	}
 	v.mu.Lock()
 	v.raw.v = x
 	v.mu.Unlock()
@@ -156,6 +163,9 @@ func (v *Value[T]) Store(x T) {
 // Update): let such a panic end the process, and the next locker takes the
 // lock over, with [ErrOwnerDead] from [Mutex.LockContext].
 func (v *Value[T]) Update(f func(T) T) (new T) {
+	if v.mu == nil {
+		zeroValue("Value.Update")
+	}
 	v.mu.Lock()
 	x := f(v.raw.v)
 	v.raw.v = x
@@ -164,7 +174,26 @@ func (v *Value[T]) Update(f func(T) T) (new T) {
 }
 
 // Mutex returns the lock that guards the value: Python's get_lock().
-func (v *Value[T]) Mutex() *Mutex { return v.mu }
+func (v *Value[T]) Mutex() *Mutex {
+	if v.mu == nil {
+		zeroValue("Value.Mutex")
+	}
+	return v.mu
+}
 
 // Raw returns the value without its lock: Python's get_obj().
-func (v *Value[T]) Raw() *RawValue[T] { return v.raw }
+func (v *Value[T]) Raw() *RawValue[T] {
+	if v.mu == nil {
+		zeroValue("Value.Raw")
+	}
+	return v.raw
+}
+
+// zeroValue panics for a method called on a Value that NewValue did not make:
+// it has no shared memory behind it. The methods check for one with a compare
+// and a branch to this call, which is outlined to keep them small and fast.
+//
+//go:noinline
+func zeroValue(method string) {
+	panic("shm: " + method + ": a zero Value: make it with NewValue")
+}
