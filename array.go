@@ -154,8 +154,8 @@ func (a *Array[T]) Store(i int, x T) {
 }
 
 // Update replaces element i with f(element) under the lock, and returns the
-// new element. f runs with the lock held; see [Value.Update] for what a panic
-// in f leaves behind.
+// new element. f runs with the lock held; if f panics, Update unlocks and the
+// panic goes on, with the element as it was (see [Value.Update]).
 func (a *Array[T]) Update(i int, f func(T) T) (new T) {
 	if a.mu == nil {
 		zeroArray("Array.Update")
@@ -163,9 +163,9 @@ func (a *Array[T]) Update(i int, f func(T) T) (new T) {
 	s := a.raw.Slice()
 	p := &s[i] // panic on a bad index before locking
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	x := f(*p)
 	*p = x
-	a.mu.Unlock()
 	return x
 }
 

@@ -158,18 +158,18 @@ func (v *Value[T]) Store(x T) {
 // value: an atomic read-modify-write across processes.
 //
 // f runs with the lock held: it must be quick and must not use the lock
-// itself. If f panics, the lock stays held, as it would with a sync.Mutex
-// unlocked without defer (a deferred unlock would double the cost of an
-// Update): let such a panic end the process, and the next locker takes the
-// lock over, with [ErrOwnerDead] from [Mutex.LockContext].
+// itself. If f panics (or calls [runtime.Goexit]), Update unlocks and the
+// panic goes on, with the value as it was: f's result is stored only after f
+// returns. A recovered panic, as net/http recovers a handler's, thus leaves
+// the Value usable.
 func (v *Value[T]) Update(f func(T) T) (new T) {
 	if v.mu == nil {
 		zeroValue("Value.Update")
 	}
 	v.mu.Lock()
+	defer v.mu.Unlock() // a deferred call, not a recover: Goexit unlocks too
 	x := f(v.raw.v)
 	v.raw.v = x
-	v.mu.Unlock()
 	return x
 }
 

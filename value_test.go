@@ -2,6 +2,7 @@ package shm_test
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -79,6 +80,69 @@ func TestStartZeroObjects(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Start: %v; want it to say %q", err, c.want)
+		}
+	}
+}
+
+// TestUpdatePanicUnlocks: a panic in Update's f that is recovered, as net/http
+// recovers a handler's, must leave the lock free and the value as it was;
+// so must a goroutine that f ends with runtime.Goexit, as t.FailNow does.
+// TryLock, not Lock, shows it, so that a lock left held fails the test
+// instead of hanging it; each case has objects of its own, so that one
+// failure does not hang the next.
+func TestUpdatePanicUnlocks(t *testing.T) {
+	type boom struct{ n int64 }
+	type object struct {
+		update func(f func(int64) int64) int64
+		load   func() int64
+		m      *shm.Mutex
+	}
+	makers := map[string]func(t *testing.T) object{
+		"Value": func(t *testing.T) object {
+			v, err := shm.NewValue[int64](7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return object{v.Update, v.Load, v.Mutex()}
+		},
+		"Array": func(t *testing.T) object {
+			a, err := shm.NewArray[int64](3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.Store(1, 7)
+			return object{func(f func(int64) int64) int64 { return a.Update(1, f) }, func() int64 { return a.Load(1) }, a.Mutex()}
+		},
+	}
+	for name, mk := range makers {
+		for _, end := range []string{"panic", "Goexit"} {
+			t.Run(name+"/"+end, func(t *testing.T) {
+				o := mk(t)
+				recovered := make(chan any, 1)
+				go func() {
+					defer func() { recovered <- recover() }()
+					o.update(func(x int64) int64 {
+						if end == "Goexit" {
+							runtime.Goexit()
+						}
+						panic(boom{x})
+					})
+				}()
+				r := <-recovered
+				if want := (boom{7}); end == "panic" && r != want {
+					t.Fatalf("recovered %v, want f's own panic value %v", r, want)
+				}
+				if !o.m.TryLock() {
+					t.Fatalf("the lock is still held after f ended with %s", end)
+				}
+				o.m.Unlock()
+				if got := o.update(func(x int64) int64 { return x + 1 }); got != 8 {
+					t.Fatalf("Update after the %s = %d, want 8: the value changed", end, got)
+				}
+				if got := o.load(); got != 8 {
+					t.Fatalf("Load = %d, want 8", got)
+				}
+			})
 		}
 	}
 }
