@@ -21,13 +21,29 @@ type RawArray[T any] struct {
 // NewRawArray returns a new RawArray of n zero elements. An array too large for
 // the segments of the heap gets a segment of its own; its pages cost memory
 // only once written.
+//
+// An array larger than this machine's memory and swap, or than the memory
+// cgroup of this process allows, is refused with an error that gives the
+// limit. One that is smaller can still fail later, when written: its pages
+// come from shared memory (as tmpfs's do) and are allocated on first write,
+// and if the memory is not there then, the process that writes is killed by
+// the OOM killer, or by a SIGBUS.
 func NewRawArray[T any](n int) (*RawArray[T], error) {
+	return newRawArray[T]("NewRawArray", n)
+}
+
+// newRawArray is NewRawArray for the constructor named ctor, which errors name.
+func newRawArray[T any](ctor string, n int) (*RawArray[T], error) {
 	if err := infoOf[T]().err; err != nil {
 		return nil, err
 	}
 	size, err := arraySize[T](n)
 	if err != nil {
 		return nil, err
+	}
+	// The limit is on the elements' bytes, as the caller counts them.
+	if l := theMemLimit(); l.refuses(size - arrayHeader) {
+		return nil, l.error(fmt.Sprintf("%s[%s](%d)", ctor, reflect.TypeFor[T](), n), size-arrayHeader)
 	}
 	p, err := theHeap.alloc(size)
 	if err != nil {
@@ -40,7 +56,11 @@ func NewRawArray[T any](n int) (*RawArray[T], error) {
 
 // NewRawArrayFrom returns a new RawArray holding a copy of xs.
 func NewRawArrayFrom[T any](xs []T) (*RawArray[T], error) {
-	a, err := NewRawArray[T](len(xs))
+	return newRawArrayFrom("NewRawArrayFrom", xs)
+}
+
+func newRawArrayFrom[T any](ctor string, xs []T) (*RawArray[T], error) {
+	a, err := newRawArray[T](ctor, len(xs))
 	if err != nil {
 		return nil, err
 	}
@@ -83,13 +103,14 @@ type Array[T any] struct {
 }
 
 // NewArray returns a new Array of n zero elements with its own lock, or the
-// lock given [WithLock].
+// lock given [WithLock]. Like [NewRawArray], it refuses an array larger than
+// this machine or this process's memory cgroup could ever hold.
 func NewArray[T any](n int, opts ...Option) (*Array[T], error) {
 	o, err := makeOptions(opts)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := NewRawArray[T](n)
+	raw, err := newRawArray[T]("NewArray", n)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +123,7 @@ func NewArrayFrom[T any](xs []T, opts ...Option) (*Array[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	raw, err := NewRawArrayFrom(xs)
+	raw, err := newRawArrayFrom("NewArrayFrom", xs)
 	if err != nil {
 		return nil, err
 	}
