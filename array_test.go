@@ -3,6 +3,7 @@ package shm_test
 import (
 	"fmt"
 	"math"
+	"os"
 	"strings"
 	"testing"
 
@@ -201,4 +202,43 @@ func TestWithLock(t *testing.T) {
 	if _, err := shm.NewArray[int](1, shm.WithLock(nil)); err == nil || !strings.Contains(err.Error(), "WithLock(nil)") {
 		t.Fatalf("WithLock(nil): %v", err)
 	}
+}
+
+// TestArrayBeyondMemory: an array larger than the machine's memory and swap
+// can never be backed; made anyway, it gets the process killed later, on
+// first touch of pages that are not there. The constructors refuse it with
+// the numbers, and map nothing.
+func TestArrayBeyondMemory(t *testing.T) {
+	total := memTotal(t)
+	n := int(2 * total / 8) // twice the machine's memory, in float64s
+	before := shm.SegmentCount()
+	for name, mk := range map[string]func() error{
+		"NewRawArray": func() error { _, err := shm.NewRawArray[float64](n); return err },
+		"NewArray":    func() error { _, err := shm.NewArray[float64](n); return err },
+	} {
+		err := mk()
+		want := fmt.Sprintf("shm: %s[float64](%d): %d bytes is more than ", name, n, n*8)
+		if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "iB of memory and swap") {
+			t.Errorf("%s of %d bytes on a machine of %d: %v; want an error starting %q and giving the limit", name, n*8, total, err, want)
+		}
+	}
+	if after := shm.SegmentCount(); after != before {
+		t.Errorf("%d segments after the refused arrays, want %d", after, before)
+	}
+}
+
+// memTotal returns MemTotal from /proc/meminfo, in bytes.
+func memTotal(t *testing.T) uint64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		t.Skip("no /proc/meminfo:", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var kb uint64
+		if _, err := fmt.Sscanf(line, "MemTotal: %d kB", &kb); err == nil {
+			return kb << 10
+		}
+	}
+	t.Fatal("no MemTotal in /proc/meminfo")
+	return 0
 }

@@ -109,6 +109,12 @@ func BenchmarkUpdate(b *testing.B) {
 			v.Update(func(x int64) int64 { return x + 1 })
 		}
 	})
+	b.Run("Array", func(b *testing.B) {
+		a, _ := shm.NewArray[int64](8)
+		for i := 0; i < b.N; i++ {
+			a.Update(3, func(x int64) int64 { return x + 1 })
+		}
+	})
 	b.Run("bare futex", func(b *testing.B) {
 		w, _ := shm.NewRawValue(bareValue{})
 		p := w.Ptr()

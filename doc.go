@@ -27,7 +27,9 @@
 // maps, pointers, interfaces, channels and functions mean nothing in another
 // process; the constructors refuse them with a [*TypeError] that names the
 // offending field, such as "reading.Names[0]: string cannot live in shared
-// memory". Use fixed-size byte arrays for text.
+// memory". Use fixed-size byte arrays for text. The types of package sync
+// (sync.Mutex, sync.WaitGroup, ...) are refused too: they lock and wait only
+// within one process. Use [Mutex].
 //
 // # Starting children
 //

@@ -19,42 +19,55 @@ var (
 	ErrOwnerDead = errors.New("shm: previous owner died holding the lock")
 
 	// ErrNotShareable is the error wrapped by a [TypeError]: the type holds Go
-	// pointers, which mean nothing in another process.
-	ErrNotShareable = errors.New("shm: type holds Go pointers")
+	// pointers, which mean nothing in another process, or a type of package
+	// sync, which locks or waits only within one process.
+	ErrNotShareable = errors.New("shm: type cannot be shared between processes")
 
 	// ErrNoMain is returned by [Start] when [Main] was not called first in main
 	// (or TestMain). Without it a child would run the parent's whole program.
 	ErrNoMain = errors.New("shm: Start needs shm.Main() as the first line of main (and of TestMain)")
 )
 
-// A TypeError reports a type that cannot live in shared memory, and where in it
-// the offending part is.
+// A TypeError reports a type that cannot be shared between processes, and
+// where in it the offending part is.
 type TypeError struct {
 	Type  reflect.Type // the type given to shm
 	Field string       // path from Type to the offending part, such as "reading.Names[0]"
 	Bad   reflect.Type // the offending part's type, such as string
+
+	// Reason completes the sentence that begins with Bad: why the part is
+	// refused and what to use instead, such as "locks only within one
+	// process; use shm.Mutex". When it is empty, Error says that Bad holds Go
+	// pointers.
+	Reason string
 }
 
-// Error names the offending field, its type and why it is refused.
+// Error names the offending field, its type, why it is refused and what to
+// use instead.
 func (e *TypeError) Error() string {
-	return fmt.Sprintf("shm: %s: %s cannot live in shared memory (%s)", e.Field, e.Bad, pointerReason(e.Bad.Kind()))
+	reason := e.Reason
+	if reason == "" {
+		reason = pointerReason(e.Bad.Kind())
+	}
+	return fmt.Sprintf("shm: %s: %s %s", e.Field, e.Bad, reason)
 }
 
 // Unwrap returns [ErrNotShareable].
 func (e *TypeError) Unwrap() error { return ErrNotShareable }
 
+// pointerReason is a TypeError's reason against a part of kind k, which holds
+// Go pointers.
 func pointerReason(k reflect.Kind) string {
+	const prefix = "cannot live in shared memory ("
 	switch k {
 	case reflect.String:
-		return "a string points to its bytes; use a fixed-size byte array"
+		return prefix + "a string points to its bytes; use a fixed-size byte array)"
 	case reflect.Slice:
-		return "a slice points to its elements; use a fixed-size array or a RawArray"
-	case reflect.Map, reflect.Chan, reflect.Func, reflect.Interface:
-		return "it holds Go pointers"
+		return prefix + "a slice points to its elements; use a fixed-size array or a RawArray)"
 	case reflect.Pointer, reflect.UnsafePointer:
-		return "an address in one process means nothing in another"
+		return prefix + "an address in one process means nothing in another)"
 	}
-	return "it holds Go pointers"
+	return prefix + "it holds Go pointers)"
 }
 
 // An ExitError reports a child process that did not finish cleanly: its target

@@ -26,7 +26,11 @@ type object interface {
 
 var objectType = reflect.TypeFor[object]()
 
-var errNotShared = errors.New("not in shared memory: make it with an shm constructor")
+var (
+	errNotShared = errors.New("not in shared memory: make it with an shm constructor")
+	errZeroValue = errors.New("a zero Value: make it with NewValue")
+	errZeroArray = errors.New("a zero Array: make it with NewArray")
+)
 
 // refOf returns the reference to the size bytes at p, of type fingerprint fp.
 func refOf(p unsafe.Pointer, size uintptr, fp uint64) (objRef, error) {
@@ -142,14 +146,24 @@ func decodeRawArray[T any](refs []objRef) (*RawArray[T], error) {
 // A Value or an Array travels as its lock's reference followed by its raw
 // object's.
 
-func (v *Value[T]) shmRefs() ([]objRef, error) { return lockedRefs(v.mu, v.raw) }
+func (v *Value[T]) shmRefs() ([]objRef, error) {
+	if v.mu == nil {
+		return nil, errZeroValue
+	}
+	return lockedRefs(v.mu, v.raw)
+}
 
 func (*Value[T]) shmDecode(refs []objRef) (reflect.Value, error) {
 	m, raw, err := decodeLocked(refs, decodeRawValue[T])
 	return valueOf(&Value[T]{mu: m, raw: raw}, err)
 }
 
-func (a *Array[T]) shmRefs() ([]objRef, error) { return lockedRefs(a.mu, a.raw) }
+func (a *Array[T]) shmRefs() ([]objRef, error) {
+	if a.mu == nil {
+		return nil, errZeroArray
+	}
+	return lockedRefs(a.mu, a.raw)
+}
 
 func (*Array[T]) shmDecode(refs []objRef) (reflect.Value, error) {
 	m, raw, err := decodeLocked(refs, decodeRawArray[T])

@@ -18,9 +18,11 @@ type segment struct {
 	mem  []byte
 }
 
-// newSegment creates and maps a zeroed segment of size bytes.
+// newSegment creates and maps a zeroed segment of size bytes. Its size is
+// sealed: a truncate through /proc/PID/fd would otherwise kill every process
+// that maps it with SIGBUS.
 func newSegment(size int64) (*segment, error) {
-	f, err := memfd.Create("shm", size)
+	f, err := memfd.CreateSealed("shm", size)
 	if err != nil {
 		return nil, fmt.Errorf("shm: %w", err)
 	}

@@ -10,7 +10,7 @@ import (
 
 // typeInfo is what shm learns once about a type T that is to live in shared memory.
 type typeInfo struct {
-	err         error  // a *TypeError when T holds Go pointers
+	err         error  // a *TypeError when T cannot be shared
 	fingerprint uint64 // a hash of T's layout, checked when an object reaches a child
 }
 
@@ -24,8 +24,8 @@ func infoOfType(t reflect.Type) *typeInfo {
 		return ti.(*typeInfo)
 	}
 	ti := &typeInfo{fingerprint: fingerprint(t)}
-	if path, bad := findPointer(t, typeName(t)); bad != nil {
-		ti.err = &TypeError{Type: t, Field: path, Bad: bad}
+	if path, bad, reason := findUnshareable(t, typeName(t)); bad != nil {
+		ti.err = &TypeError{Type: t, Field: path, Bad: bad, Reason: reason}
 	}
 	v, _ := typeInfos.LoadOrStore(t, ti)
 	return v.(*typeInfo)
@@ -38,29 +38,59 @@ func typeName(t reflect.Type) string {
 	return t.String()
 }
 
-// findPointer returns the path to, and the type of, the first part of t that
-// holds a Go pointer, or a nil type when t holds none.
-func findPointer(t reflect.Type, path string) (string, reflect.Type) {
+// findUnshareable returns the path to, the type of, and the reason against
+// the first part of t that cannot be shared between processes, or a nil type
+// when every part can: a part that holds a Go pointer, or a sync type, which
+// holds no pointer in some cases but works only within one process.
+func findUnshareable(t reflect.Type, path string) (string, reflect.Type, string) {
+	if reason := syncReason(t); reason != "" {
+		return path, t, reason
+	}
 	switch t.Kind() {
 	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
 		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
-		return "", nil
+		return "", nil, ""
 	case reflect.Array:
 		if t.Len() == 0 {
-			return "", nil // holds nothing, whatever its element
+			return "", nil, "" // holds nothing, whatever its element
 		}
-		return findPointer(t.Elem(), path+"[0]")
+		return findUnshareable(t.Elem(), path+"[0]")
 	case reflect.Struct:
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
-			if p, bad := findPointer(f.Type, path+"."+f.Name); bad != nil {
-				return p, bad
+			if p, bad, reason := findUnshareable(f.Type, path+"."+f.Name); bad != nil {
+				return p, bad, reason
 			}
 		}
-		return "", nil
+		return "", nil, ""
 	}
-	return path, t
+	return path, t, pointerReason(t.Kind())
+}
+
+// syncReason says why t, if it is one of package sync's types, cannot be
+// shared, and what to use instead; it returns "" for any other type. The
+// sync/atomic types are another package and work across processes. Package
+// internal/sync is checked too: it holds sync.Mutex's state, which is what a
+// type defined from sync.Mutex (type myMutex sync.Mutex) is left with. The
+// zero-size sync.noCopy marker holds nothing and is let through.
+func syncReason(t reflect.Type) string {
+	if (t.PkgPath() != "sync" && t.PkgPath() != "internal/sync") || t.Size() == 0 {
+		return ""
+	}
+	switch t.Name() {
+	case "Mutex", "RWMutex":
+		return "locks only within one process; use shm.Mutex"
+	case "WaitGroup":
+		return "waits only within one process; use shm.Mutex, or Process.Join to wait for a child"
+	case "Once":
+		return "runs its function once per process, not once for all; use shm.Mutex and a flag"
+	case "Cond":
+		return "wakes goroutines of one process only; use shm.Mutex"
+	case "Map", "Pool":
+		return "holds Go pointers and works only within one process; use a fixed-size array under shm.Mutex"
+	}
+	return "works only within one process; use shm.Mutex"
 }
 
 // fingerprint hashes t's name and layout: its kind, size, alignment, and the

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"unsafe"
@@ -72,6 +73,90 @@ func TestRefusedTypes(t *testing.T) {
 	}
 }
 
+type syncConfig struct {
+	N  int64
+	Mu sync.Mutex
+}
+
+type syncNested struct {
+	Stats struct {
+		Count atomic.Int64
+		Ready [2]struct {
+			Flag bool
+			Once sync.Once
+		}
+	}
+}
+
+type syncEmbedded struct {
+	sync.RWMutex
+	N int
+}
+
+type syncCond struct {
+	Mu   shm.Mutex
+	Cond sync.Cond
+}
+
+// myMutex has sync.Mutex's layout without its name.
+type myMutex sync.Mutex
+
+type syncDefined struct{ M myMutex }
+
+// TestRefusedSyncTypes: the sync types hold no Go pointers (or not only), but
+// they lock and wait only within one process, so they must be refused with
+// the field that holds them and what to use instead.
+func TestRefusedSyncTypes(t *testing.T) {
+	cases := []struct {
+		name  string
+		make  func() error
+		field string
+		bad   string
+		say   string
+	}{
+		{"Mutex field", refuse[syncConfig], "syncConfig.Mu", "sync.Mutex", "locks only within one process; use shm.Mutex"},
+		{"Mutex", refuse[sync.Mutex], "Mutex", "sync.Mutex", "locks only within one process; use shm.Mutex"},
+		{"embedded RWMutex", refuse[syncEmbedded], "syncEmbedded.RWMutex", "sync.RWMutex", "locks only within one process; use shm.Mutex"},
+		{"array of WaitGroups", refuse[[2]sync.WaitGroup], "[2]sync.WaitGroup[0]", "sync.WaitGroup", "use shm.Mutex"},
+		{"Once in array in struct", refuse[syncNested], "syncNested.Stats.Ready[0].Once", "sync.Once", "use shm.Mutex"},
+		{"Cond", refuse[syncCond], "syncCond.Cond", "sync.Cond", "use shm.Mutex"},
+		{"Map", refuse[sync.Map], "Map", "sync.Map", "only within one process"},
+		{"Pool", refuse[sync.Pool], "Pool", "sync.Pool", "only within one process"},
+		{"defined from Mutex", refuse[syncDefined], "syncDefined.M.mu", "sync.Mutex", "locks only within one process; use shm.Mutex"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.make()
+			var te *shm.TypeError
+			if !errors.As(err, &te) {
+				t.Fatalf("got %v, want a *TypeError", err)
+			}
+			if !errors.Is(err, shm.ErrNotShareable) {
+				t.Errorf("%v does not wrap ErrNotShareable", err)
+			}
+			if te.Field != c.field || te.Bad.String() != c.bad {
+				t.Errorf("Field %q, Bad %s; want %q, %s", te.Field, te.Bad, c.field, c.bad)
+			}
+			prefix := "shm: " + c.field + ": " + c.bad + " "
+			if msg := err.Error(); !strings.HasPrefix(msg, prefix) || !strings.Contains(msg, c.say) {
+				t.Errorf("message %q, want it to start %q and say %q", msg, prefix, c.say)
+			}
+		})
+	}
+	if _, err := shm.NewValue(syncConfig{}); err == nil || err.Error() != "shm: syncConfig.Mu: sync.Mutex locks only within one process; use shm.Mutex" {
+		t.Errorf("NewValue(syncConfig{}) = %v", err)
+	}
+}
+
+// TestTypeErrorFields: a TypeError made with only the fields it had at first
+// still explains itself.
+func TestTypeErrorFields(t *testing.T) {
+	err := &shm.TypeError{Type: reflect.TypeFor[reading](), Field: "reading.Names[0]", Bad: reflect.TypeFor[string]()}
+	if got, want := err.Error(), "shm: reading.Names[0]: string cannot live in shared memory (a string points to its bytes; use a fixed-size byte array)"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
 // refuse tries every constructor with T and checks that all refuse it alike.
 func refuse[T any]() error {
 	_, err := shm.NewRawValue(*new(T))
@@ -83,6 +168,8 @@ func refuse[T any]() error {
 	_, err = shm.NewArray[T](3)
 	errs = append(errs, err)
 	_, err = shm.NewArrayFrom([]T{*new(T)})
+	errs = append(errs, err)
+	_, err = shm.NewRawArrayFrom([]T{*new(T)})
 	errs = append(errs, err)
 	for _, e := range errs[1:] {
 		if e == nil || errs[0] == nil || e.Error() != errs[0].Error() {

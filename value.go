@@ -15,7 +15,8 @@ import (
 //	c.Ptr().Add(1) // a lock-free shared counter
 //
 // T may be any type that holds no Go pointers: booleans, numbers, arrays and
-// structs of them, the sync/atomic types and [Mutex]. A RawValue must not be
+// structs of them, the sync/atomic types and [Mutex]; not the types of package
+// sync, which lock and wait only within one process. A RawValue must not be
 // copied; pass the pointer, including to [Start].
 type RawValue[T any] struct {
 	_ noCopy
@@ -23,7 +24,7 @@ type RawValue[T any] struct {
 }
 
 // NewRawValue returns a new RawValue in shared memory holding init. It returns
-// a [*TypeError] if T holds Go pointers.
+// a [*TypeError] if T holds Go pointers or a sync type.
 func NewRawValue[T any](init T) (*RawValue[T], error) {
 	if err := infoOf[T]().err; err != nil {
 		return nil, err
@@ -56,7 +57,8 @@ func (v *RawValue[T]) Ptr() *T { return &v.v }
 // The lock is the Value's own unless the Value was made [WithLock]; it is not
 // reentrant, so while holding [Value.Mutex] use [Value.Raw], not Load or
 // Store. A Value is a small handle; copies of the pointer, in any process,
-// share the same memory.
+// share the same memory. Make a Value with [NewValue]: a zero Value has no
+// shared memory behind it, and its methods panic.
 type Value[T any] struct {
 	mu  *Mutex
 	raw *RawValue[T]
@@ -104,7 +106,7 @@ func makeOptions(opts []Option) (options, error) {
 }
 
 // NewValue returns a new Value in shared memory holding init. It returns a
-// [*TypeError] if T holds Go pointers.
+// [*TypeError] if T holds Go pointers or a sync type.
 func NewValue[T any](init T, opts ...Option) (*Value[T], error) {
 	if err := infoOf[T]().err; err != nil {
 		return nil, err
@@ -133,6 +135,9 @@ func NewValue[T any](init T, opts ...Option) (*Value[T], error) {
 
 // Load returns the value, read under the lock.
 func (v *Value[T]) Load() T {
+	if v.mu == nil {
+		zeroValue("Value.Load")
+	}
 	v.mu.Lock()
 	x := v.raw.v
 	v.mu.Unlock()
@@ -141,6 +146,9 @@ func (v *Value[T]) Load() T {
 
 // Store sets the value under the lock.
 func (v *Value[T]) Store(x T) {
+	if v.mu == nil {
+		zeroValue("Value.Store")
+	}
 	v.mu.Lock()
 	v.raw.v = x
 	v.mu.Unlock()
@@ -150,20 +158,42 @@ func (v *Value[T]) Store(x T) {
 // value: an atomic read-modify-write across processes.
 //
 // f runs with the lock held: it must be quick and must not use the lock
-// itself. If f panics, the lock stays held, as it would with a sync.Mutex
-// unlocked without defer (a deferred unlock would double the cost of an
-// Update): let such a panic end the process, and the next locker takes the
-// lock over, with [ErrOwnerDead] from [Mutex.LockContext].
+// itself. If f panics (or calls [runtime.Goexit]), Update unlocks and the
+// panic goes on, with the value as it was: f's result is stored only after f
+// returns. A recovered panic, as net/http recovers a handler's, thus leaves
+// the Value usable.
 func (v *Value[T]) Update(f func(T) T) (new T) {
+	if v.mu == nil {
+		zeroValue("Value.Update")
+	}
 	v.mu.Lock()
+	defer v.mu.Unlock() // a deferred call, not a recover: Goexit unlocks too
 	x := f(v.raw.v)
 	v.raw.v = x
-	v.mu.Unlock()
 	return x
 }
 
 // Mutex returns the lock that guards the value: Python's get_lock().
-func (v *Value[T]) Mutex() *Mutex { return v.mu }
+func (v *Value[T]) Mutex() *Mutex {
+	if v.mu == nil {
+		zeroValue("Value.Mutex")
+	}
+	return v.mu
+}
 
 // Raw returns the value without its lock: Python's get_obj().
-func (v *Value[T]) Raw() *RawValue[T] { return v.raw }
+func (v *Value[T]) Raw() *RawValue[T] {
+	if v.mu == nil {
+		zeroValue("Value.Raw")
+	}
+	return v.raw
+}
+
+// zeroValue panics for a method called on a Value that NewValue did not make:
+// it has no shared memory behind it. The methods check for one with a compare
+// and a branch to this call, which is outlined to keep them small and fast.
+//
+//go:noinline
+func zeroValue(method string) {
+	panic("shm: " + method + ": a zero Value: make it with NewValue")
+}

@@ -10,15 +10,41 @@ import (
 // Create returns a new anonymous file of size bytes, all zero, opened
 // close-on-exec. The name only shows in /proc/PID/maps and /proc/PID/fd.
 func Create(name string, size int64) (*os.File, error) {
-	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC)
+	fd, err := create(name, size, 0)
 	if err != nil {
-		return nil, fmt.Errorf("memfd_create: %w", err)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+// CreateSealed is Create for a file whose size never changes: it is sealed
+// against shrinking and growing, and against more seals. Any process that
+// can open /proc/PID/fd/N of a process that holds the file could otherwise
+// truncate it, and every process that maps it would die of SIGBUS on the
+// pages cut off; or seal it against writes, and every later mapping of it
+// would fail.
+func CreateSealed(name string, size int64) (*os.File, error) {
+	fd, err := create(name, size, unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_SEAL); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("seal memfd: %w", err)
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+func create(name string, size int64, flags int) (int, error) {
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC|flags)
+	if err != nil {
+		return -1, fmt.Errorf("memfd_create: %w", err)
 	}
 	if err := unix.Ftruncate(fd, size); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("ftruncate memfd to %d bytes: %w", size, err)
+		return -1, fmt.Errorf("ftruncate memfd to %d bytes: %w", size, err)
 	}
-	return os.NewFile(uintptr(fd), name), nil
+	return fd, nil
 }
 
 // Map maps size bytes of f, shared and writable.

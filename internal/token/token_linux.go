@@ -90,7 +90,7 @@ func isUserTable(f *os.File) bool {
 // Create makes a new table of a family's own, for a root process that cannot
 // use its user's table.
 func Create() (*Table, error) {
-	f, err := memfd.Create("shm-tokens", tableBytes)
+	f, err := memfd.CreateSealed("shm-tokens", tableBytes)
 	if err != nil {
 		return nil, err
 	}

@@ -19,23 +19,29 @@ const (
 
 // Flags and commands.
 const (
-	MFD_CLOEXEC      = unix.MFD_CLOEXEC
-	O_RDWR           = unix.O_RDWR
-	O_CLOEXEC        = unix.O_CLOEXEC
-	O_CREAT          = unix.O_CREAT
-	O_NOFOLLOW       = unix.O_NOFOLLOW
-	S_IFMT           = unix.S_IFMT
-	S_IFREG          = unix.S_IFREG
-	PROT_READ        = unix.PROT_READ
-	PROT_WRITE       = unix.PROT_WRITE
-	MAP_SHARED       = unix.MAP_SHARED
-	F_OFD_SETLK      = unix.F_OFD_SETLK
-	F_OFD_GETLK      = unix.F_OFD_GETLK
-	F_WRLCK          = unix.F_WRLCK
-	F_UNLCK          = unix.F_UNLCK
-	SEEK_SET         = unix.SEEK_SET
-	PR_SET_PDEATHSIG = unix.PR_SET_PDEATHSIG
-	PIDFD_NONBLOCK   = unix.PIDFD_NONBLOCK
+	MFD_CLOEXEC       = unix.MFD_CLOEXEC
+	MFD_ALLOW_SEALING = unix.MFD_ALLOW_SEALING
+	F_ADD_SEALS       = unix.F_ADD_SEALS
+	F_GET_SEALS       = unix.F_GET_SEALS
+	F_SEAL_SHRINK     = unix.F_SEAL_SHRINK
+	F_SEAL_GROW       = unix.F_SEAL_GROW
+	F_SEAL_SEAL       = unix.F_SEAL_SEAL
+	O_RDWR            = unix.O_RDWR
+	O_CLOEXEC         = unix.O_CLOEXEC
+	O_CREAT           = unix.O_CREAT
+	O_NOFOLLOW        = unix.O_NOFOLLOW
+	S_IFMT            = unix.S_IFMT
+	S_IFREG           = unix.S_IFREG
+	PROT_READ         = unix.PROT_READ
+	PROT_WRITE        = unix.PROT_WRITE
+	MAP_SHARED        = unix.MAP_SHARED
+	F_OFD_SETLK       = unix.F_OFD_SETLK
+	F_OFD_GETLK       = unix.F_OFD_GETLK
+	F_WRLCK           = unix.F_WRLCK
+	F_UNLCK           = unix.F_UNLCK
+	SEEK_SET          = unix.SEEK_SET
+	PR_SET_PDEATHSIG  = unix.PR_SET_PDEATHSIG
+	PIDFD_NONBLOCK    = unix.PIDFD_NONBLOCK
 )
 
 type (
@@ -59,6 +65,7 @@ func Mmap(fd int, offset int64, length int, prot int, flags int) ([]byte, error)
 }
 func Munmap(b []byte) error                             { return unix.Munmap(b) }
 func FcntlFlock(fd uintptr, cmd int, lk *Flock_t) error { return unix.FcntlFlock(fd, cmd, lk) }
+func FcntlInt(fd uintptr, cmd, arg int) (int, error)    { return unix.FcntlInt(fd, cmd, arg) }
 func CloseOnExec(fd int)                                { unix.CloseOnExec(fd) }
 func NsecToTimespec(ns int64) Timespec                  { return unix.NsecToTimespec(ns) }
 func SchedSetaffinity(tid int, set *CPUSet) error       { return unix.SchedSetaffinity(tid, set) }
