@@ -8,6 +8,7 @@ import (
 	"log"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,6 +49,8 @@ func init() {
 	shm.Register(examplePanic)
 	shm.Register(exampleReportPid)
 	shm.Register(exampleFailWhen)
+	shm.Register(exampleReport)
+	shm.Register(exampleWhere)
 }
 
 // exampleJoin joins p and stops the example if the child failed.
@@ -1014,6 +1017,84 @@ func ExampleProcess_Signal() {
 	}
 	fmt.Println(e.ProcessState)
 	// Output: signal: terminated
+}
+
+func exampleReport(station string) error {
+	fmt.Printf("%s: 21.5°C\n", station)
+	if station == "" {
+		return errors.New("no station name")
+	}
+	return nil
+}
+
+// Command is Start's long form: set the Cmd's fields, then start it. Here
+// the child's output goes to a buffer, which holds all of it once Join
+// returns.
+func ExampleCommand() {
+	var out bytes.Buffer
+	c := shm.Command(exampleReport, "roof")
+	c.Stdout = &out
+	p, err := c.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	exampleJoin(p)
+	fmt.Printf("%q\n", out.String())
+	// Output: "roof: 21.5°C\n"
+}
+
+// A Cmd made without Command writes nothing where Stdout and Stderr are nil:
+// the child's output goes to the null device, as with os/exec. What the
+// target returns still reaches Join.
+func ExampleCmd() {
+	var out bytes.Buffer
+	c := &shm.Cmd{Func: exampleReport, Args: []any{""}, Stdout: &out} // Stderr: nil
+	p, err := c.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(p.Join() != nil)
+	fmt.Print(out.String())
+	// Output:
+	// true
+	// : 21.5°C
+}
+
+func exampleWhere() error {
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	fmt.Println(os.Getenv("STATION"), "in", filepath.Base(wd))
+	return nil
+}
+
+// Start runs the child with the Cmd's environment and working directory.
+func ExampleCmd_Start() {
+	tmp, err := os.MkdirTemp("", "example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	dir := filepath.Join(tmp, "station-7")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		log.Fatal(err)
+	}
+
+	c := shm.Command(exampleWhere)
+	c.Env = append(os.Environ(), "STATION=roof")
+	c.Dir = dir
+	p, err := c.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	exampleJoin(p)
+
+	_, err = c.Start()
+	fmt.Println(err)
+	// Output:
+	// roof in station-7
+	// shm: Cmd.Start: already started
 }
 
 type exampleSensorConfig struct {

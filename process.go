@@ -10,11 +10,9 @@ import (
 	"os/exec"
 	"reflect"
 	"sync/atomic"
-
-	"github.com/shmgo/shm/internal/memfd"
 )
 
-// A Process is a child process started by [Start]: Python's
+// A Process is a child process started by [Start] or [Cmd.Start]: Python's
 // multiprocessing.Process after start(). Its methods may be called from any
 // goroutine.
 //
@@ -43,7 +41,8 @@ type Process struct {
 // reference (the child maps the same memory), any other value is passed by
 // copy, encoded with encoding/gob. The child is this program's executable run
 // again; its [Main] runs fn, and its standard output and error are the
-// parent's.
+// parent's. Start(fn, args...) is Command(fn, args...).Start(); see [Cmd] for
+// what else a child may be given.
 //
 // A number of a predeclared type given for a parameter of another numeric
 // type is converted when that type holds its value exactly, as an untyped
@@ -57,50 +56,7 @@ type Process struct {
 // that is not a shm object is given for an interface parameter (the child
 // would write to its copy) or when a value cannot be encoded.
 func Start(fn any, args ...any) (*Process, error) {
-	startCalled.Store(true)
-	if !mainCalled.Load() {
-		return nil, ErrNoMain
-	}
-	t, err := lookup(fn)
-	if err != nil {
-		return nil, err
-	}
-	msg := startMsg{Func: t.key, ParentPid: os.Getpid()}
-	if msg.Args, err = encodeArgs(t, args); err != nil {
-		return nil, err
-	}
-	tokens, err := tokenTable()
-	if err != nil {
-		return nil, err
-	}
-	// A child maps only the segments its arguments live in: a program with
-	// many segments does not make every child map them all.
-	var files []*os.File
-	msg.Segments, files = theHeap.filesFor(msg.Args)
-	ctl, err := memfd.Create("shm-control", 0)
-	if err != nil {
-		return nil, fmt.Errorf("shm: Start(%s): %w", t, err)
-	}
-	if err := writeStart(ctl, &msg); err != nil {
-		ctl.Close()
-		return nil, fmt.Errorf("shm: Start(%s): %w", t, err)
-	}
-
-	exe, err := executable()
-	if err != nil {
-		ctl.Close()
-		return nil, fmt.Errorf("shm: Start(%s): %w", t, err)
-	}
-	cmd := exec.Command(exe)
-	cmd.Args = []string{os.Args[0]}
-	cmd.Env = childEnviron()
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	cmd.ExtraFiles = childFiles(ctl, tokens.File(), files)
-	if err := startCmd(cmd); err != nil {
-		ctl.Close()
-		return nil, fmt.Errorf("shm: Start(%s): %w", t, err)
-	}
-	return newProcess(cmd, t, ctl), nil
+	return Command(fn, args...).Start()
 }
 
 // newProcess returns the Process for a child that cmd has started, and starts
@@ -239,7 +195,8 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 // goroutine; each call returns the same result.
 //
 // Everything the child did happens before Join returns: after Join, the
-// parent sees every write the child made to shared memory.
+// parent sees every write the child made to shared memory, and the writers
+// of [Cmd.Stdout] and [Cmd.Stderr] hold all its output.
 func (p *Process) Join() error {
 	<-p.done
 	return p.err
@@ -272,7 +229,8 @@ func (p *Process) Done() <-chan struct{} { return p.done }
 
 // Alive reports whether the child is still running: Python's is_alive(). It
 // reports false once [Process.Done] is closed; a child that has just exited
-// is reported alive until it has been waited for, a moment later.
+// is reported alive until it has been waited for (and its output copied, see
+// [Cmd.Stdout]), a moment later.
 func (p *Process) Alive() bool {
 	select {
 	case <-p.done:
@@ -295,6 +253,11 @@ func (p *Process) wait() {
 		return
 	}
 	p.err = outcome(p.t, st, res, ok)
+	var exitErr *exec.ExitError
+	if p.err == nil && werr != nil && !errors.As(werr, &exitErr) {
+		// The child succeeded, but copying to or from it failed.
+		p.err = fmt.Errorf("shm: %s (pid %d): %w", p.t, st.Pid(), werr)
+	}
 	p.state.Store(st)
 }
 
