@@ -8,10 +8,12 @@ import (
 	"log"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/shmgo/shm"
@@ -46,6 +48,9 @@ func init() {
 	shm.Register(exampleSleep)
 	shm.Register(examplePanic)
 	shm.Register(exampleReportPid)
+	shm.Register(exampleFailWhen)
+	shm.Register(exampleReport)
+	shm.Register(exampleWhere)
 }
 
 // exampleJoin joins p and stops the example if the child failed.
@@ -883,12 +888,24 @@ func ExampleProcess_Kill() {
 	// Output: signal: killed -1
 }
 
+func exampleFailWhen(release *shm.RawValue[atomic.Bool], msg string) error {
+	for !release.Ptr().Load() {
+		time.Sleep(time.Millisecond)
+	}
+	return errors.New(msg)
+}
+
 func ExampleProcess_ExitCode() {
-	p, err := shm.Start(exampleFail, "no")
+	release, err := shm.NewRawValue(atomic.Bool{})
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(p.ExitCode()) // -1 until Join returns
+	p, err := shm.Start(exampleFailWhen, release, "no")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(p.ExitCode()) // -1 while the child runs
+	release.Ptr().Store(true)
 	var e *shm.ExitError
 	if err := p.Join(); !errors.As(err, &e) { // the error "no", as intended
 		log.Fatal(err)
@@ -913,6 +930,171 @@ func ExampleProcess_Pid() {
 	exampleJoin(p)
 	fmt.Println(p.Pid() > 0, p.Pid() != os.Getpid(), int64(p.Pid()) == pid.Load())
 	// Output: true true true
+}
+
+// JoinContext gives up waiting when its context ends, and leaves the child
+// running, as Python's join(timeout) does.
+func ExampleProcess_JoinContext() {
+	started, err := shm.NewRawValue(atomic.Bool{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	p, err := shm.Start(exampleSleep, started)
+	if err != nil {
+		log.Fatal(err)
+	}
+	exampleAwait(started)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	fmt.Println(p.JoinContext(ctx), p.Alive())
+
+	p.Kill()
+	var e *shm.ExitError
+	if err := p.JoinContext(context.Background()); !errors.As(err, &e) { // killed, as intended
+		log.Fatal(err)
+	}
+	fmt.Println(e.ProcessState, p.Alive())
+	// Output:
+	// context deadline exceeded true
+	// signal: killed false
+}
+
+// Done tells when a child has ended, without Join; select on it beside other
+// channels.
+func ExampleProcess_Done() {
+	p, err := shm.Start(exampleGreet, "Done")
+	if err != nil {
+		log.Fatal(err)
+	}
+	select {
+	case <-p.Done():
+		fmt.Println("exited:", p.ExitCode())
+	case <-time.After(time.Minute):
+		fmt.Println("still running after a minute")
+	}
+	// Output:
+	// hello, Done
+	// exited: 0
+}
+
+func ExampleProcess_Alive() {
+	started, err := shm.NewRawValue(atomic.Bool{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	p, err := shm.Start(exampleSleep, started)
+	if err != nil {
+		log.Fatal(err)
+	}
+	exampleAwait(started)
+	fmt.Println(p.Alive())
+	p.Kill()
+	p.Join() // killed, as intended
+	fmt.Println(p.Alive())
+	// Output:
+	// true
+	// false
+}
+
+// Signal(syscall.SIGTERM) is Python's terminate(). A target that handles the
+// signal (os/signal) can clean up before it returns.
+func ExampleProcess_Signal() {
+	started, err := shm.NewRawValue(atomic.Bool{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	p, err := shm.Start(exampleSleep, started)
+	if err != nil {
+		log.Fatal(err)
+	}
+	exampleAwait(started)
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		log.Fatal(err)
+	}
+	var e *shm.ExitError
+	if err := p.Join(); !errors.As(err, &e) {
+		log.Fatal(err)
+	}
+	fmt.Println(e.ProcessState)
+	// Output: signal: terminated
+}
+
+func exampleReport(station string) error {
+	fmt.Printf("%s: 21.5°C\n", station)
+	if station == "" {
+		return errors.New("no station name")
+	}
+	return nil
+}
+
+// Command is Start's long form: set the Cmd's fields, then start it. Here
+// the child's output goes to a buffer, which holds all of it once Join
+// returns.
+func ExampleCommand() {
+	var out bytes.Buffer
+	c := shm.Command(exampleReport, "roof")
+	c.Stdout = &out
+	p, err := c.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	exampleJoin(p)
+	fmt.Printf("%q\n", out.String())
+	// Output: "roof: 21.5°C\n"
+}
+
+// A Cmd made without Command writes nothing where Stdout and Stderr are nil:
+// the child's output goes to the null device, as with os/exec. What the
+// target returns still reaches Join.
+func ExampleCmd() {
+	var out bytes.Buffer
+	c := &shm.Cmd{Func: exampleReport, Args: []any{""}, Stdout: &out} // Stderr: nil
+	p, err := c.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(p.Join() != nil)
+	fmt.Print(out.String())
+	// Output:
+	// true
+	// : 21.5°C
+}
+
+func exampleWhere() error {
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	fmt.Println(os.Getenv("STATION"), "in", filepath.Base(wd))
+	return nil
+}
+
+// Start runs the child with the Cmd's environment and working directory.
+func ExampleCmd_Start() {
+	tmp, err := os.MkdirTemp("", "example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	dir := filepath.Join(tmp, "station-7")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		log.Fatal(err)
+	}
+
+	c := shm.Command(exampleWhere)
+	c.Env = append(os.Environ(), "STATION=roof")
+	c.Dir = dir
+	p, err := c.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	exampleJoin(p)
+
+	_, err = c.Start()
+	fmt.Println(err)
+	// Output:
+	// roof in station-7
+	// shm: Cmd.Start: already started
 }
 
 type exampleSensorConfig struct {

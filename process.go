@@ -1,6 +1,7 @@
 package shm
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -8,15 +9,18 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
-	"sync"
 	"sync/atomic"
-
-	"github.com/shmgo/shm/internal/memfd"
 )
 
-// A Process is a child process started by [Start]: Python's
+// A Process is a child process started by [Start] or [Cmd.Start]: Python's
 // multiprocessing.Process after start(). Its methods may be called from any
 // goroutine.
+//
+// A goroutine waits for every child from the moment it starts, so a child
+// that nobody joins does not linger as a zombie, and [Process.Done],
+// [Process.Alive] and [Process.ExitCode] tell when it has ended without a
+// call to Join. That goroutine costs little, but it waits in a system call,
+// which holds an OS thread while the child runs.
 //
 // A child never outlives its parent: when the parent process dies, however it
 // dies, the kernel kills its children (SIGKILL), and any [Mutex] they held is
@@ -25,8 +29,8 @@ import (
 type Process struct {
 	cmd   *exec.Cmd
 	t     *target
-	ctl   *os.File // the control file: start message in, result out
-	once  sync.Once
+	ctl   *os.File      // the control file: start message in, result out
+	done  chan struct{} // closed by wait once err and state are set
 	err   error
 	state atomic.Pointer[os.ProcessState]
 }
@@ -37,7 +41,8 @@ type Process struct {
 // reference (the child maps the same memory), any other value is passed by
 // copy, encoded with encoding/gob. The child is this program's executable run
 // again; its [Main] runs fn, and its standard output and error are the
-// parent's.
+// parent's. Start(fn, args...) is Command(fn, args...).Start(); see [Cmd] for
+// what else a child may be given.
 //
 // A number of a predeclared type given for a parameter of another numeric
 // type is converted when that type holds its value exactly, as an untyped
@@ -51,50 +56,15 @@ type Process struct {
 // that is not a shm object is given for an interface parameter (the child
 // would write to its copy) or when a value cannot be encoded.
 func Start(fn any, args ...any) (*Process, error) {
-	startCalled.Store(true)
-	if !mainCalled.Load() {
-		return nil, ErrNoMain
-	}
-	t, err := lookup(fn)
-	if err != nil {
-		return nil, err
-	}
-	msg := startMsg{Func: t.key, ParentPid: os.Getpid()}
-	if msg.Args, err = encodeArgs(t, args); err != nil {
-		return nil, err
-	}
-	tokens, err := tokenTable()
-	if err != nil {
-		return nil, err
-	}
-	// A child maps only the segments its arguments live in: a program with
-	// many segments does not make every child map them all.
-	var files []*os.File
-	msg.Segments, files = theHeap.filesFor(msg.Args)
-	ctl, err := memfd.Create("shm-control", 0)
-	if err != nil {
-		return nil, fmt.Errorf("shm: Start(%s): %w", t, err)
-	}
-	if err := writeStart(ctl, &msg); err != nil {
-		ctl.Close()
-		return nil, fmt.Errorf("shm: Start(%s): %w", t, err)
-	}
+	return Command(fn, args...).Start()
+}
 
-	exe, err := executable()
-	if err != nil {
-		ctl.Close()
-		return nil, fmt.Errorf("shm: Start(%s): %w", t, err)
-	}
-	cmd := exec.Command(exe)
-	cmd.Args = []string{os.Args[0]}
-	cmd.Env = childEnviron()
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	cmd.ExtraFiles = childFiles(ctl, tokens.File(), files)
-	if err := startCmd(cmd); err != nil {
-		ctl.Close()
-		return nil, fmt.Errorf("shm: Start(%s): %w", t, err)
-	}
-	return &Process{cmd: cmd, t: t, ctl: ctl}, nil
+// newProcess returns the Process for a child that cmd has started, and starts
+// the goroutine that waits for it.
+func newProcess(cmd *exec.Cmd, t *target, ctl *os.File) *Process {
+	p := &Process{cmd: cmd, t: t, ctl: ctl, done: make(chan struct{})}
+	go p.wait()
+	return p
 }
 
 // encodeArgs checks args against t's parameters and encodes them.
@@ -221,17 +191,59 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 // lines of its stack, or the signal that killed it. A child that exits
 // before its target returns, even with status 0 (the target called os.Exit,
 // say), is an error too: the ExitError says that the child exited without
-// reporting a result. Join may be called more
-// than once, from any goroutine; each call returns the same result.
+// reporting a result. Join may be called more than once, from any
+// goroutine; each call returns the same result.
 //
 // Everything the child did happens before Join returns: after Join, the
-// parent sees every write the child made to shared memory.
+// parent sees every write the child made to shared memory, and the writers
+// of [Cmd.Stdout] and [Cmd.Stderr] hold all its output.
 func (p *Process) Join() error {
-	p.once.Do(p.wait)
+	<-p.done
 	return p.err
 }
 
+// JoinContext waits, as [Process.Join] does, for the child to exit or for ctx
+// to be done: Python's join(timeout). It returns what Join returns, or
+// ctx.Err() with the child left running, as Python leaves it; call Join,
+// JoinContext or [Process.Kill] after that. A child that has exited already
+// gives its result, whatever ctx.
+func (p *Process) JoinContext(ctx context.Context) error {
+	select {
+	case <-p.done:
+		return p.err
+	default:
+	}
+	select {
+	case <-p.done:
+		return p.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Done returns a channel that is closed when the child has exited and been
+// waited for: Python's sentinel. Once it is closed, [Process.Join] returns at
+// once, [Process.ExitCode] is the child's and [Process.Alive] reports false.
+// Each call returns the same channel.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Alive reports whether the child is still running: Python's is_alive(). It
+// reports false once [Process.Done] is closed; a child that has just exited
+// is reported alive until it has been waited for (and its output copied, see
+// [Cmd.Stdout]), a moment later.
+func (p *Process) Alive() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// wait waits for the child, from the goroutine that newProcess starts, and
+// records how it ended.
 func (p *Process) wait() {
+	defer close(p.done)
 	werr := p.cmd.Wait()
 	res, ok := readResult(p.ctl)
 	p.ctl.Close()
@@ -240,8 +252,13 @@ func (p *Process) wait() {
 		p.err = fmt.Errorf("shm: %s: %w", p.t, werr)
 		return
 	}
-	p.state.Store(st)
 	p.err = outcome(p.t, st, res, ok)
+	var exitErr *exec.ExitError
+	if p.err == nil && werr != nil && !errors.As(werr, &exitErr) {
+		// The child succeeded, but copying to or from it failed.
+		p.err = fmt.Errorf("shm: %s (pid %d): %w", p.t, st.Pid(), werr)
+	}
+	p.state.Store(st)
 }
 
 // outcome turns how a child ended, and the result it reported if ok, into
@@ -273,21 +290,37 @@ func outcome(t *target, st *os.ProcessState, res resultMsg, ok bool) error {
 // wait; call [Process.Join] for that. Killing a child that has exited does
 // nothing and returns nil, before, during and after Join.
 func (p *Process) Kill() error {
+	return p.signal(os.Kill, "Kill")
+}
+
+// Signal sends sig to the child: Signal(syscall.SIGTERM) is Python's
+// terminate(). It does not wait; call [Process.Join] for that. Signaling a
+// child that has exited does nothing and returns nil, as [Process.Kill] does.
+// A child that ends because of sig, having no handler for it, ends without
+// reporting a result: Join returns an [*ExitError] whose ProcessState names
+// the signal.
+func (p *Process) Signal(sig os.Signal) error {
+	return p.signal(sig, fmt.Sprintf("Signal(%v)", sig))
+}
+
+// signal sends sig to the child; op names the call in an error.
+func (p *Process) signal(sig os.Signal, op string) error {
 	if p.state.Load() != nil {
 		return nil
 	}
-	// Join may reap the child at any moment: os.Process then reports that
-	// it is done, which for Kill is success.
-	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("shm: Kill of %s (pid %d): %w", p.t, p.Pid(), err)
+	// The child may be reaped at any moment: os.Process then reports that
+	// it is done, which is success. os.Process signals through a pidfd, so
+	// a reused process ID cannot redirect the signal.
+	if err := p.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("shm: %s of %s (pid %d): %w", op, p.t, p.Pid(), err)
 	}
 	return nil
 }
 
-// ExitCode returns the child's exit code once [Process.Join] has returned,
-// and -1 before: 0 for success, 1 when the target returned an error, 2 when it
-// panicked. Like [os.ProcessState.ExitCode], it returns -1 for a child killed
-// by a signal.
+// ExitCode returns the child's exit code once it has exited and been waited
+// for (see [Process.Done]), and -1 before: 0 for success, 1 when the target
+// returned an error, 2 when it panicked. Like [os.ProcessState.ExitCode], it
+// returns -1 for a child killed by a signal.
 func (p *Process) ExitCode() int {
 	if st := p.state.Load(); st != nil {
 		return st.ExitCode()

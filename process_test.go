@@ -2,6 +2,7 @@ package shm_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/gob"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -266,38 +268,32 @@ func TestChildKilled(t *testing.T) {
 	}
 }
 
-// TestKillExited kills a child that has exited: before Join (the child is a
-// zombie, not yet reaped), while Join reaps it, and after. Each Kill must
-// return nil, as it does for a child that is running.
+// TestKillExited kills and signals a child that has exited: after it was
+// waited for but before Join, while it is being waited for, and after Join.
+// Each call must return nil, as it does for a child that is running.
 func TestKillExited(t *testing.T) {
 	t.Run("before Join", func(t *testing.T) {
 		p := start(t, doNothing)
-		await(t, "the child to exit", func() bool { return isZombie(p.Pid()) })
+		awaitDone(t, p)
 		if err := p.Kill(); err != nil {
 			t.Fatalf("Kill of an exited child before Join = %v, want nil", err)
 		}
+		if err := p.Signal(syscall.SIGTERM); err != nil {
+			t.Fatalf("Signal to an exited child before Join = %v, want nil", err)
+		}
 		join(t, p)
 	})
-	t.Run("during Join", func(t *testing.T) {
+	t.Run("while waited for", func(t *testing.T) {
 		for i := 0; i < 20; i++ {
-			p := start(t, doNothing)
-			await(t, "the child to exit", func() bool { return isZombie(p.Pid()) })
-			joined := make(chan error)
-			go func() { joined <- p.Join() }()
-			for kills := 0; ; kills++ {
-				select {
-				case err := <-joined:
-					if err != nil {
-						t.Fatalf("Join: %v", err)
-					}
-				default:
-					if err := p.Kill(); err != nil {
-						t.Fatalf("Kill %d during Join = %v, want nil", kills, err)
-					}
-					continue
+			exiting := newFlag(t)
+			p := start(t, raiseFlag, exiting)
+			await(t, "the child to finish its target", func() bool { return exiting.Ptr().Load() == 1 })
+			for kills := 0; p.Alive(); kills++ {
+				if err := p.Kill(); err != nil {
+					t.Fatalf("Kill %d of an exiting child = %v, want nil", kills, err)
 				}
-				break
 			}
+			p.Join() // the child ends as it ends: a Kill may have come first
 		}
 	})
 	t.Run("after Join", func(t *testing.T) {
@@ -308,6 +304,11 @@ func TestKillExited(t *testing.T) {
 		}
 	})
 }
+
+// raiseFlag sets the flag and returns.
+func raiseFlag(f *shm.RawValue[atomic.Int32]) { f.Ptr().Store(1) }
+
+func init() { shm.Register(raiseFlag) }
 
 // isZombie reports whether process pid has exited and waits to be reaped.
 func isZombie(pid int) bool {
@@ -541,13 +542,9 @@ func TestChildDiesWithParent(t *testing.T) {
 	middle.Kill()
 	middle.Join()
 	await(t, fmt.Sprintf("grandchild %d to die with its parent", pid), func() bool {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			return true // gone
-		}
 		// A dead process waiting to be reaped by its new parent is a zombie.
-		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		return len(fields) > 0 && fields[0] == "Z"
+		_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+		return err != nil || isZombie(int(pid))
 	})
 }
 
@@ -570,5 +567,176 @@ func TestChildMapsOnlyItsSegments(t *testing.T) {
 	join(t, start(t, countSegments, out))
 	if got := out.Load(); got != 1 {
 		t.Fatalf("child maps %d segments, want 1 (the parent has %d)", got, shm.SegmentCount())
+	}
+}
+
+// awaitDone waits for p's Done channel, failing the test if it is not closed
+// within a minute.
+func awaitDone(t *testing.T, p *shm.Process) {
+	t.Helper()
+	select {
+	case <-p.Done():
+	case <-time.After(time.Minute):
+		t.Fatalf("Done not closed a minute after the child's exit")
+	}
+}
+
+// TestJoinContextLeavesChildRunning checks that JoinContext returns when its
+// context ends, leaving the child running as Python's join(timeout) does, and
+// that Join still works afterwards.
+func TestJoinContextLeavesChildRunning(t *testing.T) {
+	started := newFlag(t)
+	p := start(t, holdForever, started)
+	await(t, "the child to start", func() bool { return started.Ptr().Load() == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := p.JoinContext(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("JoinContext with a deadline on a sleeping child = %v, want context.DeadlineExceeded", err)
+	}
+	if !p.Alive() {
+		t.Fatal("Alive() = false after JoinContext timed out")
+	}
+	select {
+	case <-p.Done():
+		t.Fatal("Done closed after JoinContext timed out")
+	default:
+	}
+	if got := p.ExitCode(); got != -1 {
+		t.Fatalf("ExitCode() = %d, want -1 for a running child", got)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := p.JoinContext(cancelled); !errors.Is(err, context.Canceled) {
+		t.Fatalf("JoinContext with a cancelled context = %v, want context.Canceled", err)
+	}
+	// The child is still the one that was started: killing it is what ends it.
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	err := p.Join()
+	var ee *shm.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("Join after Kill = %v, want an *ExitError for SIGKILL", err)
+	}
+	if err2 := p.JoinContext(cancelled); err2 != err {
+		t.Fatalf("JoinContext after exit, cancelled context = %v, want Join's %v", err2, err)
+	}
+}
+
+// TestJoinContextSameAsJoin checks that JoinContext returns what Join does.
+func TestJoinContextSameAsJoin(t *testing.T) {
+	for _, c := range []struct {
+		fn   any
+		args []any
+	}{{doNothing, nil}, {failWith, []any{"broken"}}, {panicWith, []any{"boom"}}} {
+		p := start(t, c.fn, c.args...)
+		got := p.JoinContext(bounded(t))
+		if want := p.Join(); got != want {
+			t.Fatalf("JoinContext = %v, Join = %v", got, want)
+		}
+	}
+}
+
+// TestJoinRaces joins one child from several goroutines at once, with Join
+// and with JoinContext, some of whose contexts end first. Every call that
+// does not give up must return the one result; run it with -race.
+func TestJoinRaces(t *testing.T) {
+	release := newFlag(t)
+	p := start(t, failAfter, release, "late")
+	var wg sync.WaitGroup
+	results := make([]error, 8)
+	gaveUp := make(chan struct{})
+	var giveUps sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		if i%2 == 1 {
+			giveUps.Add(1)
+		}
+		go func() {
+			defer wg.Done()
+			switch i % 4 {
+			case 0:
+				results[i] = p.Join()
+			case 1, 3:
+				ctx, cancel := context.WithCancel(context.Background())
+				go func() { <-gaveUp; cancel() }()
+				results[i] = p.JoinContext(ctx)
+				if !errors.Is(results[i], context.Canceled) {
+					t.Errorf("JoinContext %d = %v, want context.Canceled: the child waits for the release", i, results[i])
+				}
+				giveUps.Done()
+				cancel()
+			case 2:
+				results[i] = p.JoinContext(bounded(t))
+			}
+		}()
+	}
+	close(gaveUp)
+	giveUps.Wait()
+	release.Ptr().Store(1)
+	wg.Wait()
+	var want error
+	for i, err := range results {
+		if i%2 == 1 {
+			continue
+		}
+		if want == nil {
+			want = err
+		}
+		if err == nil || err != want {
+			t.Fatalf("results differ: %v", results)
+		}
+	}
+	if !strings.Contains(want.Error(), "late") {
+		t.Fatalf("Join = %v, want the child's error", want)
+	}
+}
+
+// failAfter waits for the release, then returns an error.
+func failAfter(release *shm.RawValue[atomic.Int32], msg string) error {
+	holdUntil(release)
+	return errors.New(msg)
+}
+
+func init() { shm.Register(failAfter) }
+
+// TestDoneWithoutJoin checks that Done is closed when the child exits, with
+// no Join, and that ExitCode and Alive then tell how it ended.
+func TestDoneWithoutJoin(t *testing.T) {
+	p := start(t, failWith, "done")
+	if p.Done() != p.Done() {
+		t.Fatal("Done returns different channels")
+	}
+	awaitDone(t, p)
+	if p.Alive() {
+		t.Fatal("Alive() = true after Done was closed")
+	}
+	if got := p.ExitCode(); got != 1 {
+		t.Fatalf("ExitCode() after Done = %d, want 1", got)
+	}
+	if err := p.Join(); err == nil || !strings.Contains(err.Error(), "done") {
+		t.Fatalf("Join after Done = %v, want the child's error", err)
+	}
+}
+
+// TestSignal ends a child with SIGTERM, Python's terminate(), and signals it
+// again once it has exited.
+func TestSignal(t *testing.T) {
+	started := newFlag(t)
+	p := start(t, holdForever, started)
+	await(t, "the child to start", func() bool { return started.Ptr().Load() == 1 })
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("Signal(SIGTERM) = %v", err)
+	}
+	err := p.Join()
+	var ee *shm.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGTERM {
+		t.Fatalf("Join after SIGTERM = %v, want an *ExitError for SIGTERM", err)
+	}
+	if !strings.Contains(err.Error(), "terminated") {
+		t.Fatalf("error text %q does not say terminated", err)
+	}
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("Signal after exit = %v, want nil", err)
 	}
 }

@@ -13,13 +13,15 @@ package shm
 //     speaks; a child that speaks another refuses to run. The child removes
 //     the variable from its environment before the target runs, so that a
 //     program the target execs does not take itself for a child, and Start
-//     never passes on its own.
+//     never passes on its own, nor one that [Cmd.Env] gives (childEnviron).
+//     The rest of the environment is the parent's or Cmd.Env, the user's.
 //
 //   - Descriptors, given through exec.Cmd.ExtraFiles in this order
 //     (childFiles): 3 (fdControl) is the control file, a memfd that holds the
 //     start message and later the result; 4 (fdTokens) is the family's token
 //     table (internal/token); 5 (fdSegments) and up are the segments the
-//     arguments live in, and no others.
+//     arguments live in, and no others. Descriptors 0 to 2 are the user's,
+//     as [Cmd] says; the protocol does not use them.
 //
 //   - The start message (startMsg), gob-encoded at offset 0 of the control
 //     file before the child starts: the registry key of the target (its name;
@@ -119,10 +121,13 @@ const resultMagic = "shm result\n"
 // maxControl bounds what is read from a control file.
 const maxControl = 1 << 30
 
-// childEnviron returns the environment of a child: this process's, with
-// envChild set to this protocol's version.
-func childEnviron() []string {
-	return append(childEnv(withoutEnv(os.Environ(), envChild)), envChild+"="+protocolVersion)
+// childEnviron returns the environment of a child: env, or this process's if
+// env is nil, with envChild set to this protocol's version whatever env says.
+func childEnviron(env []string) []string {
+	if env == nil {
+		env = os.Environ()
+	}
+	return append(childEnv(withoutEnv(env, envChild)), envChild+"="+protocolVersion)
 }
 
 func withoutEnv(env []string, key string) []string {
