@@ -34,7 +34,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import shmgo  # noqa: E402
 
-HANG_LIMIT = 300  # seconds: a hung test dumps its stacks and ends the run
+HANG_LIMIT = 120  # seconds: a hung test dumps its stacks and ends the run
+LONG = 30  # seconds: a wait that only a bug makes this long
 
 
 # ---------------------------------------------------------------------------
@@ -209,6 +210,23 @@ class SegTest(unittest.TestCase):
             return os.pread(fd, n, off)
         finally:
             os.close(fd)
+
+    def finishes(self, fn, what):
+        """Runs fn in a thread and fails if it is still running after LONG
+        seconds (a deadlock), rather than hanging the run."""
+        err = []
+
+        def run():
+            try:
+                fn()
+            except BaseException as e:  # noqa: BLE001
+                err.append(e)
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        t.join(LONG)
+        self.assertFalse(t.is_alive(), what + " deadlocked")
+        if err:
+            raise err[0]
 
     def open(self, name):
         seg = shmgo.open(name)
@@ -788,9 +806,11 @@ class ObjectTest(SegTest):
         self.assertEqual(v.value, 5)
         self.assertFalse(m.locked())
         # The multiprocessing idiom works: .value does not lock again.
-        with v.get_lock():
-            self.assertTrue(m.locked())
-            v.value += 1
+        def idiom():
+            with v.get_lock():
+                self.assertTrue(m.locked())
+                v.value += 1
+        self.finishes(idiom, ".value under get_lock()")
         self.assertEqual(struct.unpack("=q", self.read_at(name, off, 8))[0], 6)
         self.assertEqual(self.read_at(name, lock_off, 8), bytes(8))
         # .value takes the lock: while another thread holds it, .value waits.
@@ -1283,7 +1303,7 @@ if sys.stdin.readline().strip() == "release":
         p.kill()
         p.wait()
         with self.assertRaises(shmgo.OwnerDeadError) as cm:
-            m.acquire()
+            m.acquire(timeout=LONG)  # a broken check would wait forever: fail instead
         self.assertIs(cm.exception.mutex, m)
         self.assertEqual(cm.exception.token, theirs)
         self.assertEqual(self.word(name) & ~shmgo.MARK, shmgo._runtime().token)  # held by this process
@@ -1300,7 +1320,7 @@ if sys.stdin.readline().strip() == "release":
 
         def wait():
             try:
-                result.append(m.acquire())
+                result.append(m.acquire(timeout=LONG))
             except shmgo.OwnerDeadError as e:
                 result.append(e)
         t = threading.Thread(target=wait)
@@ -1336,12 +1356,15 @@ sys.stdin.readline()
         p.kill()
         p.wait()
         v = seg["counter"]
-        with self.assertRaises(shmgo.OwnerDeadError):
-            v.value = 5
-        self.assertEqual(v.get_obj().value, 0)  # not written
-        self.assertTrue(v.get_lock().locked())
-        v.value = 5  # this thread holds the lock: no locking again
-        v.get_lock().release()
+
+        def take_over():
+            with self.assertRaises(shmgo.OwnerDeadError):
+                v.value = 5
+            self.assertEqual(v.get_obj().value, 0)  # not written
+            self.assertTrue(v.get_lock().locked())
+            v.value = 5  # this thread holds the lock: no locking again
+            v.get_lock().release()
+        self.finishes(take_over, "taking over a dead owner's Value")
         self.assertEqual(v.value, 5)
 
     def test_wait_for_release(self):
@@ -1349,7 +1372,7 @@ sys.stdin.readline()
         p = self.hold_in_child(name)
         m = seg["mu"]
         result = []
-        t = threading.Thread(target=lambda: result.append(m.acquire()))
+        t = threading.Thread(target=lambda: result.append(m.acquire(timeout=LONG)))
         t.start()
         self.wait_marked(name)
         self.assertEqual(result, [])
@@ -1425,6 +1448,242 @@ except shmgo.ShmError as e:
         self.assertIn("libatomic.so.1", out[1])
         self.assertIn("apt-get install libatomic1", out[1])
         self.assertEqual(self.word(name), 0)
+
+
+# ---------------------------------------------------------------------------
+# Against Go's own Mutex (sections 6 and 7)
+#
+# Go's named segments do not exist yet, but its Mutex and token table do: a
+# small Go program (built in a temporary module that uses this repository)
+# puts a Mutex and a counter in its anonymous shared memory, and Python maps
+# the same memfd through /proc/PID/fd. Both sides then speak the protocol
+# with their own code.
+
+GO_PROGRAM = r"""package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/shmgo/shm"
+)
+
+type shared struct {
+	Mu shm.Mutex
+	N  int64
+}
+
+// where returns the inode of the file mapped at p and p's offset in it.
+func where(p uintptr) (ino uint64, off uint64) {
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		panic(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 6 {
+			continue
+		}
+		r := strings.SplitN(f[0], "-", 2)
+		lo, _ := strconv.ParseUint(r[0], 16, 64)
+		hi, _ := strconv.ParseUint(r[1], 16, 64)
+		if uint64(p) >= lo && uint64(p) < hi {
+			fo, _ := strconv.ParseUint(f[2], 16, 64)
+			ino, _ = strconv.ParseUint(f[4], 10, 64)
+			return ino, uint64(p) - lo + fo
+		}
+	}
+	panic("not mapped")
+}
+
+func main() {
+	shm.Main()
+	v, err := shm.NewRawValue(shared{})
+	if err != nil {
+		panic(err)
+	}
+	s := v.Ptr()
+	ino, off := where(uintptr(unsafe.Pointer(s)))
+	fmt.Println(os.Getpid(), ino, off)
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		f := strings.Fields(in.Text())
+		switch f[0] {
+		case "lock":
+			s.Mu.Lock()
+			fmt.Println("locked")
+		case "unlock":
+			s.Mu.Unlock()
+			fmt.Println("unlocked")
+		case "lockctx":
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			err := s.Mu.LockContext(ctx)
+			cancel()
+			switch err {
+			case nil:
+				fmt.Println("ok")
+			case shm.ErrOwnerDead:
+				fmt.Println("ownerdead")
+			default:
+				fmt.Println("error", err)
+			}
+		case "count":
+			n, _ := strconv.Atoi(f[1])
+			for i := 0; i < n; i++ {
+				s.Mu.Lock()
+				s.N++
+				s.Mu.Unlock()
+			}
+			fmt.Println("counted")
+		}
+	}
+}
+"""
+
+
+def map_go_memory(pid, ino):
+    """Maps the memfd of process pid that has inode ino; returns the mmap."""
+    d = "/proc/%d/fd" % pid
+    for fd in os.listdir(d):
+        path = os.path.join(d, fd)
+        try:
+            if os.stat(path).st_ino != ino:
+                continue
+        except OSError:
+            continue
+        f = os.open(path, os.O_RDWR)
+        try:
+            import mmap
+            return mmap.mmap(f, os.fstat(f).st_size)
+        finally:
+            os.close(f)
+    raise AssertionError("no descriptor of process %d has inode %d" % (pid, ino))
+
+
+class GoShared(ctypes.Structure):
+    _fields_ = [("Mu", shmgo.Mutex), ("N", ctypes.c_int64)]
+
+
+class GoTest(SegTest):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = None
+        if shutil.which("go") is None:
+            raise unittest.SkipTest("go is not installed: the Go side cannot be checked")
+        repo = os.path.dirname(HERE)
+        cls.tmp = tempfile.mkdtemp()
+        with open(os.path.join(repo, "go.mod")) as f:
+            godir = next(l for l in f if l.startswith("go "))
+        with open(os.path.join(cls.tmp, "go.mod"), "w") as f:
+            f.write("module interop\n\n%s\nrequire github.com/shmgo/shm v0.0.0\n\n"
+                    "replace github.com/shmgo/shm => %s\n" % (godir, repo))
+        shutil.copy(os.path.join(repo, "go.sum"), cls.tmp)
+        with open(os.path.join(cls.tmp, "main.go"), "w") as f:
+            f.write(GO_PROGRAM)
+        cls.exe = os.path.join(cls.tmp, "interop")
+        r = subprocess.run(["go", "build", "-mod=mod", "-o", cls.exe, "."], cwd=cls.tmp, capture_output=True,
+                           text=True, timeout=900)
+        if r.returncode != 0:
+            shutil.rmtree(cls.tmp)
+            raise AssertionError("building the Go side failed:\n" + r.stderr)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.tmp:
+            shutil.rmtree(cls.tmp)
+
+    def start_go(self):
+        p = subprocess.Popen([self.exe], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, bufsize=1)
+
+        def end():
+            p.kill()
+            p.wait()
+            for f in (p.stdin, p.stdout, p.stderr):
+                f.close()
+        self.addCleanup(end)
+        pid, ino, off = map(int, p.stdout.readline().split())
+        mm = map_go_memory(pid, ino)
+        return p, pid, ino, off, GoShared.from_buffer(mm, off)
+
+    def go(self, p, command, want):
+        p.stdin.write(command + "\n")
+        p.stdin.flush()
+        if want is not None:
+            expect_line(self, p, want)
+
+    def test_count_with_go(self):
+        p, _, _, _, s = self.start_go()
+        n = 100000
+        self.go(p, "count %d" % n, None)
+        for _ in range(n):
+            with s.Mu:
+                s.N += 1
+        expect_line(self, p, "counted")
+        self.assertEqual(s.N, 2 * n)
+        self.assertEqual(s.Mu._word, 0)
+
+    def test_go_waits_for_python(self):
+        p, _, _, _, s = self.start_go()
+        s.Mu.acquire()
+        self.go(p, "lockctx", None)
+        while not s.Mu._word & shmgo.MARK:  # Go sleeps on it
+            time.sleep(0.001)
+        s.Mu.release()
+        expect_line(self, p, "ok")
+        self.assertFalse(s.Mu.acquire(blocking=False))  # Go holds it now
+        self.go(p, "unlock", "unlocked")
+        self.assertTrue(s.Mu.acquire(blocking=False))
+        s.Mu.release()
+
+    def test_go_killed(self):
+        p, _, _, _, s = self.start_go()
+        self.go(p, "lock", "locked")
+        go_token = s.Mu.owner()
+        self.assertTrue(shmgo._runtime().table.alive(go_token))
+        self.assertFalse(s.Mu.acquire(blocking=False))
+        p.kill()
+        p.wait()
+        self.assertFalse(shmgo._runtime().table.alive(go_token))
+        with self.assertRaises(shmgo.OwnerDeadError) as cm:
+            s.Mu.acquire(timeout=LONG)
+        self.assertEqual(cm.exception.token, go_token)
+        s.Mu.release()
+
+    def test_python_killed(self):
+        p, pid, ino, off, s = self.start_go()
+        c = child(self, r"""
+import ctypes, mmap
+pid, ino, off = map(int, sys.argv[1:4])
+d = "/proc/%d/fd" % pid
+for fd in os.listdir(d):
+    try:
+        if os.stat(os.path.join(d, fd)).st_ino == ino:
+            break
+    except OSError:
+        pass
+f = os.open(os.path.join(d, fd), os.O_RDWR)
+mm = mmap.mmap(f, os.fstat(f).st_size)
+m = shmgo.Mutex.from_buffer(mm, off)
+m.acquire()
+print("locked", flush=True)
+sys.stdin.readline()
+""", pid, ino, off)
+        expect_line(self, c, "locked")
+        self.go(p, "lockctx", None)
+        while not s.Mu._word & shmgo.MARK:  # Go sleeps on it
+            time.sleep(0.001)
+        c.kill()
+        c.wait()
+        expect_line(self, p, "ownerdead")
+        self.go(p, "unlock", "unlocked")
+        self.assertEqual(s.Mu._word, 0)
 
 
 if __name__ == "__main__":
