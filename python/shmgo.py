@@ -1194,7 +1194,11 @@ class Segment:
             except (TypeError, ValueError, BufferError):
                 self._base = None
         if not raw:
-            self._walk()
+            try:
+                self._walk()
+            except BaseException:
+                self._fd = -1  # open() closes it: closing it here too could close another file
+                raise
 
     # Header fields, for tools.
     @property

@@ -256,6 +256,19 @@ def child(test, code, *args):
     return p
 
 
+AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def skip_unless_nobody_can_run(test):
+    """Skips test unless this process may run this Python as uid 65534."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        test.skipTest("needs root and setpriv to run a child as another user")
+    r = subprocess.run(AS_NOBODY + [sys.executable, "-c", "import sys; sys.path.insert(0, %r); import shmgo" % HERE],
+                       capture_output=True, text=True, timeout=60, cwd="/")
+    if r.returncode != 0:
+        test.skipTest("this Python cannot run as uid 65534: " + r.stderr.strip()[-200:])
+
+
 def expect_line(test, p, want):
     line = p.stdout.readline().strip()
     if line != want:
@@ -535,6 +548,27 @@ class RecordTest(SegTest):
             with self.subTest(next=target):
                 name, r = self.patch(w, "v", "=Q", 0, target)
                 self.assertRecordError(name, "next", r)
+
+    def test_failed_open_closes_once(self):
+        # A failed open closes its descriptor once: the number may belong to
+        # another file by the time the half-made Segment is collected.
+        w = self.build()
+        name, _ = self.patch(w, "a", "=I", 12, 9)
+        try:
+            shmgo.open(name)
+        except shmgo.LayoutError as e:
+            err = e
+        fd = os.open("/dev/null", os.O_RDONLY)  # takes the lowest free number: the one just closed
+        try:
+            del err
+            import gc
+            gc.collect()
+            os.fstat(fd)  # still open
+        finally:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def test_record_past_used(self):
         w = self.build()
@@ -953,10 +987,9 @@ class ObjectTest(SegTest):
         w.raw_value("s", d, struct.pack("=d", 2.5))
         w.mutex("mu")
         if os.geteuid() == 0:
-            if not shutil.which("setpriv"):
-                self.skipTest("needs setpriv to drop root")
+            skip_unless_nobody_can_run(self)
             name = self.publish(w.bytes(), mode=0o644)
-            prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+            prefix = AS_NOBODY
         else:
             name = self.publish(w.bytes(), mode=0o444)
             prefix = []
@@ -985,8 +1018,7 @@ print(repr(out))
         self.assertEqual(self.read_at(name, 0, 8), b"shmgoSEG")
 
     def test_no_access(self):
-        if os.geteuid() != 0 or not shutil.which("setpriv"):
-            self.skipTest("needs root and setpriv to run as another user")
+        skip_unless_nobody_can_run(self)
         w = SegWriter()
         name = self.publish(w.bytes(), mode=0o600)
         code = CHILD_PRELUDE + r"""
@@ -995,8 +1027,8 @@ try:
 except shmgo.ShmError as e:
     print(e)
 """
-        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
-                            code, name], capture_output=True, text=True, timeout=60, cwd="/")
+        r = subprocess.run(AS_NOBODY + [sys.executable, "-c", code, name], capture_output=True, text=True,
+                           timeout=60, cwd="/")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("Permission denied", r.stdout)
         self.assertIn(name, r.stdout)
