@@ -600,6 +600,7 @@ class _Atomics:
 
     def __init__(self):
         self._cas, self._xchg, self._load, self._store = _load_libatomic()
+        self._tls = threading.local()
         machine = os.uname().machine
         nr = _SYS_FUTEX.get(machine)
         if nr is None:
@@ -612,8 +613,14 @@ class _Atomics:
 
     def cas(self, addr, old, new):
         """Compare-and-swap of the 8 bytes at addr; reports whether it swapped."""
-        exp = ctypes.c_uint64(old)
-        return self._cas(addr, ctypes.addressof(exp), new, _SEQ_CST, _SEQ_CST)
+        try:
+            exp, exp_addr = self._tls.exp
+        except AttributeError:
+            exp = ctypes.c_uint64()
+            exp_addr = ctypes.addressof(exp)
+            self._tls.exp = exp, exp_addr
+        exp.value = old  # the call writes the word it found there: one buffer per thread
+        return self._cas(addr, exp_addr, new, _SEQ_CST, _SEQ_CST)
 
     def load(self, addr):
         return self._load(addr, _SEQ_CST)
@@ -858,6 +865,9 @@ class Mutex(ctypes.Structure):
     _fields_ = [("_word", ctypes.c_uint64)]
 
     def _addr(self):
+        addr = self.__dict__.get("_shmgo_addr")
+        if addr is not None:
+            return addr
         ro = self.__dict__.get("_shmgo_readonly")
         if ro is not None:
             raise ReadOnlyError("shmgo: segment %r is open read-only: its locks cannot be taken" % ro)
@@ -867,7 +877,8 @@ class Mutex(ctypes.Structure):
         if root._b_needsfree_:
             raise ShmError("shmgo: this Mutex is a copy in this process's memory, not the lock in the "
                            "segment (a copy comes from Value.value, from_buffer_copy or a read-only segment)")
-        return ctypes.addressof(self)
+        addr = self.__dict__["_shmgo_addr"] = ctypes.addressof(self)
+        return addr
 
     def acquire(self, blocking=True, timeout=-1):
         """Locks the mutex and returns True, or returns False if it could not
