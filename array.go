@@ -20,10 +20,13 @@ type RawArray[T any] struct {
 
 // NewRawArray returns a new RawArray of n zero elements. An array too large for
 // the segments of the heap gets a segment of its own; its pages cost memory
-// only once written.
-func NewRawArray[T any](n int) (*RawArray[T], error) {
+// only once written. With [In], the RawArray is placed in a named segment.
+func NewRawArray[T any](n int, opts ...Option) (*RawArray[T], error) {
 	if err := infoOf[T]().err; err != nil {
 		return nil, err
+	}
+	if len(opts) > 0 {
+		return newRawArrayIn[T]("NewRawArray", n, nil, opts)
 	}
 	size, err := arraySize[T](n)
 	if err != nil {
@@ -39,7 +42,10 @@ func NewRawArray[T any](n int) (*RawArray[T], error) {
 }
 
 // NewRawArrayFrom returns a new RawArray holding a copy of xs.
-func NewRawArrayFrom[T any](xs []T) (*RawArray[T], error) {
+func NewRawArrayFrom[T any](xs []T, opts ...Option) (*RawArray[T], error) {
+	if len(opts) > 0 {
+		return newRawArrayIn("NewRawArrayFrom", len(xs), xs, opts)
+	}
 	a, err := NewRawArray[T](len(xs))
 	if err != nil {
 		return nil, err
@@ -87,6 +93,9 @@ func NewArray[T any](n int, opts ...Option) (*Array[T], error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.in != nil {
+		return newNamedArray[T](o, n, nil)
+	}
 	raw, err := NewRawArray[T](n)
 	if err != nil {
 		return nil, err
@@ -99,6 +108,9 @@ func NewArrayFrom[T any](xs []T, opts ...Option) (*Array[T], error) {
 	o, err := makeOptions(opts)
 	if err != nil {
 		return nil, err
+	}
+	if o.in != nil {
+		return newNamedArray(o, len(xs), xs)
 	}
 	raw, err := NewRawArrayFrom(xs)
 	if err != nil {

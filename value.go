@@ -23,10 +23,14 @@ type RawValue[T any] struct {
 }
 
 // NewRawValue returns a new RawValue in shared memory holding init. It returns
-// a [*TypeError] if T holds Go pointers.
-func NewRawValue[T any](init T) (*RawValue[T], error) {
+// a [*TypeError] if T holds Go pointers. With [In], the RawValue is placed in
+// a named segment.
+func NewRawValue[T any](init T, opts ...Option) (*RawValue[T], error) {
 	if err := infoOf[T]().err; err != nil {
 		return nil, err
+	}
+	if len(opts) > 0 {
+		return newRawValueIn(init, opts)
 	}
 	p, err := theHeap.alloc(unsafe.Sizeof(RawValue[T]{}))
 	if err != nil {
@@ -69,12 +73,13 @@ type lockedValue[T any] struct {
 	v  RawValue[T]
 }
 
-// An Option changes how a [Value] or an [Array] is made.
+// An Option changes how a shared object is made: [WithLock], [In].
 type Option func(*options)
 
 type options struct {
 	lock    *Mutex
 	lockSet bool
+	in      *inOption // see In
 }
 
 // WithLock makes a Value or an Array use m as its lock instead of a lock of its
@@ -104,7 +109,8 @@ func makeOptions(opts []Option) (options, error) {
 }
 
 // NewValue returns a new Value in shared memory holding init. It returns a
-// [*TypeError] if T holds Go pointers.
+// [*TypeError] if T holds Go pointers. With [In], the Value is placed in a
+// named segment.
 func NewValue[T any](init T, opts ...Option) (*Value[T], error) {
 	if err := infoOf[T]().err; err != nil {
 		return nil, err
@@ -112,6 +118,9 @@ func NewValue[T any](init T, opts ...Option) (*Value[T], error) {
 	o, err := makeOptions(opts)
 	if err != nil {
 		return nil, err
+	}
+	if o.in != nil {
+		return newNamedValue(o, init)
 	}
 	v := new(Value[T])
 	if o.lock != nil {
