@@ -31,8 +31,8 @@ const exitAtOnce = "SHM_TEST_EXIT_AT_ONCE"
 
 // checkLeaks checks that finished children left nothing behind in this
 // process (no control files, no extra segments, mapped or open), that every
-// named segment was closed, and that nothing was left under /dev/shm but
-// token tables (another user's, made by a test's child of that user).
+// named segment was closed, and that no segment of this run was left in
+// /dev/shm.
 func checkLeaks(devShmBefore []string) error {
 	fds := map[string]int{}
 	var named []string
@@ -79,13 +79,14 @@ func checkLeaks(devShmBefore []string) error {
 	return nil
 }
 
-// devShm lists /dev/shm but for token tables: a test's child of another
-// user makes that user's.
+// devShm lists the segments in /dev/shm that this test run names (see
+// newSegName): other programs, other test runs among them, use /dev/shm at the
+// same time.
 func devShm() []string {
 	ents, _ := os.ReadDir("/dev/shm")
 	var names []string
 	for _, e := range ents {
-		if !strings.HasPrefix(e.Name(), ".shm-tokens-") {
+		if strings.HasPrefix(e.Name(), segPrefix) {
 			names = append(names, e.Name())
 		}
 	}
