@@ -3,6 +3,7 @@ package shm_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -1189,5 +1190,173 @@ func TestNamedNoUserTable(t *testing.T) {
 	p.wait(t)
 	if _, err := os.Stat("/dev/shm/" + name); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("a refused Create left a file: %v", err)
+	}
+}
+
+// segmentImage returns the bytes of a new segment holding a Value "v", a
+// RawArray "a" and a Mutex "m".
+func segmentImage(t *testing.T) []byte {
+	t.Helper()
+	seg := createSeg(t, 8192)
+	must(shm.NewValue[int64](7, shm.In(seg, "v")))(t)
+	must(shm.NewRawArrayFrom([]int32{1, 2, 3}, shm.In(seg, "a")))(t)
+	must(shm.NewMutex(shm.In(seg, "m")))(t)
+	b, err := os.ReadFile("/dev/shm/" + seg.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// writeSegment writes b as a new segment file and returns its name.
+func writeSegment(t *testing.T, b []byte) string {
+	t.Helper()
+	name := newSegName(t)
+	if err := os.WriteFile("/dev/shm/"+name, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	removeLater(t, name)
+	return name
+}
+
+func put32(b []byte, off int, v uint32) { binary.NativeEndian.PutUint32(b[off:], v) }
+func put64(b []byte, off int, v uint64) { binary.NativeEndian.PutUint64(b[off:], v) }
+
+// TestNamedCorruptHeader damages each field of a header in turn: Open must
+// fail, naming the segment and the field.
+func TestNamedCorruptHeader(t *testing.T) {
+	good := segmentImage(t)
+	for _, c := range []struct {
+		field  string
+		damage func([]byte) []byte
+	}{
+		{"version", func(b []byte) []byte { put32(b, 8, 2); return b }},
+		{"byte order", func(b []byte) []byte { put32(b, 12, 0x04030201); return b }},
+		{"word size", func(b []byte) []byte { put32(b, 16, 4); return b }},
+		{"header size", func(b []byte) []byte { put32(b, 20, 8192); return b }},
+		{"size", func(b []byte) []byte { put64(b, 24, 1<<20); return b }},
+		{"size", func(b []byte) []byte { return b[:4096+64] }},                    // truncated
+		{"size", func(b []byte) []byte { return append(b, make([]byte, 4096)...) }}, // extended
+		{"file size", func(b []byte) []byte { return b[:100] }},
+		{"checksum", func(b []byte) []byte { put64(b, 32, 12345); return b }},   // created changed
+		{"checksum", func(b []byte) []byte { put64(b, 56, 0); return b }},       // the checksum itself
+		{"checksum", func(b []byte) []byte { b[0] = 's'; b[1] = 'h'; return b }}, // still the magic: no change
+		{"used", func(b []byte) []byte { put64(b, 72, 100); return b }},
+		{"used", func(b []byte) []byte { put64(b, 72, 1<<40); return b }},
+		{"first", func(b []byte) []byte { put64(b, 80, 17); return b }},
+		{"last", func(b []byte) []byte { put64(b, 88, 8192); return b }},
+	} {
+		b := c.damage(slices.Clone(good))
+		if c.field == "checksum" && bytes.Equal(b[:56], good[:56]) && binary.NativeEndian.Uint64(b[56:]) == binary.NativeEndian.Uint64(good[56:]) {
+			continue // the damage changed nothing
+		}
+		name := writeSegment(t, b)
+		_, err := shm.Open(name)
+		var fe *shm.FormatError
+		if !errors.As(err, &fe) || fe.Field != c.field || fe.Segment != name || !strings.Contains(err.Error(), "header field "+c.field) {
+			t.Errorf("%s damaged: Open = %v, want a FormatError for field %s", c.field, err, c.field)
+		}
+	}
+	// Without the magic, a file is a raw segment.
+	b := slices.Clone(good)
+	b[0] = 'X'
+	seg := openSeg(t, writeSegment(t, b))
+	if st := must(seg.Stat())(t); !st.Raw {
+		t.Fatal("a file without the magic opened as a segment with a header")
+	}
+	if _, err := shm.LookupValue[int64](seg, "v"); err == nil || !strings.Contains(err.Error(), "no shm header") {
+		t.Fatalf("LookupValue in a file without the magic: %v", err)
+	}
+}
+
+// TestNamedCorruptRecord damages a directory record in turn: Objects and
+// look-ups must fail, naming the record and the field.
+func TestNamedCorruptRecord(t *testing.T) {
+	good := segmentImage(t)
+	first := int(binary.NativeEndian.Uint64(good[80:]))
+	second := int(binary.NativeEndian.Uint64(good[first:]))
+	third := int(binary.NativeEndian.Uint64(good[second:]))
+	rehash := func(b []byte, rec int) {
+		nameLen := int(binary.NativeEndian.Uint16(b[rec+56:]))
+		descLen := int(binary.NativeEndian.Uint32(b[rec+60:]))
+		d := b[rec+64+nameLen : rec+64+nameLen+descLen]
+		h := uint64(0xcbf29ce484222325)
+		for _, c := range d {
+			h ^= uint64(c)
+			h *= 0x100000001b3
+		}
+		put64(b, rec+48, h)
+	}
+	for _, c := range []struct {
+		field  string
+		rec    int
+		damage func([]byte)
+	}{
+		{"offset", 4096 + 8, func(b []byte) { put64(b, 80, 4096+8) }},
+		{"next", second, func(b []byte) { put64(b, second, uint64(first)) }},
+		{"next", second, func(b []byte) { put64(b, second, uint64(second)) }},
+		{"record size", first, func(b []byte) { put32(b, first+8, 1000) }},
+		{"kind", first, func(b []byte) { put32(b, first+12, 9) }},
+		{"off", first, func(b []byte) { put64(b, first+16, 1<<40) }},
+		{"off", first, func(b []byte) { put64(b, first+16, 4097) }},
+		{"size", first, func(b []byte) { put64(b, first+24, 16) }},
+		{"length", first, func(b []byte) { put64(b, first+32, 2); put64(b, first+24, 16) }},
+		{"lock", first, func(b []byte) { put64(b, first+40, 8190) }},
+		{"lock", third, func(b []byte) { put64(b, third+40, 4096) }},
+		{"type hash", first, func(b []byte) { b[first+48] ^= 1 }},
+		{"name length", first, func(b []byte) { binary.NativeEndian.PutUint16(b[first+56:], 0) }},
+		{"zero", first, func(b []byte) { b[first+58] = 1 }},
+		{"descriptor length", first, func(b []byte) { put32(b, first+60, 0) }},
+		{"name", first, func(b []byte) { b[first+64] = '/' }},
+		{"name", second, func(b []byte) { b[second+64] = 'v' }}, // a second "v"
+		{"descriptor", first, func(b []byte) {
+			copy(b[first+65:], `{"kind":"int64","size":8,"align":4}`)
+			rehash(b, first)
+		}},
+		{"descriptor", first, func(b []byte) {
+			copy(b[first+65:], `{"kind":"int64", "size":8,"align":8`)
+			rehash(b, first)
+		}},
+	} {
+		b := slices.Clone(good)
+		c.damage(b)
+		seg := openSeg(t, writeSegment(t, b))
+		_, err := seg.Objects()
+		var fe *shm.FormatError
+		if !errors.As(err, &fe) || fe.Field != c.field || fe.Record != int64(c.rec) ||
+			!strings.Contains(err.Error(), fmt.Sprintf("record at offset %d: field %s", c.rec, c.field)) {
+			t.Errorf("%s of record %d damaged: Objects = %v", c.field, c.rec, err)
+		}
+		if _, err := shm.LookupMutex(seg, "missing"); !errors.As(err, &fe) {
+			t.Errorf("%s of record %d damaged: a look-up = %v, want the FormatError", c.field, c.rec, err)
+		}
+	}
+	// The length in a RawArray's header must be the record's.
+	b := slices.Clone(good)
+	off := binary.NativeEndian.Uint64(b[second+16:])
+	put64(b, int(off)-64, 1000)
+	seg := openSeg(t, writeSegment(t, b))
+	if _, err := shm.LookupRawArray[int32](seg, "a"); err == nil || !strings.Contains(err.Error(), "field length: 3, but the array's header says 1000") {
+		t.Errorf("a RawArray whose header disagrees with its record: %v", err)
+	}
+}
+
+// TestNamedTruncated truncates the file of an open segment, as another
+// process of the user could: shm's own reads of it fail with an error
+// instead of crashing the process.
+func TestNamedTruncated(t *testing.T) {
+	seg := createSeg(t, 1<<16)
+	must(shm.NewValue[int64](7, shm.In(seg, "v")))(t)
+	if err := os.Truncate("/dev/shm/"+seg.Name(), 4096); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := seg.Objects(); err == nil || !strings.Contains(err.Error(), "truncated") {
+		t.Fatalf("Objects of a truncated segment: %v", err)
+	}
+	if _, err := shm.NewValue[int64](8, shm.In(seg, "w")); err == nil || !strings.Contains(err.Error(), "truncated") {
+		t.Fatalf("In a truncated segment: %v", err)
+	}
+	if _, err := shm.Open(seg.Name()); err == nil || !strings.Contains(err.Error(), "size") {
+		t.Fatalf("Open of a truncated segment: %v", err)
 	}
 }
