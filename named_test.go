@@ -1235,11 +1235,11 @@ func TestNamedCorruptHeader(t *testing.T) {
 		{"word size", func(b []byte) []byte { put32(b, 16, 4); return b }},
 		{"header size", func(b []byte) []byte { put32(b, 20, 8192); return b }},
 		{"size", func(b []byte) []byte { put64(b, 24, 1<<20); return b }},
-		{"size", func(b []byte) []byte { return b[:4096+64] }},                    // truncated
+		{"size", func(b []byte) []byte { return b[:4096+64] }},                      // truncated
 		{"size", func(b []byte) []byte { return append(b, make([]byte, 4096)...) }}, // extended
 		{"file size", func(b []byte) []byte { return b[:100] }},
-		{"checksum", func(b []byte) []byte { put64(b, 32, 12345); return b }},   // created changed
-		{"checksum", func(b []byte) []byte { put64(b, 56, 0); return b }},       // the checksum itself
+		{"checksum", func(b []byte) []byte { put64(b, 32, 12345); return b }},    // created changed
+		{"checksum", func(b []byte) []byte { put64(b, 56, 0); return b }},        // the checksum itself
 		{"checksum", func(b []byte) []byte { b[0] = 's'; b[1] = 'h'; return b }}, // still the magic: no change
 		{"used", func(b []byte) []byte { put64(b, 72, 100); return b }},
 		{"used", func(b []byte) []byte { put64(b, 72, 1<<40); return b }},
