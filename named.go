@@ -304,10 +304,11 @@ type segmentOptions struct {
 
 // Mode sets the permission bits of a new segment's file; the default is
 // 0600, and the umask plays no part. The owner must be able to read and
-// write; others may be let read (0640, 0604, 0644), never write: a process
-// of another user could not judge the liveness of a lock's owner (see
-// "Users" above), so shm opens a segment for writing only in processes of
-// its owner, and refuses a mode that would have others write.
+// write; others may be let read (0640, 0604, 0644), never write: locks judge
+// their owners' liveness through a table of the owner's user, which another
+// user's processes do not share, so shm opens a segment for writing only in
+// processes of its owner (see [Open]), and refuses a mode that would have
+// others write.
 func Mode(perm fs.FileMode) SegmentOption {
 	return func(o *segmentOptions) {
 		if perm&^0o644 != 0 || perm&0o600 != 0o600 {
@@ -342,11 +343,16 @@ func createStep(step int) {
 
 // Create makes a new segment of size bytes named name and opens it. size is
 // the size of the whole file, rounded up to a multiple of 4096, at least
-// 8192: the first 4096 bytes hold the header. Create returns an error
-// wrapping [fs.ErrExist] if name is taken, and an error if this process
-// holds no liveness token from its user's table (see "Users" in the
-// package's named-segment documentation), since then the segment's locks
-// could not name it. A segment is never half-made: see "Publishing".
+// 8192: the first 4096 bytes hold the header. The file's mode is 0600, or
+// what [Mode] gives.
+//
+// Create returns an error wrapping [fs.ErrExist] if name is taken: of
+// several programs creating one name at once, exactly one succeeds. It
+// returns an error if this process holds no liveness token from its user's
+// table (when /dev/shm is not writable, say), since then other programs
+// could not judge its locks. The segment appears under its name complete or
+// not at all, even if the creator is killed during Create: it is built
+// without a name and linked into place when done.
 func Create(name string, size int, opts ...SegmentOption) (*Segment, error) {
 	s, err := create(name, size, opts)
 	if err != nil {
@@ -434,7 +440,7 @@ func create(name string, size int, opts []SegmentOption) (*Segment, error) {
 		return nil, err
 	}
 	nf := &namedFile{name: name, file: file, hdr: hdr}
-	s, err := theHeap.attachNamed(info.Ino|namedBit, f, false, func() (*segment, error) {
+	s, err := theHeap.attachNamed(info.Ino|namedBit, f, true, func() (*segment, error) {
 		return &segment{file: f, ino: info.Ino | namedBit, mem: mem, named: nf}, nil
 	})
 	if err != nil {
@@ -1260,7 +1266,7 @@ func place(o options, p placement) (block unsafe.Pointer, lock *Mutex, err error
 	s, name := o.in.seg, o.in.name
 	defer func() {
 		if err != nil {
-			err = fmt.Errorf("shm: In(%q, %q): %w", s.Name(), name, err)
+			err = fmt.Errorf("shm: In(%q, %q): %w", segName(s), name, err)
 		}
 	}()
 	if s == nil {
@@ -1424,12 +1430,20 @@ func lookupNamed(s *Segment, fn, name string, td *typeDesc, t reflect.Type, writ
 		ok = ok || r.kind == k
 	}
 	if !ok {
-		return nil, fmt.Errorf("object %q of segment %q is a %s, not a %s", name, s.name, r.kind, kinds[0])
+		return nil, fmt.Errorf("object %q of segment %q is %s, not %s", name, s.name, withArticle(r.kind), withArticle(kinds[0]))
 	}
 	if string(r.descBytes) != string(td.bytes) {
 		return nil, &LayoutError{Segment: s.name, Object: name, Type: t, Want: td.d.layout(), Have: r.d.layout()}
 	}
 	return r, nil
+}
+
+// withArticle returns "a RawValue", "an Array" and so on.
+func withArticle(k objKind) string {
+	if k == kindArray {
+		return "an " + k.String()
+	}
+	return "a " + k.String()
 }
 
 // at returns the address of byte off of the segment's file.

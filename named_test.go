@@ -351,7 +351,7 @@ func TestNamedLayoutMismatch(t *testing.T) {
 		t.Errorf("RawArray of uint32 for int32: %v", err)
 	}
 	// Another kind.
-	if _, err := shm.LookupArray[int32](seg, "a"); err == nil || !strings.Contains(err.Error(), "is a RawArray, not a Array") {
+	if _, err := shm.LookupArray[int32](seg, "a"); err == nil || !strings.Contains(err.Error(), "is a RawArray, not an Array") {
 		t.Errorf("LookupArray of a RawArray: %v", err)
 	}
 	if _, err := shm.LookupMutex(seg, "r"); err == nil || !strings.Contains(err.Error(), "is a Value, not a Mutex") {
