@@ -166,6 +166,44 @@ package shm
 // descriptor, as it does an anonymous segment's, and maps it; the segment
 // must be open in the parent (not closed) while Start runs.
 //
+// # Choices where the spec (notes/segment-spec.md) is silent
+//
+//   - A file shorter than a header is a raw segment if it lacks the magic (a
+//     Python SharedMemory of 100 bytes opens), and damaged (field "file
+//     size") if it has it: the magic is checked before the size.
+//   - Object names follow the rules for segment names, ".shm-" and "." and
+//     ".." included, so that one check serves both.
+//   - first and last may be 0 (no record); count and last are not checked
+//     against the list at Open, since a dead allocator may leave them
+//     stale: readers follow next from first, and the next allocator repairs
+//     them (last = the list's true end, count = its length). An allocator
+//     links a new record after the last record it walked to, not after the
+//     header's last, so a stale last never hides a record.
+//   - Offsets grow along the list: a next that does not point past its
+//     record is damage. This is what an allocator that carves from used
+//     always produces, and it makes every walk end.
+//   - A descriptor must be canonical: parsed and written again, it must
+//     come out the same bytes. It must also be consistent: scalar sizes as
+//     on 64-bit machines, an array's size its length times its element's,
+//     struct fields in order, aligned, not overlapping, none of size 0.
+//   - For arrays, off-64 (the length) must lie in the file, and the length
+//     there must equal the record's when an array is looked up. A record's
+//     lock must be 0 but for Value and Array, and 8-aligned in the file for
+//     them; length must be 1 but for arrays.
+//   - A look-up of a RawValue also finds a Value (its value, unlocked), and
+//     one of a RawArray an Array: that is how a read-only process reads
+//     them. A Value or Array can only be looked up as itself.
+//   - Read-only: a segment with a header is opened for writing only by
+//     processes of the file's owner that hold a token from their user's
+//     table; a raw segment, which has no locks, whenever the file's mode
+//     lets the process write.
+//   - Mode accepts subsets of 0644 that include 0600.
+//   - Creator's user ID is the effective one (the token table's); created is
+//     time.Now in nanoseconds.
+//   - Go's uintptr and atomic.Uintptr are described as uint64 (by size).
+//   - Create's test knob has eight steps, finer than the spec's four (see
+//     createChecked and what follows).
+//
 // # Look-ups
 //
 // There is one look-up function per kind, LookupValue[T] and so on, rather
