@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 
 	"github.com/shmgo/shm"
@@ -301,8 +300,8 @@ func TestNamedFull(t *testing.T) {
 }
 
 func TestNamedMode(t *testing.T) {
-	old := syscall.Umask(0o077) // Mode must not depend on it
-	defer syscall.Umask(old)
+	old := umask(0o077) // Mode must not depend on it
+	defer umask(old)
 	for _, mode := range []fs.FileMode{0o600, 0o640, 0o644} {
 		seg := createSeg(t, 8192, shm.Mode(mode))
 		fi, err := os.Stat("/dev/shm/" + seg.Name())
@@ -1158,15 +1157,17 @@ func scenarioNamedNoTable() int {
 	fmt.Println("Create:", err)
 	seg, err := shm.Open(os.Getenv(envPublic))
 	if err != nil {
-		return scenarioFail("public: %v", err)
+		return scenarioFail("own: %v", err)
 	}
 	fmt.Println("read-only:", seg.ReadOnly())
+	_, err = shm.LookupValue[int64](seg, "v")
+	fmt.Println("LookupValue:", err)
 	return 0
 }
 
 // TestNamedNoUserTable runs a program that cannot have a token from its
 // user's table (the table belongs to another user): it cannot create a
-// segment, and the error says why.
+// segment, and opens its own read-only; the errors say why.
 func TestNamedNoUserTable(t *testing.T) {
 	const uid = 65533
 	cmd := asUser(t, uid)
@@ -1177,16 +1178,24 @@ func TestNamedNoUserTable(t *testing.T) {
 	}
 	f.Close()
 	t.Cleanup(func() { os.Remove(table) })
-	public := createSeg(t, 8192, shm.Mode(0o644))
+	own := createSeg(t, 8192)
+	must(shm.NewValue[int64](1, shm.In(own, "v")))(t)
+	if err := os.Chown("/dev/shm/"+own.Name(), uid, uid); err != nil {
+		t.Fatal(err)
+	}
 	name := newSegName(t)
 	removeLater(t, name)
 
-	p := startScenario(t, cmd, "named-no-table", envSeg+"="+name, envPublic+"="+public.Name())
-	line, _ := p.out.ReadString('\n')
-	if !strings.Contains(line, "no liveness token from its user's table") || !strings.Contains(line, table) {
-		t.Fatalf("Create without a user table: %q, want an error saying why; stderr:\n%s", line, p.stderr.Bytes())
+	p := startScenario(t, cmd, "named-no-table", envSeg+"="+name, envPublic+"="+own.Name())
+	for _, what := range []string{"Create", "LookupValue"} {
+		line, _ := p.out.ReadString('\n')
+		if !strings.HasPrefix(line, what+":") || !strings.Contains(line, "no liveness token from its user's table") || !strings.Contains(line, table) {
+			t.Fatalf("%s without a user table: %q, want an error saying why; stderr:\n%s", what, line, p.stderr.Bytes())
+		}
+		if what == "Create" {
+			p.expect(t, "read-only: true")
+		}
 	}
-	p.expect(t, "read-only: true")
 	p.wait(t)
 	if _, err := os.Stat("/dev/shm/" + name); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("a refused Create left a file: %v", err)
