@@ -865,10 +865,15 @@ func (s *Segment) Stat() (SegmentInfo, error) {
 		return si, nil
 	}
 	recs, err := nf.records()
+	if err == nil {
+		err = guardFault(s.name, func() error {
+			si.Used = int64(fileImage(nf.file).load64(hdrUsed))
+			return nil
+		})
+	}
 	if err != nil {
 		return SegmentInfo{}, err
 	}
-	si.Used = int64(fileImage(nf.file).load64(hdrUsed))
 	si.Objects = len(recs)
 	si.Created = time.Unix(0, nf.hdr.created)
 	si.CreatorPid = int(nf.hdr.pid)

@@ -1362,6 +1362,9 @@ func TestNamedTruncated(t *testing.T) {
 	if _, err := seg.Objects(); err == nil || !strings.Contains(err.Error(), "truncated") {
 		t.Fatalf("Objects of a truncated segment: %v", err)
 	}
+	if _, err := seg.Stat(); err == nil || !strings.Contains(err.Error(), "truncated") {
+		t.Fatalf("Stat of a truncated segment: %v", err)
+	}
 	if _, err := shm.NewValue[int64](8, shm.In(seg, "w")); err == nil || !strings.Contains(err.Error(), "truncated") {
 		t.Fatalf("In a truncated segment: %v", err)
 	}
