@@ -20,7 +20,7 @@ type RawArray[T any] struct {
 
 // NewRawArray returns a new RawArray of n zero elements. An array too large for
 // the segments of the heap gets a segment of its own; its pages cost memory
-// only once written.
+// only once written. With [In], the RawArray is placed in a named segment.
 //
 // An array larger than this machine's memory and swap, or than the memory
 // cgroup of this process allows, is refused with an error that gives the
@@ -28,7 +28,10 @@ type RawArray[T any] struct {
 // come from shared memory (as tmpfs's do) and are allocated on first write,
 // and if the memory is not there then, the process that writes is killed by
 // the OOM killer, or by a SIGBUS.
-func NewRawArray[T any](n int) (*RawArray[T], error) {
+func NewRawArray[T any](n int, opts ...Option) (*RawArray[T], error) {
+	if len(opts) > 0 {
+		return newRawArrayIn[T]("NewRawArray", n, nil, opts)
+	}
 	return newRawArray[T]("NewRawArray", n)
 }
 
@@ -55,7 +58,10 @@ func newRawArray[T any](ctor string, n int) (*RawArray[T], error) {
 }
 
 // NewRawArrayFrom returns a new RawArray holding a copy of xs.
-func NewRawArrayFrom[T any](xs []T) (*RawArray[T], error) {
+func NewRawArrayFrom[T any](xs []T, opts ...Option) (*RawArray[T], error) {
+	if len(opts) > 0 {
+		return newRawArrayIn("NewRawArrayFrom", len(xs), xs, opts)
+	}
 	return newRawArrayFrom("NewRawArrayFrom", xs)
 }
 
@@ -110,6 +116,9 @@ func NewArray[T any](n int, opts ...Option) (*Array[T], error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.in != nil {
+		return newNamedArray[T](o, n, nil)
+	}
 	raw, err := newRawArray[T]("NewArray", n)
 	if err != nil {
 		return nil, err
@@ -122,6 +131,9 @@ func NewArrayFrom[T any](xs []T, opts ...Option) (*Array[T], error) {
 	o, err := makeOptions(opts)
 	if err != nil {
 		return nil, err
+	}
+	if o.in != nil {
+		return newNamedArray(o, len(xs), xs)
 	}
 	raw, err := newRawArrayFrom("NewArrayFrom", xs)
 	if err != nil {

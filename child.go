@@ -45,7 +45,14 @@ func setUpChild(ctl *os.File) (*startMsg, *target, []reflect.Value, error) {
 	}
 	segs := make([]*segment, len(msg.Segments))
 	for i, ino := range msg.Segments {
-		s, err := mapSegment(memfd.Inherit(fdSegments+i, "shm"))
+		f := memfd.Inherit(fdSegments+i, "shm")
+		var s *segment
+		var err error
+		if ino&namedBit != 0 {
+			s, err = mapInherited(f, ino)
+		} else {
+			s, err = mapSegment(f)
+		}
 		if err != nil {
 			return nil, nil, nil, err
 		}

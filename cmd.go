@@ -129,7 +129,9 @@ func (c *Cmd) Start() (*Process, error) {
 	// A child maps only the segments its arguments live in: a program with
 	// many segments does not make every child map them all.
 	var files []*os.File
-	msg.Segments, files = theHeap.filesFor(msg.Args)
+	if msg.Segments, files, err = theHeap.filesFor(msg.Args); err != nil {
+		return nil, fmt.Errorf("shm: Start(%s): %w", t, err)
+	}
 	ctl, err := memfd.Create("shm-control", 0)
 	if err != nil {
 		return nil, fmt.Errorf("shm: Start(%s): %w", t, err)

@@ -63,6 +63,27 @@
 // A child never outlives its parent: when the parent dies, the kernel kills
 // its children.
 //
+// # Named segments
+//
+// Unrelated programs, in Go or in Python (python/shmgo.py), share objects
+// through a named segment: a file in /dev/shm that one program makes with
+// [Create] and the others open with [Open]. [In] places an object in a
+// segment under a name, with any constructor, and [LookupValue] and its kin
+// find it, checking that its layout is the type's:
+//
+//	seg, err := shm.Create("scores", 1<<20)           // or shm.Open("scores")
+//	score, err := shm.NewValue(0, shm.In(seg, "score"))
+//	// in another program:
+//	score, err := shm.LookupValue[int](seg, "score")
+//
+// A Mutex in a named segment works between any processes of its owner's
+// user: a program killed holding it is detected as a child is. Other users
+// may be let read a segment ([Mode]); they open it read-only. A segment
+// outlives its programs until [Remove] removes it, as a file does: decide
+// which program removes it when the data is no longer needed, or use
+// `shm rm`. A process of the same user can write, or truncate, a segment's
+// file: share segments only with programs you trust with that memory.
+//
 // # Memory model
 //
 // In the terms of the Go memory model, everything a child did happens before

@@ -7,11 +7,17 @@ import (
 	"github.com/shmgo/shm/internal/token"
 )
 
-// SegmentCount returns how many segments this process maps.
+// SegmentCount returns how many anonymous segments this process maps.
 func SegmentCount() int {
 	theHeap.mu.Lock()
 	defer theHeap.mu.Unlock()
-	return len(theHeap.segs)
+	n := 0
+	for _, s := range theHeap.segs {
+		if s.named == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // ProcessToken returns this process's liveness token.
@@ -82,3 +88,47 @@ func LastSleep() time.Duration { return time.Duration(lockStats.lastTimeout.Load
 // TokenSlotHolder returns the latest token of liveness slot s and whether its
 // holder lives.
 func TokenSlotHolder(s int) (uint64, bool) { return family.Holder(s) }
+
+// SetCreateHook sets the function Create calls after each of its steps, 1 to
+// CreateSteps.
+func SetCreateHook(f func(step int)) { createHook = f }
+
+// CreateSteps is the number of steps of Create; CreateLinked the step after
+// which the segment is published.
+const (
+	CreateSteps  = createSteps
+	CreateLinked = createLinked
+)
+
+// SetAllocHook sets the function an allocation in a named segment calls after
+// each of its steps, 1 to AllocSteps.
+func SetAllocHook(f func(step int)) { allocHook = f }
+
+// AllocSteps is the number of steps of an allocation in a named segment;
+// AllocLinked the step after which the object is in the directory.
+const (
+	AllocSteps  = allocCounted
+	AllocLinked = allocLinked
+)
+
+// AllocLock returns the allocation lock of s.
+func AllocLock(s *Segment) *Mutex { return as[Mutex](s.at(hdrLock)) }
+
+// HeaderCounts returns the used, last and count fields of s's header.
+func HeaderCounts(s *Segment) (used, last uint64, count uint32) {
+	b := fileImage(s.seg.named.file)
+	return b.load64(hdrUsed), b.load64(hdrLast), word32At(b, hdrCount).Load()
+}
+
+// NamedSegmentCount returns how many named segments this process maps.
+func NamedSegmentCount() int {
+	theHeap.mu.Lock()
+	defer theHeap.mu.Unlock()
+	n := 0
+	for _, s := range theHeap.segs {
+		if s.named != nil {
+			n++
+		}
+	}
+	return n
+}

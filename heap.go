@@ -108,7 +108,7 @@ func (h *heap) lookupIno(ino uint64) *segment {
 
 // filesFor returns the segments that args refer to, as the inode numbers
 // that name them and the files to pass to a child.
-func (h *heap) filesFor(args []argMsg) ([]uint64, []*os.File) {
+func (h *heap) filesFor(args []argMsg) ([]uint64, []*os.File, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var inos []uint64
@@ -119,12 +119,15 @@ func (h *heap) filesFor(args []argMsg) ([]uint64, []*os.File) {
 				continue
 			}
 			if s := h.lookupIno(r.Seg); s != nil {
+				if s.file == nil {
+					return nil, nil, fmt.Errorf("segment %q is closed: open it again to pass its objects to a child", s.named.name)
+				}
 				inos = append(inos, s.ino)
 				files = append(files, s.file)
 			}
 		}
 	}
-	return inos, files
+	return inos, files, nil
 }
 
 // adopt adds segments inherited from the parent.

@@ -38,3 +38,6 @@ func pinToCPU(cpu int) error {
 	}
 	return nil
 }
+
+// umask sets this process's file mode creation mask and returns the old one.
+func umask(mask int) int { return syscall.Umask(mask) }

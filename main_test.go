@@ -30,17 +30,24 @@ func TestMain(m *testing.M) {
 const exitAtOnce = "SHM_TEST_EXIT_AT_ONCE"
 
 // checkLeaks checks that finished children left nothing behind in this
-// process (no control files, no extra segments, mapped or open) and that
-// nothing was written under /dev/shm.
+// process (no control files, no extra segments, mapped or open), that every
+// named segment was closed, and that no segment of this run was left in
+// /dev/shm.
 func checkLeaks(devShmBefore []string) error {
 	fds := map[string]int{}
+	var named []string
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		return err
 	}
 	for _, e := range ents {
-		if l, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && strings.HasPrefix(l, "/memfd:") {
+		l, err := os.Readlink("/proc/self/fd/" + e.Name())
+		switch {
+		case err != nil:
+		case strings.HasPrefix(l, "/memfd:"):
 			fds[strings.TrimSuffix(strings.TrimPrefix(l, "/memfd:"), " (deleted)")]++
+		case strings.HasPrefix(l, "/dev/shm/") && !strings.HasPrefix(l, "/dev/shm/.shm-tokens-"):
+			named = append(named, l)
 		}
 	}
 	maps := map[string]int{}
@@ -63,6 +70,8 @@ func checkLeaks(devShmBefore []string) error {
 		return fmt.Errorf("%d segment mappings, want %d", maps["shm"], segs)
 	case fds["shm-tokens"] > 2 || maps["shm-tokens"] > 1:
 		return fmt.Errorf("token table: %d files, %d mappings", fds["shm-tokens"], maps["shm-tokens"])
+	case len(named) > 0:
+		return fmt.Errorf("named segments left open: %v", named)
 	}
 	if after := devShm(); !slices.Equal(devShmBefore, after) {
 		return fmt.Errorf("/dev/shm changed: before %v, after %v", devShmBefore, after)
@@ -70,11 +79,16 @@ func checkLeaks(devShmBefore []string) error {
 	return nil
 }
 
+// devShm lists the segments in /dev/shm that this test run names (see
+// newSegName): other programs, other test runs among them, use /dev/shm at the
+// same time.
 func devShm() []string {
 	ents, _ := os.ReadDir("/dev/shm")
-	names := make([]string, len(ents))
-	for i, e := range ents {
-		names[i] = e.Name()
+	var names []string
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), segPrefix) {
+			names = append(names, e.Name())
+		}
 	}
 	return names
 }

@@ -121,8 +121,12 @@ var lockStats struct {
 	lastTimeout atomic.Int64  // the timeout of the latest futex wait, in ns
 }
 
-// NewMutex returns a new unlocked Mutex in shared memory.
-func NewMutex() (*Mutex, error) {
+// NewMutex returns a new unlocked Mutex in shared memory. With [In], the
+// Mutex is placed in a named segment.
+func NewMutex(opts ...Option) (*Mutex, error) {
+	if len(opts) > 0 {
+		return newMutexIn(opts)
+	}
 	p, err := theHeap.alloc(unsafe.Sizeof(Mutex{}))
 	if err != nil {
 		return nil, err

@@ -13,9 +13,10 @@ import (
 // such as a *RawValue or the slice from RawArray.Slice, stay valid. The kernel
 // frees a segment's memory when the last process that maps it exits.
 type segment struct {
-	file *os.File // kept open so it can be passed to children
-	ino  uint64   // names the segment to the other processes of the family
-	mem  []byte
+	file  *os.File // kept open so it can be passed to children; nil for a named segment closed in this process
+	ino   uint64   // names the segment to the other processes of the family; see namedBit
+	mem   []byte
+	named *namedFile // set for a named segment (named.go)
 }
 
 // newSegment creates and maps a zeroed segment of size bytes. Its size is

@@ -45,3 +45,31 @@ func futexWord(w *atomic.Uint64) *atomic.Uint32 {
 
 // lowHalf is the offset of bits 0-31 in a 64-bit word.
 var lowHalf = 4 * uintptr(binary.NativeEndian.Uint16([]byte{0, 1})&1)
+
+// wordAt returns the 64-bit word at byte off of b, to be read and written
+// atomically. Sound because b is a named segment's file image, which starts
+// page aligned (a mapping) or 8-aligned (alignedCopy), and every offset
+// passed here is a header field's (a multiple of 8) or a record's, checked
+// to be a multiple of 64; the index expression checks that the 8 bytes are
+// inside b. The memory is outside the Go heap or in a []uint64, and holds no
+// Go pointers.
+func wordAt(b []byte, off uint64) *atomic.Uint64 {
+	_ = b[off+7]
+	return (*atomic.Uint64)(unsafe.Pointer(&b[off]))
+}
+
+// word32At is wordAt for the 32-bit header field count, at a multiple of 4.
+func word32At(b []byte, off uint64) *atomic.Uint32 {
+	_ = b[off+3]
+	return (*atomic.Uint32)(unsafe.Pointer(&b[off]))
+}
+
+// alignedCopy returns a copy of b that starts 8-aligned, as a mapping does,
+// so that wordAt may be used on it: the bytes of a new []uint64, which the
+// garbage collector keeps alive through the returned slice.
+func alignedCopy(b []byte) []byte {
+	words := make([]uint64, (len(b)+7)/8)
+	c := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(words))), len(words)*8)[:len(b)]
+	copy(c, b)
+	return c
+}

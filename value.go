@@ -24,10 +24,14 @@ type RawValue[T any] struct {
 }
 
 // NewRawValue returns a new RawValue in shared memory holding init. It returns
-// a [*TypeError] if T holds Go pointers or a sync type.
-func NewRawValue[T any](init T) (*RawValue[T], error) {
+// a [*TypeError] if T holds Go pointers or a sync type. With [In], the
+// RawValue is placed in a named segment.
+func NewRawValue[T any](init T, opts ...Option) (*RawValue[T], error) {
 	if err := infoOf[T]().err; err != nil {
 		return nil, err
+	}
+	if len(opts) > 0 {
+		return newRawValueIn(init, opts)
 	}
 	p, err := theHeap.alloc(unsafe.Sizeof(RawValue[T]{}))
 	if err != nil {
@@ -71,12 +75,13 @@ type lockedValue[T any] struct {
 	v  RawValue[T]
 }
 
-// An Option changes how a [Value] or an [Array] is made.
+// An Option changes how a shared object is made: [WithLock], [In].
 type Option func(*options)
 
 type options struct {
 	lock    *Mutex
 	lockSet bool
+	in      *inOption // see In
 }
 
 // WithLock makes a Value or an Array use m as its lock instead of a lock of its
@@ -106,7 +111,8 @@ func makeOptions(opts []Option) (options, error) {
 }
 
 // NewValue returns a new Value in shared memory holding init. It returns a
-// [*TypeError] if T holds Go pointers or a sync type.
+// [*TypeError] if T holds Go pointers or a sync type. With [In], the Value is
+// placed in a named segment.
 func NewValue[T any](init T, opts ...Option) (*Value[T], error) {
 	if err := infoOf[T]().err; err != nil {
 		return nil, err
@@ -114,6 +120,9 @@ func NewValue[T any](init T, opts ...Option) (*Value[T], error) {
 	o, err := makeOptions(opts)
 	if err != nil {
 		return nil, err
+	}
+	if o.in != nil {
+		return newNamedValue(o, init)
 	}
 	v := new(Value[T])
 	if o.lock != nil {
