@@ -28,17 +28,7 @@ const (
 
 // waitForLock blocks in LockContext and reports what it returned.
 func waitForLock(m *shm.Mutex, out *shm.RawValue[atomic.Int32]) {
-	err := m.LockContext(context.Background())
-	switch {
-	case err == nil:
-		out.Ptr().Store(gotLock)
-	case errors.Is(err, shm.ErrOwnerDead):
-		out.Ptr().Store(gotOwnerDead)
-	default:
-		out.Ptr().Store(gotOther)
-		return
-	}
-	m.Unlock()
+	waitForLockCtx(context.Background(), m, out)
 }
 
 // takeToken takes a liveness token, reports it, and lives until released.
@@ -221,6 +211,7 @@ func lockWithin(m *shm.Mutex, tok *shm.RawValue[uint64], out *shm.RawValue[atomi
 	waitForLockCtx(ctx, m, out)
 }
 
+// waitForLockCtx blocks in LockContext(ctx) and reports what it returned.
 func waitForLockCtx(ctx context.Context, m *shm.Mutex, out *shm.RawValue[atomic.Int32]) {
 	err := m.LockContext(ctx)
 	switch {
