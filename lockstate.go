@@ -14,9 +14,10 @@ type LockState struct {
 	Waiters bool   // the word is marked: a process may be sleeping on it
 	Owner   uint64 // the owner's liveness token; 0 when unlocked
 	// Pid is the owner's process ID, or 0 when it is not known: when the
-	// lock is free, when this process cannot read the owner's token table
-	// (see Known), or when the owner died and another process has taken
-	// its slot in the table since.
+	// lock is free, or when the owner died and another process has taken
+	// its slot in the token table since, or when this process cannot read
+	// the owner's table (see Known). The PID of the segment's creator is
+	// always known: the header records it.
 	Pid int
 	// Alive reports whether the owner lives. It means something only when
 	// Known: this process can judge the owner's life when it holds a token
@@ -62,6 +63,12 @@ func (s *Segment) LockState(off int64) (LockState, error) {
 		alive, err := family.Alive(ls.Owner)
 		ls.Alive, ls.Known = alive, err == nil
 		ls.Pid, _ = family.Pid(ls.Owner)
+	}
+	if ls.Pid == 0 && ls.Owner == nf.hdr.token {
+		// The creator: the header records its PID, which outlives the
+		// table's record of it. Tokens never repeat, so this is the one
+		// process that held it.
+		ls.Pid = int(nf.hdr.pid)
 	}
 	return ls, nil
 }

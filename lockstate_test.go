@@ -3,6 +3,7 @@ package shm_test
 import (
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/shmgo/shm"
@@ -84,4 +85,48 @@ func TestLockStateRaw(t *testing.T) {
 	if _, err := seg.LockState(0); err == nil || !strings.Contains(err.Error(), "no shm header") {
 		t.Errorf("LockState in a raw segment: %v, want an error saying it has no header", err)
 	}
+}
+
+// createAndHold creates the segment name with a Mutex "m" in it, locks it,
+// says so, and holds it until killed.
+func createAndHold(name string, holding *shm.RawValue[atomic.Int32]) {
+	seg, err := shm.Create(name, 8192)
+	if err != nil {
+		panic(err)
+	}
+	m, err := shm.NewMutex(shm.In(seg, "m"))
+	if err != nil {
+		panic(err)
+	}
+	m.Lock()
+	holding.Ptr().Store(1)
+	sleepForever()
+}
+
+func init() { shm.Register(createAndHold) }
+
+// TestLockStateDeadCreator: a segment's creator that died holding a lock is
+// named by its PID even after another process has taken its slot in the
+// token table, since the header records the creator's token and PID.
+func TestLockStateDeadCreator(t *testing.T) {
+	name := newSegName(t)
+	removeLater(t, name)
+	holding := newFlag(t)
+	p := start(t, createAndHold, name, holding)
+	await(t, "the child to hold the lock", func() bool { return holding.Ptr().Load() == 1 })
+	p.Kill()
+	p.Join()
+	// Another child takes the lowest free slot: most likely the dead one's.
+	tok := must(shm.NewRawValue(uint64(0)))(t)
+	release := newFlag(t)
+	q := start(t, takeToken, tok, release)
+	await(t, "the second child's token", func() bool { return tok.Load() != 0 })
+
+	seg := openSeg(t, name)
+	st := must(seg.LockState(must(seg.Objects())(t)[0].Offset))(t)
+	if !st.Locked || st.Alive || !st.Known || st.Pid != p.Pid() {
+		t.Errorf("a Mutex held by the dead creator (pid %d): %+v, want locked, known dead, its pid", p.Pid(), st)
+	}
+	release.Ptr().Store(1)
+	join(t, q)
 }
