@@ -50,7 +50,7 @@ type command struct {
 // commands returns the subcommands; a function, so that "help" can list them.
 func commands() []command {
 	return []command{
-		{name: "demo", short: "run the article's scenarios and a race between processes", usage: demoUsage, run: runDemo},
+		{name: "demo", short: "run the article's scenarios, a race between processes, a counter shared by name", usage: demoUsage, run: runDemo},
 		{name: "stress", short: "kill lock holders again and again; check that nothing is lost", usage: stressUsage, run: runStress},
 		{name: "ls", short: "list the named segments in /dev/shm", usage: lsUsage, run: runLs},
 		{name: "inspect", short: "show every object of a named segment, with its value", usage: inspectUsage, run: runInspect},

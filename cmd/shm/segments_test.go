@@ -455,6 +455,9 @@ func TestRm(t *testing.T) {
 	if code, _, errOut := runCmd("rm"); code != 2 || !strings.Contains(errOut, "usage: shm rm") {
 		t.Errorf("shm rm without names: status %d, stderr %q", code, errOut)
 	}
+	if code, out, _ := runCmd("help", "rm"); code != 0 || !strings.Contains(out, "usage: shm rm") {
+		t.Errorf("shm help rm: status %d, stdout %q", code, out)
+	}
 }
 
 // envRun makes the test binary run the command line it holds (JSON) instead
