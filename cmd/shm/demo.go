@@ -12,18 +12,31 @@ import (
 	"github.com/shmgo/shm"
 )
 
-const demoUsage = `usage: shm demo [-list] [-procs n] [-n count] [name ...]
+const demoUsage = `usage: shm demo [-list] [-procs n] [-n count] [-segment name] [-rm] [name ...]
 
 Demo runs the scenarios of the article on Python's
 multiprocessing.sharedctypes.RawValue that package shm grew from, written with
-shm, and then a race between processes. With names, it runs only those
-scenarios. The flags, which come before the names, are:
+shm, then a race between processes, and then two programs sharing a counter
+by name. With names, it runs only those scenarios. The flags, which come
+before the names, are:
 
-	-list      list the scenarios and exit
-	-procs n   processes in the race scenario (default 4)
-	-n count   how many times each of them adds 1 (default 1000000)
+	-list          list the scenarios and exit
+	-procs n       processes in the race scenario (default 4)
+	-n count       how many times each of them, and the named scenario,
+	               adds 1 (default 1000000)
+	-segment name  the named scenario's segment (default shm-demo-counter)
+	-rm            remove the named scenario's segment at the end
 
 The article's sleeps are kept, five times shorter.
+
+"shm demo named" opens the segment shm-demo-counter in /dev/shm, or creates
+it if there is none, and adds 1 to the Value "count" in it, under its lock.
+Run it again, at once from another terminal or later, and the count goes
+on: the runs share the counter by name, as unrelated programs do. The
+segment stays until "shm rm shm-demo-counter" or "shm demo -rm named"
+removes it. When demo runs every scenario (no names), the named scenario
+removes the segment at the end if it created it, so that a plain
+"shm demo" leaves nothing behind.
 `
 
 // A scenario is one thing that "shm demo" shows. run writes what the parent
@@ -50,6 +63,9 @@ var scenarios = []scenario{
 	{"race", "processes add 1 a million times each to RawValue, Value and atomic counters", func(w io.Writer) error {
 		return race(w, raceProcs, raceN)
 	}},
+	{"named", "two unrelated runs of this program share a counter by name (run it twice)", func(w io.Writer) error {
+		return namedScenario(w, namedCfg)
+	}},
 }
 
 func scenarioNames() string {
@@ -75,7 +91,9 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprint(stderr, demoUsage) }
 	list := fs.Bool("list", false, "list the scenarios")
 	fs.IntVar(&raceProcs, "procs", raceProcs, "processes in the race scenario")
-	fs.IntVar(&raceN, "n", raceN, "additions per process in the race scenario")
+	fs.IntVar(&raceN, "n", raceN, "additions per process in the race and named scenarios")
+	segName := fs.String("segment", "shm-demo-counter", "the named scenario's segment")
+	rm := fs.Bool("rm", false, "remove the named scenario's segment at the end")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -86,6 +104,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "shm demo: -procs and -n must be at least 1\n")
 		return 2
 	}
+	namedCfg = namedConfig{segment: *segName, n: raceN, remove: *rm, removeIfCreated: fs.NArg() == 0}
 	if *list {
 		for _, s := range scenarios {
 			fmt.Fprintf(stdout, "%-9s %s\n", s.name, s.desc)

@@ -2,19 +2,28 @@
 //
 // Usage:
 //
-//	shm demo [-list] [-procs n] [-n count] [name ...]
+//	shm demo [-list] [-procs n] [-n count] [-segment name] [-rm] [name ...]
 //	shm stress crash [-workers n] [-kills n] [-seed n] [-json]
+//	shm ls [-a] [-json]
+//	shm inspect [-n count] [-json] name
+//	shm rm name ...
 //	shm help [command]
 //
 // "shm demo" runs the scenarios of the article the package grew from, Python's
 // multiprocessing.sharedctypes RawValue and Value done in Go, and then a race
 // between several processes that shows which shared counters lose updates.
-// "shm demo name" runs one scenario, "shm demo -list" lists them.
+// "shm demo name" runs one scenario, "shm demo -list" lists them. "shm demo
+// named", run twice, shows two unrelated programs sharing a counter through a
+// named segment.
 //
 // "shm stress crash" is a crash campaign against shm.Mutex: worker processes
 // update shared data under one lock while the command kills them with
 // SIGKILL, a thousand times by default, and then it checks that no update
 // was lost, none was left half done and the lock never hung.
+//
+// "shm ls", "shm inspect" and "shm rm" list the named segments in /dev/shm,
+// show the objects in one (name, kind, type, lock and value), and remove
+// them.
 package main
 
 import (
@@ -41,8 +50,11 @@ type command struct {
 // commands returns the subcommands; a function, so that "help" can list them.
 func commands() []command {
 	return []command{
-		{name: "demo", short: "run the article's scenarios and a race between processes", usage: demoUsage, run: runDemo},
+		{name: "demo", short: "run the article's scenarios, a race between processes, a counter shared by name", usage: demoUsage, run: runDemo},
 		{name: "stress", short: "kill lock holders again and again; check that nothing is lost", usage: stressUsage, run: runStress},
+		{name: "ls", short: "list the named segments in /dev/shm", usage: lsUsage, run: runLs},
+		{name: "inspect", short: "show every object of a named segment, with its value", usage: inspectUsage, run: runInspect},
+		{name: "rm", short: "remove named segments", usage: rmUsage, run: runRm},
 		{name: "help", short: "print this message, or a command's usage", usage: "usage: shm help [command]\n", run: runHelp},
 	}
 }

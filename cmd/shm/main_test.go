@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -17,7 +19,36 @@ import (
 
 func TestMain(m *testing.M) {
 	shm.Main() // a child started by a scenario runs its target here and exits
-	os.Exit(m.Run())
+	if cmdline := os.Getenv(envRun); cmdline != "" {
+		// A run of the command as a process of its own (runCmdProcess).
+		var args []string
+		if err := json.Unmarshal([]byte(cmdline), &args); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", envRun, err)
+			os.Exit(2)
+		}
+		os.Exit(run(args, os.Stdout, os.Stderr))
+	}
+	code := m.Run()
+	if code == 0 {
+		if left := segmentsLeft(); len(left) > 0 {
+			fmt.Fprintf(os.Stderr, "leak check: segments of this run left in /dev/shm: %v\n", left)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// segmentsLeft lists the segments of this test run (see newSegName) still in
+// /dev/shm.
+func segmentsLeft() []string {
+	ents, _ := os.ReadDir("/dev/shm")
+	var names []string
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), segPrefix) {
+			names = append(names, e.Name())
+		}
+	}
+	return names
 }
 
 // number returns the integer that the first group of re matches in out.
