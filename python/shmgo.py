@@ -764,7 +764,11 @@ class _TokenTable:
                 self._lock(fcntl.F_OFD_SETLK, fcntl.F_UNLCK, s)
                 continue
             tok = make_token(s, g)
-            self.pids[s] = os.getpid()  # before the token, so a reader of the token finds its pid
+            # Mark the slot busy (the previous token with bit 31, its
+            # generation kept), then the pid, then the token: a reader that
+            # sees the same token before and after reading the pid has its pid.
+            self._a.store(addr, make_token(s, g - 1) | MARK)
+            self.pids[s] = os.getpid()
             self._a.store(addr, tok)
             self.token = tok
             return tok
@@ -793,8 +797,11 @@ class _TokenTable:
         if not token_valid(t):
             return 0
         s = token_slot(t)
+        addr = self._base + 8 * s
+        if self._a.load(addr) != t:
+            return 0
         pid = self.pids[s]
-        return pid if self._a.load(self._base + 8 * s) == t else 0
+        return pid if self._a.load(addr) == t else 0
 
     def close(self):
         """Gives up the token (for tests: a process keeps its token for life)."""

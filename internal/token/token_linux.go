@@ -160,7 +160,12 @@ func (t *Table) Acquire() (uint64, error) {
 			continue
 		}
 		tok := Make(s, g)
-		t.pids[s].Store(uint32(os.Getpid())) // before the token, so a reader of the token finds its PID
+		// The slot is marked busy (the previous token with the mark, which
+		// keeps its generation and is no valid token), then gets the PID,
+		// then the token: so a reader that sees the same token before and
+		// after it reads the PID has that token's PID (see Pid).
+		w.Store(Make(s, g-1) | Mark)
+		t.pids[s].Store(uint32(os.Getpid()))
 		w.Store(tok)
 		return tok, nil
 	}
@@ -188,7 +193,13 @@ func (t *Table) Pid(tok uint64) (int, bool) {
 	if !valid(tok) {
 		return 0, false
 	}
+	// A new holder marks the slot busy before it stores its PID (see
+	// Acquire), so a PID read between two reads of the same token is that
+	// token's.
 	s := Slot(tok)
+	if t.words[s].Load() != tok {
+		return 0, false
+	}
 	pid := t.pids[s].Load()
 	if t.words[s].Load() != tok || pid == 0 {
 		return 0, false
