@@ -71,8 +71,11 @@ seg[name] returns, by the object's kind:
 * Mutex: a Mutex.
 
 Structs are ctypes.Structure classes built from the type descriptor, with
-explicit padding so that every field's offset is the Go field's; blank Go
-fields ("_") cannot be reached by name. sync/atomic fields are plain ctypes
+explicit padding so that every field's offset is the Go field's. A field keeps
+its place but cannot be reached by name when it is blank ("_"), a second
+field of one name, or named as ctypes's own attributes (from_buffer,
+_fields_, names starting with "__" or "_shmgo"): a segment that Go can open,
+shmgo opens too. Types nest as deep as Go's do. sync/atomic fields are plain ctypes
 integers (aligned loads and stores of them are atomic on 64-bit machines, but
 Python has no atomic read-modify-write). Mutex fields are Mutex objects.
 
@@ -150,6 +153,7 @@ import ctypes.util
 import errno
 import fcntl
 import json
+import json.scanner
 import mmap
 import os
 import stat
@@ -238,7 +242,8 @@ _MUTABLE = struct.Struct("=QQQQI")                # bytes 64-99: lock, used, fir
 _RECORD = struct.Struct("=QIIQQQQQHHI")           # 64 bytes
 _KINDS = {1: "RawValue", 2: "Value", 3: "RawArray", 4: "Array", 5: "Mutex"}
 _MAX_DESCRIPTOR = 65536
-_MAX_DEPTH = 100                                  # nesting of types in a descriptor
+_MAX_SIZE = 1 << 48                               # of any type in a descriptor, as Go's bound
+_MAX_ALIGN = 4096
 
 
 def fnv1a64(data):
@@ -319,29 +324,47 @@ class Complex128(_Complex, ctypes.Structure):
 
 class _Type:
     """A parsed, checked type descriptor."""
-    __slots__ = ("kind", "size", "align", "atomic", "len", "elem", "fields", "ctype")
+    __slots__ = ("kind", "size", "align", "atomic", "len", "elem", "fields", "ctype", "_enc", "_text")
 
     def __init__(self, kind, size, align):
         self.kind, self.size, self.align = kind, size, align
         self.atomic, self.len, self.elem, self.fields, self.ctype = False, 0, None, (), None
+        self._enc = self._text = None
+
+    # encode and text recurse through plain calls, never through join() of a
+    # generator, so that a deeply nested type (see _deep) costs no C stack.
 
     def encode(self):
         """Returns the canonical JSON of section 5."""
+        if self._enc is None:
+            self._enc = self._encode()
+        return self._enc
+
+    def text(self):
+        """Returns the layout in readable form, as in `struct {X float64 @0; N [4]int32 @8}`."""
+        if self._text is None:
+            self._text = self._readable()
+        return self._text
+
+    def _encode(self):
         head = '{"kind":"%s","size":%d,"align":%d' % (self.kind, self.size, self.align)
         if self.kind == "array":
             return head + ',"len":%d,"elem":%s}' % (self.len, self.elem.encode())
         if self.kind == "struct":
-            return head + ',"fields":[%s]}' % ",".join(
-                '{"name":%s,"offset":%d,"type":%s}' % (json.dumps(n, ensure_ascii=False), off, t.encode())
-                for n, off, t in self.fields)
+            parts = []
+            for n, off, t in self.fields:
+                parts.append('{"name":%s,"offset":%d,"type":%s}' % (_json_string(n), off, t.encode()))
+            return head + ',"fields":[%s]}' % ",".join(parts)
         return head + (',"atomic":true}' if self.atomic else "}")
 
-    def text(self):
-        """Returns the layout in readable form, as in `struct {X float64 @0; N [4]int32 @8}`."""
+    def _readable(self):
         if self.kind == "array":
             return "[%d]%s" % (self.len, self.elem.text())
         if self.kind == "struct":
-            return "struct {%s}" % "; ".join("%s %s @%d" % (n, t.text(), off) for n, off, t in self.fields)
+            parts = []
+            for n, off, t in self.fields:
+                parts.append("%s %s @%d" % (n, t.text(), off))
+            return "struct {%s}" % "; ".join(parts)
         if self.kind == "mutex":
             return "shm.Mutex"
         return "atomic %s" % self.kind if self.atomic else self.kind
@@ -355,7 +378,21 @@ class _DescError(Exception):
     """A descriptor problem; the caller turns it into a LayoutError."""
 
 
-def _int(d, key, lo=0, hi=1 << 62):
+def _json_string(n):
+    """Returns n as a JSON string, as Go's encoding/json writes it without its
+    HTML escapes: UTF-8, with U+2028 and U+2029 escaped."""
+    return json.dumps(n, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def _usable_name(name, seen):
+    """Reports whether a struct field can be an attribute of its ctypes.Structure:
+    not blank, not a second field of that name, not a name of ctypes's own."""
+    return not (name == "_" or name in seen or name.startswith("__") or name.startswith("_shmgo")
+                or hasattr(ctypes.Structure, name)
+                or name in ("_fields_", "_pack_", "_anonymous_", "_swappedbytes_", "_align_", "_layout_"))
+
+
+def _int(d, key, lo=0, hi=_MAX_SIZE):
     v = d[key]
     if type(v) is not int:
         raise _DescError("%s is %s, not an integer" % (key, json.dumps(v)))
@@ -384,9 +421,7 @@ def _no_constant(s):
     raise _DescError("%s is not allowed" % s)
 
 
-def _parse_type(d, depth, where):
-    if depth > _MAX_DEPTH:
-        raise _DescError("types nest more than %d deep" % _MAX_DEPTH)
+def _parse_type(d, where):
     if not isinstance(d, dict) or "kind" not in d:
         raise _DescError("%s: want an object with a kind" % where)
     kind = d["kind"]
@@ -412,8 +447,8 @@ def _parse_type(d, depth, where):
     if kind == "array":
         _keys(d, ("kind", "size", "align", "len", "elem"), where)
         t = _Type(kind, _int(d, "size"), _int(d, "align"))
-        t.len = _int(d, "len")
-        t.elem = _parse_type(d["elem"], depth + 1, where + "[]")
+        t.len = _int(d, "len", hi=(1 << 63) - 1)  # any length, for elements of size 0
+        t.elem = _parse_type(d["elem"], where + "[]")
         if t.size != t.len * t.elem.size:
             raise _DescError("%s: array size %d, want len %d x element size %d" % (where, t.size, t.len, t.elem.size))
         if t.align != t.elem.align:
@@ -422,14 +457,14 @@ def _parse_type(d, depth, where):
     if kind == "struct":
         _keys(d, ("kind", "size", "align", "fields"), where)
         t = _Type(kind, _int(d, "size"), _int(d, "align"))
-        if t.align not in (1, 2, 4, 8):
-            raise _DescError("%s: struct align %d, want 1, 2, 4 or 8" % (where, t.align))
+        if t.align < 1 or t.align > _MAX_ALIGN or t.align & (t.align - 1):
+            raise _DescError("%s: struct align %d, want a power of two up to %d" % (where, t.align, _MAX_ALIGN))
         if t.size % t.align:
             raise _DescError("%s: struct size %d is not a multiple of its align %d" % (where, t.size, t.align))
         fields = d["fields"]
         if not isinstance(fields, list):
             raise _DescError("%s: fields is not a list" % where)
-        out, names, end = [], set(), 0
+        out, end = [], 0
         for i, f in enumerate(fields):
             fw = "%s.fields[%d]" % (where, i)
             _keys(f, ("name", "offset", "type"), fw)
@@ -437,15 +472,8 @@ def _parse_type(d, depth, where):
             if not isinstance(name, str) or not name:
                 raise _DescError("%s: name is %s, want a non-empty string" % (fw, json.dumps(name)))
             fw = where + "." + name
-            if name != "_":
-                if name in names:
-                    raise _DescError("%s: a second field of that name" % fw)
-                if name.startswith("__") or name.startswith("_shmgo") or hasattr(ctypes.Structure, name) \
-                        or name in ("_fields_", "_pack_", "_anonymous_", "_swappedbytes_", "_align_", "_layout_"):
-                    raise _DescError("%s: the field name cannot be used from Python" % fw)
-                names.add(name)
             off = _int(f, "offset")
-            ft = _parse_type(f["type"], depth + 1, fw)
+            ft = _parse_type(f["type"], fw)
             if ft.size == 0:
                 raise _DescError("%s: a field of size 0 (such fields are left out)" % fw)
             if off < end:
@@ -492,11 +520,19 @@ def _build_ctype(t):
 
 
 def _build_struct(t):
-    fields, pos = [], 0
+    # A field that cannot be an attribute (blank, a second field of a name, or
+    # a name of ctypes's own, such as from_buffer) still takes its place in
+    # the layout, under a name that no attribute access reaches.
+    fields, pos, seen, names = [], 0, set(), []
     for name, off, ft in t.fields:
         if off > pos:
             fields.append((" pad@%d" % pos, ctypes.c_uint8 * (off - pos)))
-        pyname = " blank@%d" % off if name == "_" else name
+        if _usable_name(name, seen):
+            pyname = name
+            names.append(name)
+            seen.add(name)
+        else:
+            pyname = " field@%d" % off
         fields.append((pyname, _build_ctype(ft)))
         pos = off + ft.size
     if t.size > pos:
@@ -505,12 +541,14 @@ def _build_struct(t):
     cls = type("struct_%d" % _struct_count[0], (_Struct,), {
         "_fields_": fields,
         "_shmgo_layout": "%s (%d bytes)" % (t.text(), t.size),
-        "_shmgo_names": tuple(n for n, _, _ in t.fields if n != "_"),
+        "_shmgo_names": tuple(names),
     })
-    for name, off, _ in t.fields:
-        if name != "_" and getattr(cls, name).offset != off:
-            raise _DescError("%s: ctypes puts field %s at %d, the descriptor at %d"
-                             % (t.text(), name, getattr(cls, name).offset, off))
+    for pyname, _ in fields:
+        want = int(pyname.split("@")[1]) if pyname.startswith(" ") else \
+            next(off for n, off, _ in t.fields if n == pyname)
+        if getattr(cls, pyname).offset != want:
+            raise _DescError("%s: ctypes puts field %r at %d, the descriptor at %d"
+                             % (t.text(), pyname.strip(), getattr(cls, pyname).offset, want))
     return cls
 
 
@@ -530,26 +568,60 @@ class _Struct(ctypes.Structure):
         return "struct(%s)" % ", ".join(parts)
 
 
+_deep_lock = threading.Lock()
+_DEEP_FRAMES = 20000  # more than the deepest type a 65536-byte descriptor can describe needs
+
+
 def _parse_descriptor(data):
-    """Returns the _Type of descriptor bytes data, or raises _DescError."""
+    """Returns the _Type of descriptor bytes data, or raises _DescError.
+
+    Types nest as deep as Go lets them, which is as deep as fits in the
+    descriptor's 65536 bytes: about 1250 arrays, or 800 structs, 2400 levels
+    of JSON. A descriptor too deep for Python's recursion limit is parsed
+    again with a higher limit and Python's own JSON scanner, which recurses
+    without the C stack."""
     try:
-        doc = json.loads(data.decode("utf-8"), object_pairs_hook=_object_pairs, parse_constant=_no_constant)
+        return _parse_descriptor_at(data, json.loads)
+    except RecursionError:
+        pass
+    with _deep_lock:
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(old + _DEEP_FRAMES)
+        try:
+            return _parse_descriptor_at(data, _py_json_loads)
+        except RecursionError:
+            raise _DescError("nested too deeply") from None
+        finally:
+            sys.setrecursionlimit(old)
+
+
+def _py_json_loads(text, **kw):
+    dec = json.JSONDecoder(**kw)
+    dec.scan_once = json.scanner.py_make_scanner(dec)
+    return dec.decode(text)
+
+
+def _parse_descriptor_at(data, loads):
+    try:
+        doc = loads(data.decode("utf-8"), object_pairs_hook=_object_pairs, parse_constant=_no_constant)
     except _DescError:
         raise
-    except RecursionError:
-        raise _DescError("nested too deeply") from None
     except ValueError as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise _DescError("not valid JSON: %s" % e) from None
-    t = _parse_type(doc, 0, "type")
-    canon = t.encode().encode("utf-8")
+    t = _parse_type(doc, "type")
+    try:
+        canon = t.encode().encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, from a \ud800 escape
+        raise _DescError("a string is not valid Unicode") from None
     if canon != data:
         raise _DescError("not in canonical form: want %s" % canon.decode("utf-8", "replace"))
     try:
         _build_ctype(t)
     except _DescError:
         raise
-    except (TypeError, ValueError, OverflowError, MemoryError, RecursionError) as e:
+    except (TypeError, ValueError, OverflowError, MemoryError) as e:
         raise _DescError("ctypes cannot build %s: %s" % (t.text(), e)) from None
+    t.text()  # now, while the recursion limit allows it
     return t
 
 

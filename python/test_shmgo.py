@@ -700,29 +700,64 @@ class DescriptorTest(unittest.TestCase):
             "misaligned": variant(lambda d: d["fields"][1].update(offset=12)),
             "past end": variant(lambda d: d.update(size=8, align=8)),
             "size not multiple": variant(lambda d: d.update(size=20)),
-            "duplicate": variant(lambda d: d["fields"][1].update(name="A")),
             "zero size field": variant(lambda d: d["fields"].append(
                 {"name": "E", "offset": 16, "type": array(INT32, 0)})),
-            "reserved name": variant(lambda d: d["fields"][0].update(name="_fields_")),
-            "dunder": variant(lambda d: d["fields"][0].update(name="__class__")),
-            "method name": variant(lambda d: d["fields"][0].update(name="from_buffer")),
             "empty name": variant(lambda d: d["fields"][0].update(name="")),
             "field align above struct's": variant(lambda d: d.update(align=4)),
-            "align 16": variant(lambda d: d.update(align=16, size=16)),
+            "align 3": variant(lambda d: d.update(align=3, size=18)),
+            "align 8192": variant(lambda d: d.update(align=8192, size=8192)),
+            "size above 2^48": variant(lambda d: d.update(size=(1 << 48) + 8)),
         }
         for why, d in bad.items():
             with self.subTest(why):
                 self.assertRaises(shmgo._DescError, self.parse, d)
 
+    def test_unreachable_field_names(self):
+        # Go accepts any field names; those that cannot be attributes of a
+        # ctypes.Structure keep their place in the layout, unreachable by name.
+        names = ["A", "A", "_fields_", "__class__", "from_buffer", "_shmgo_names", "_", "value"]
+        d = struct_(*[(n, INT32) for n in names])
+        t = self.parse(d)
+        self.assertEqual(ctypes.sizeof(t.ctype), 4 * len(names))
+        self.assertEqual(t.ctype._shmgo_names, ("A", "value"))
+        self.assertEqual(t.text(), "struct {%s}" % "; ".join("%s int32 @%d" % (n, 4 * i) for i, n in enumerate(names)))
+        buf = bytearray(struct.pack("=8i", *range(10, 18)))
+        s = t.ctype.from_buffer(buf)
+        self.assertEqual((s.A, s.value), (10, 17))  # the first A
+        self.assertIs(type(s).from_buffer.__self__, type(s))  # ctypes's own method still works
+
+    def test_big_align(self):
+        d = struct_(("A", INT64))
+        d.update(align=4096, size=4096)
+        t = self.parse(d)
+        self.assertEqual(ctypes.sizeof(t.ctype), 4096)
+        self.assertEqual(ctypes.sizeof(self.parse(array(d, 2)).ctype), 8192)
+
+    def test_json_strings_as_go(self):
+        # Go's encoding/json escapes U+2028 and U+2029, and no HTML.
+        self.assertEqual(shmgo._json_string("a\u2028b\u2029<>&\b\x7f\x01"), '"a\\u2028b\\u2029<>&\\b\x7f\\u0001"')
+        ok = b'{"kind":"struct","size":4,"align":4,"fields":[{"name":"a\\u2028","offset":0,"type":' + enc(INT32) + b"}]}"
+        self.assertEqual(self.parse_bytes(ok).text(), "struct {a\u2028 int32 @0}")
+        self.assertRaises(shmgo._DescError, self.parse_bytes, ok.replace(b"\\u2028", "\u2028".encode()))
+        lone = ok.replace(b"\\u2028", b"\\ud800")  # Go reads it as U+FFFD: not canonical
+        self.assertRaises(shmgo._DescError, self.parse_bytes, lone)
+
+    def parse_bytes(self, b):
+        return shmgo._parse_descriptor(b)
+
     def test_deep(self):
-        d = INT32
-        for _ in range(150):
-            d = array(d, 1)
-        self.assertRaises(shmgo._DescError, self.parse, d)
-        d = INT32
-        for _ in range(90):
-            d = struct_(("F", d))
-        self.assertEqual(ctypes.sizeof(self.parse(d).ctype), 4)
+        # As deep as Go goes: what fits in a 65536-byte descriptor.
+        # (Built as text: json.dumps would reach the recursion limit.)
+        d = b'{"kind":"array","size":4,"align":4,"len":1,"elem":' * 1250 + enc(INT32) + b"}" * 1250
+        self.assertLessEqual(len(d), 65536)
+        self.assertEqual(self.parse_bytes(d).text(), "[1]" * 1250 + "int32")
+        d = b'{"kind":"struct","size":4,"align":4,"fields":[{"name":"F","offset":0,"type":' * 800 + \
+            enc(INT32) + b"}]}" * 800
+        self.assertLessEqual(len(d), 65536)
+        self.assertEqual(ctypes.sizeof(self.parse_bytes(d).ctype), 4)
+        limit = sys.getrecursionlimit()
+        self.assertRaises(shmgo._DescError, self.parse_bytes, b"[" * 32768 + b"]" * 32768)
+        self.assertEqual(sys.getrecursionlimit(), limit)
 
     def test_same_layout_same_class(self):
         d = struct_(("X", FLOAT64))
