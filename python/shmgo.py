@@ -242,6 +242,7 @@ _MUTABLE = struct.Struct("=QQQQI")                # bytes 64-99: lock, used, fir
 _RECORD = struct.Struct("=QIIQQQQQHHI")           # 64 bytes
 _KINDS = {1: "RawValue", 2: "Value", 3: "RawArray", 4: "Array", 5: "Mutex"}
 _MAX_DESCRIPTOR = 65536
+_MAX_ARRAY = 1 << 46                              # elements, as Go's largest object
 _MAX_SIZE = 1 << 48                               # of any type in a descriptor, as Go's bound
 _MAX_ALIGN = 4096
 
@@ -1270,7 +1271,6 @@ class Segment:
         self.size = st.st_size
         self._fd, self._mm, self._header = fd, mm, header
         self._records = {}       # name -> ObjectInfo, in directory order
-        self._seen = set()       # record offsets walked
         self._tail = None        # offset of the last record walked
         self._handles = {}
         self._base = None
@@ -1348,17 +1348,16 @@ class Segment:
             nxt, field, at = self._u64(self._tail), "next", self._tail
         while nxt != 0:
             used = self._used()
-            if nxt % 8 or not HEADER_SIZE <= nxt or nxt + _RECORD.size > used:
-                raise self._err(field, "%d: a record must lie in [%d, used=%d) and be 8-aligned"
-                                % (nxt, HEADER_SIZE, used), at)
-            if nxt in self._seen:
-                raise self._err(field, "%d: the directory loops back to a record already seen" % nxt, at)
-            if len(self._seen) >= (used - HEADER_SIZE) // BLOCK_ALIGN:
-                raise self._err(field, "more records than fit in %d used bytes" % used, at)
+            if nxt % BLOCK_ALIGN or not HEADER_SIZE <= nxt or nxt + _RECORD.size > used:
+                raise self._err(field, "%d: a record must lie in [%d, used=%d) and be %d-aligned"
+                                % (nxt, HEADER_SIZE, used, BLOCK_ALIGN), at)
+            # Records are carved from used, which only grows: so offsets grow
+            # along the list, and every walk ends.
+            if at is not None and nxt <= at:
+                raise self._err(field, "%d does not come after the record" % nxt, at)
             info = self._record(nxt, used)
             if info.name in self._records:
                 raise self._err("name", "%r: a second object of that name" % info.name, nxt)
-            self._seen.add(nxt)
             self._records[info.name] = info
             self._tail = nxt
             nxt, field, at = self._u64(nxt), "next", nxt
@@ -1375,8 +1374,8 @@ class Segment:
             raise err("bytes 58-59", "%d, want 0" % zero)
         if not 1 <= dlen <= _MAX_DESCRIPTOR:
             raise err("descriptor length", "%d, want 1 to %d" % (dlen, _MAX_DESCRIPTOR))
-        if rsize < _RECORD.size + nlen + dlen:
-            raise err("record size", "%d, less than 64 + name %d + descriptor %d" % (rsize, nlen, dlen))
+        if rsize != _RECORD.size + nlen + dlen:
+            raise err("record size", "%d, want 64 + name %d + descriptor %d" % (rsize, nlen, dlen))
         if off + rsize > used:
             raise err("record size", "%d: the record ends at %d, past used=%d" % (rsize, off + rsize, used))
         p = off + _RECORD.size
@@ -1401,7 +1400,7 @@ class Segment:
             raise err("descriptor", "a Mutex's type is %s, want shm.Mutex" % t.text())
         if size != length * t.size:
             raise err("size", "%d, want length %d x element size %d" % (size, length, t.size))
-        if not HEADER_SIZE <= doff or doff + size > self.size:
+        if not HEADER_SIZE <= doff < self.size or doff + size > self.size:
             raise err("off", "%d: data of %d bytes must lie in [%d, %d)" % (doff, size, HEADER_SIZE, self.size))
         if doff % t.align:
             raise err("off", "%d is not a multiple of the element's align %d" % (doff, t.align))
@@ -1411,12 +1410,21 @@ class Segment:
         elif lock != 0:
             raise err("lock", "%d, want 0 for a %s" % (lock, kname))
         if kind in (3, 4):
-            if doff - 64 < HEADER_SIZE:
-                raise err("off", "%d: an array's length word at off-64 lies in the header" % doff)
-            n = struct.unpack_from("=q", self._mm, doff - 64)[0]
-            if n != length:
-                raise err("length", "%d, but the array's length word at off-64 holds %d" % (length, n))
+            if doff - 64 < HEADER_SIZE or doff % 8:
+                raise err("off", "%d: an array's 8-aligned length word at off-64 must lie after the header" % doff)
+            if length > _MAX_ARRAY:
+                raise err("length", "%d is too large" % length)
         return ObjectInfo(name, kname, t, desc, length, size, doff, lock, off)
+
+    def _check_length(self, info):
+        """Checks an array's length word, at off-64, against its record. The
+        word lies with the array's data, which any writer may change, so it is
+        checked when the array is looked up, not with the directory, as Go
+        does."""
+        n = struct.unpack_from("=q", self._mm, info.offset - 64)[0]
+        if n != info.length:
+            raise self._err("length", "%d, but the array's length word at off-64 holds %d"
+                            % (info.length, n), info.record)
 
     def _mutex_at(self, off):
         if self.readonly:
@@ -1450,6 +1458,8 @@ class Segment:
         if h is not None:
             return h
         k = info.kind
+        if k in ("RawArray", "Array"):
+            self._check_length(info)
         if k == "RawValue":
             h = RawValue(self, info)
         elif k == "Value":

@@ -485,11 +485,36 @@ class RecordTest(SegTest):
                 self.assertRecordError(name, field, r)
 
     def test_array_length_word(self):
+        # The word lies with the array's data: checked at the look-up, as Go
+        # does, not with the directory.
         w = self.build()
         b = bytearray(w.bytes())
         off = struct.unpack_from("=Q", b, w.records["arr"] + 16)[0]
         struct.pack_into("=q", b, off - 64, 5)
-        self.assertRecordError(self.publish(bytes(b)), "length", w.records["arr"])
+        seg = self.open(self.publish(bytes(b)))
+        self.assertEqual(seg.names(), ["a", "v", "arr", "mu"])
+        with self.assertRaises(shmgo.LayoutError) as cm:
+            seg["arr"]
+        self.assertEqual((cm.exception.field, cm.exception.offset), ("length", w.records["arr"]))
+        self.assertEqual(seg["a"].value, 0)
+
+    def test_as_go_checks(self):
+        # What Go refuses, shmgo refuses too.
+        w = self.build()
+        rsize = struct.unpack_from("=I", w.bytes(), w.records["a"] + 8)[0]
+        arr = struct.unpack_from("=Q", w.bytes(), w.records["arr"] + 16)[0]
+        for rec, fmt, off, value, field in [
+            ("a", "=I", 8, rsize + 8, "record size"),  # larger than its name and descriptor
+            ("arr", "=Q", 16, arr + 4, "off"),         # an array 4-aligned, not 8
+        ]:
+            with self.subTest(field=field):
+                name, r = self.patch(w, rec, fmt, off, value)
+                self.assertRecordError(name, field, r)
+        # Data of size 0 at the very end of the file.
+        w = SegWriter()
+        w.raw_value("e", struct_())
+        name, r = self.patch(w, "e", "=Q", 16, w.size)
+        self.assertRecordError(name, "off", r)
 
     def set_name(self, w, rec, newname):
         b = bytearray(w.bytes())
@@ -543,8 +568,11 @@ class RecordTest(SegTest):
         # A loop back to the first record.
         name, r = self.patch(w, "mu", "=Q", 0, w.records["a"])
         self.assertRecordError(name, "next", r)
-        # A next outside [4096, used).
-        for target in (8, 4097, w.used, 1 << 62):
+        # A next that goes back without a loop: offsets must grow.
+        name, r = self.patch(w, "v", "=Q", 0, w.records["a"])
+        self.assertRecordError(name, "next", r)
+        # A next outside [4096, used), or not 64-aligned.
+        for target in (8, 4097, w.records["mu"] + 8, w.used, 1 << 62):
             with self.subTest(next=target):
                 name, r = self.patch(w, "v", "=Q", 0, target)
                 self.assertRecordError(name, "next", r)
