@@ -7,9 +7,11 @@ package shm_test
 // the format and the lock protocol of notes/segment-spec.md.
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math"
 	"os"
@@ -286,4 +288,212 @@ func TestPythonSeesGoKilled(t *testing.T) {
 		t.Fatalf("the lock is held (by %#x) after Python released it", m.Owner())
 	}
 	m.Unlock()
+}
+
+// pyImage returns the bytes of a new segment made by Go with one object of
+// each kind, and more, the RawValue "x" of 64 bytes last.
+func pyImage(t *testing.T) []byte {
+	t.Helper()
+	seg := createSeg(t, 1<<17) // room after the last record for a long descriptor
+	must(shm.NewValue[int64](7, shm.In(seg, "v")))(t)
+	must(shm.NewRawArrayFrom([]int32{1, 2, 3}, shm.In(seg, "a")))(t)
+	must(shm.NewMutex(shm.In(seg, "m")))(t)
+	must(shm.NewRawValue(struct{}{}, shm.In(seg, "e")))(t)
+	must(shm.NewArrayFrom([]byte("hello"), shm.In(seg, "b")))(t)
+	must(shm.NewRawValue([64]byte{}, shm.In(seg, "x")))(t)
+	b, err := os.ReadFile("/dev/shm/" + seg.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// imageRecords returns the offsets of the records of a segment image, in
+// list order.
+func imageRecords(b []byte) []int {
+	var recs []int
+	for at := int(binary.NativeEndian.Uint64(b[80:])); at != 0 && len(recs) < 100; at = int(binary.NativeEndian.Uint64(b[at:])) {
+		recs = append(recs, at)
+	}
+	return recs
+}
+
+// rehashRecord sets the type hash of the record at rec to its descriptor's.
+func rehashRecord(b []byte, rec int) {
+	nameLen := int(binary.NativeEndian.Uint16(b[rec+56:]))
+	descLen := int(binary.NativeEndian.Uint32(b[rec+60:]))
+	h := fnv.New64a()
+	h.Write(b[rec+64+nameLen : rec+64+nameLen+descLen])
+	put64(b, rec+48, h.Sum64())
+}
+
+// setDescriptor gives the last record of image b the descriptor d of a type
+// of size bytes.
+func setDescriptor(b []byte, d string, size int) {
+	recs := imageRecords(b)
+	rec := recs[len(recs)-1]
+	nameLen := int(binary.NativeEndian.Uint16(b[rec+56:]))
+	copy(b[rec+64+nameLen:], d)
+	put32(b, rec+60, uint32(len(d)))
+	put32(b, rec+8, uint32(64+nameLen+len(d)))
+	put64(b, rec+24, uint64(size))
+	put64(b, 72, uint64(rec+64+nameLen+len(d))) // used
+	rehashRecord(b, rec)
+}
+
+// A pyVerdict is what a program made of a segment: opened with these
+// objects, or refused.
+type pyVerdict struct {
+	Name    string      `json:"name"`
+	OK      bool        `json:"ok"`
+	Error   string      `json:"error"`
+	Crash   bool        `json:"crash"`
+	Objects [][3]string `json:"objects"` // name, kind, layout
+}
+
+// goVerdict opens the segment name and reads its directory.
+func goVerdict(t *testing.T, name string) pyVerdict {
+	v := pyVerdict{Name: name}
+	seg, err := shm.Open(name)
+	if err == nil {
+		defer seg.Close()
+		var objs []shm.ObjectInfo
+		if objs, err = seg.Objects(); err == nil {
+			v.OK = true
+			for _, o := range objs {
+				v.Objects = append(v.Objects, [3]string{o.Name, o.Kind, o.Type})
+			}
+		}
+	}
+	if err != nil {
+		v.Error = err.Error()
+	}
+	return v
+}
+
+// pyVerdicts opens each segment of names in one Python program.
+func pyVerdicts(t *testing.T, names []string) map[string]pyVerdict {
+	t.Helper()
+	cmd := pythonCmd(t, append([]string{"open"}, names...)...)
+	c := exec.Command(cmd[0], cmd[1:]...)
+	c.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+	var stderr strings.Builder
+	c.Stderr = &stderr
+	out, err := c.Output()
+	if err != nil {
+		t.Fatalf("interop.py open: %v\n%s", err, stderr.String())
+	}
+	vs := map[string]pyVerdict{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var v pyVerdict
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatalf("interop.py open printed %q: %v", l, err)
+		}
+		vs[v.Name] = v
+	}
+	return vs
+}
+
+// TestPythonAgreesOnSegments damages and forges segments in ways where Go
+// and Python once disagreed, and checks that Go and shmgo accept the same
+// ones and read the same directory from them, or refuse them both.
+func TestPythonAgreesOnSegments(t *testing.T) {
+	good := pyImage(t)
+	size := len(good)
+	recs := imageRecords(good)
+	if len(recs) != 6 {
+		t.Fatalf("the image has %d records, want 6", len(recs))
+	}
+	v, a, e, bArr, x := recs[0], recs[1], recs[3], recs[4], recs[5]
+	recOff := func(b []byte, rec int) int { return int(binary.NativeEndian.Uint64(b[rec+16:])) }
+	arrayN := func(n int) string {
+		return strings.Repeat(`{"kind":"array","size":1,"align":1,"len":1,"elem":`, n) + `{"kind":"int8","size":1,"align":1}` + strings.Repeat("}", n)
+	}
+	structN := func(n int) string {
+		return strings.Repeat(`{"kind":"struct","size":1,"align":1,"fields":[{"name":"A","offset":0,"type":`, n) + `{"kind":"int8","size":1,"align":1}` + strings.Repeat("}]}", n)
+	}
+	field := func(name string) string {
+		return `{"kind":"struct","size":1,"align":1,"fields":[{"name":` + name + `,"offset":0,"type":{"kind":"int8","size":1,"align":1}}]}`
+	}
+	var names []string
+	what := map[string]string{}
+	goSays := map[string]pyVerdict{}
+	for _, c := range []struct {
+		name   string
+		goOK   bool // what Go makes of it, to show that the case tests what it says
+		damage func(b []byte)
+	}{
+		{"good", true, func(b []byte) {}},
+		// Directory structure.
+		{"record 8-aligned, not 64", false, func(b []byte) {
+			copy(b[x+8:], b[x:x+200])
+			put64(b, bArr, uint64(x+8))
+			put64(b, 72, binary.NativeEndian.Uint64(b[72:])+8)
+		}},
+		{"next points back, no loop", false, func(b []byte) {
+			put64(b, 80, uint64(a))
+			put64(b, a, uint64(v))
+			put64(b, v, 0)
+		}},
+		{"record size larger than its parts", false, func(b []byte) {
+			put32(b, v+8, binary.NativeEndian.Uint32(b[v+8:])+8)
+		}},
+		{"empty value at the end of the file", false, func(b []byte) { put64(b, e+16, uint64(size)) }},
+		{"array length word disagrees", true, func(b []byte) { put64(b, recOff(b, a)-64, 1000) }},
+		{"byte array not 8-aligned", false, func(b []byte) {
+			off := recOff(b, bArr) + 1
+			put64(b, bArr+16, uint64(off))
+			put64(b, off-64, 5)
+		}},
+		{"last is the file size", true, func(b []byte) { put64(b, 88, uint64(size)) }},
+		{"last past the file", false, func(b []byte) { put64(b, 88, uint64(size+1)) }},
+		// Descriptors.
+		{"struct aligned to 16", true, func(b []byte) {
+			setDescriptor(b, `{"kind":"struct","size":16,"align":16,"fields":[{"name":"A","offset":0,"type":{"kind":"int64","size":8,"align":8}}]}`, 16)
+		}},
+		{"duplicate field names", true, func(b []byte) {
+			setDescriptor(b, `{"kind":"struct","size":2,"align":1,"fields":[{"name":"A","offset":0,"type":{"kind":"int8","size":1,"align":1}},{"name":"A","offset":1,"type":{"kind":"int8","size":1,"align":1}}]}`, 2)
+		}},
+		{"field names of ctypes", true, func(b []byte) {
+			var fs []string
+			for i, n := range []string{"from_buffer", "_fields_", "__x__", "_b_base_", "_shmgo_names", "value"} {
+				fs = append(fs, fmt.Sprintf(`{"name":%q,"offset":%d,"type":{"kind":"int8","size":1,"align":1}}`, n, i))
+			}
+			setDescriptor(b, `{"kind":"struct","size":6,"align":1,"fields":[`+strings.Join(fs, ",")+`]}`, 6)
+		}},
+		{"field name with an escaped U+2028", true, func(b []byte) { setDescriptor(b, field(`"a\u2028b"`), 1) }},
+		{"field name with a raw U+2028", false, func(b []byte) { setDescriptor(b, field("\"a\u2028b\""), 1) }},
+		{"field name with \\b, DEL and <>&", true, func(b []byte) { setDescriptor(b, field("\"a\\b\x7f<>&\""), 1) }},
+		{"field name with \\u0008", false, func(b []byte) { setDescriptor(b, field(`"a\u0008"`), 1) }},
+		{"field name with a lone surrogate", false, func(b []byte) { setDescriptor(b, field(`"a\ud800"`), 1) }},
+		{"element larger than 2^48 bytes", false, func(b []byte) {
+			setDescriptor(b, `{"kind":"array","size":0,"align":1,"len":0,"elem":{"kind":"array","size":281474976710657,"align":1,"len":281474976710657,"elem":{"kind":"uint8","size":1,"align":1}}}`, 0)
+		}},
+		{"arrays nested 150 deep", true, func(b []byte) { setDescriptor(b, arrayN(150), 1) }},
+		{"structs nested 800 deep", true, func(b []byte) { setDescriptor(b, structN(800), 1) }},
+		{"arrays nested 1250 deep", true, func(b []byte) { setDescriptor(b, arrayN(1250), 1) }},
+	} {
+		b := slices.Clone(good)
+		c.damage(b)
+		name := writeSegment(t, b)
+		g := goVerdict(t, name)
+		if g.OK != c.goOK {
+			t.Errorf("%s: Go: ok %v (%s), want %v", c.name, g.OK, g.Error, c.goOK)
+		}
+		names = append(names, name)
+		what[name] = c.name
+		goSays[name] = g
+	}
+	pySays := pyVerdicts(t, names)
+	for _, name := range names {
+		g, p := goSays[name], pySays[name]
+		switch {
+		case p.Crash:
+			t.Errorf("%s: Python raised something other than a ShmError: %s", what[name], p.Error)
+		case g.OK != p.OK:
+			t.Errorf("%s: Go and Python disagree:\n\tGo:     ok %v %s\n\tPython: ok %v %s", what[name], g.OK, g.Error, p.OK, p.Error)
+		case !slices.Equal(g.Objects, p.Objects):
+			t.Errorf("%s: Go and Python read different directories:\n\tGo:     %q\n\tPython: %q", what[name], g.Objects, p.Objects)
+		}
+	}
 }
