@@ -497,3 +497,27 @@ func TestPythonAgreesOnSegments(t *testing.T) {
 		}
 	}
 }
+
+// TestPythonOtherUsersSegment opens, as root, who may write any file, a
+// segment that another user made: Go opens it read-only, since its lock
+// words name tokens of that user's table, which root cannot judge, and
+// Python must do the same rather than take a live owner's lock.
+func TestPythonOtherUsersSegment(t *testing.T) {
+	cmd := asUser(t, 65534)
+	name := newSegName(t)
+	removeLater(t, name)
+	g := startScenario(t, cmd, "named-create-wait", envSeg+"="+name)
+	g.expect(t, "created")
+	if !openSeg(t, name).ReadOnly() {
+		t.Fatal("Go opened another user's segment for writing")
+	}
+	p := startPython(t, "readonly", name, "answer")
+	p.expect(t, "readonly True")
+	p.expect(t, "value 42")
+	if l := p.line(t); !strings.HasPrefix(l, "ReadOnlyError ") || !strings.Contains(l, "user 65534") {
+		t.Fatalf("Python locking a Value's lock in another user's segment said %q, want a ReadOnlyError naming the owner", l)
+	}
+	p.wait(t)
+	io.WriteString(g.stdin, "done\n")
+	g.wait(t)
+}

@@ -12,6 +12,7 @@ test never has to guess when a step is done:
     interop.py acquire SEG NAME     report a held lock, then wait for it: "ownerdead" if its owner died
     interop.py sharedmemory NAME SIZE   a plain SharedMemory for Go to read and write
     interop.py open NAME...         for each segment: "ok" and its objects, or the error
+    interop.py readonly SEG VALUE   how SEG opens (read-only or not), VALUE, and whether its lock locks
 """
 
 import json
@@ -160,6 +161,18 @@ def open_all(names):
             say(json.dumps({"name": name, "ok": False, "error": "not a ShmError: %r" % e, "crash": True}))
 
 
+def readonly(name, value):
+    seg = shmgo.open(name)
+    say("readonly", seg.readonly)
+    v = seg[value]
+    say("value", v.value)
+    try:
+        v.get_lock().acquire(blocking=False)
+        say("locked")
+    except shmgo.ReadOnlyError as e:
+        say("ReadOnlyError", e)
+
+
 def main(argv):
     cmd = argv[0]
     if cmd == "values":
@@ -174,6 +187,8 @@ def main(argv):
         sharedmemory(argv[1], int(argv[2]))
     elif cmd == "open":
         open_all(argv[1:])
+    elif cmd == "readonly":
+        readonly(argv[1], argv[2])
     else:
         raise SystemExit("interop.py: unknown command %r" % cmd)
 

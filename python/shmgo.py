@@ -27,8 +27,11 @@ to operations that are not atomic.
 
 Segments
 --------
-open(name) opens /dev/shm/NAME read-write, or read-only when the file is only
-readable (Segment.readonly). It checks the header before it trusts anything:
+open(name) opens /dev/shm/NAME read-write, or read-only (Segment.readonly,
+Segment.readonly_reason says why) when the file is only readable, or when it
+has an shm header and belongs to another user: locks judge their owners'
+liveness in the owner's user's table, so only the owner's processes lock, as
+in Go. It checks the header before it trusts anything:
 the file must be a regular file (a symbolic link or a FIFO is refused); its
 first 4096 bytes are read with pread and checked in this order: magic,
 version, byte order, word size, header size, file size, checksum, then the
@@ -143,9 +146,9 @@ inherit its parent's token: it takes its own at its first lock operation.
 Caveats. A KeyboardInterrupt (or another asynchronous exception) that comes
 while acquire runs can leave the lock held by this process: it stays held
 until the process releases it or exits (the next locker then gets
-OwnerDeadError). A lock word in a segment that two users can write is judged
-by each against its own user's table, so a lock cannot be shared between
-users.
+OwnerDeadError). Locks are not shared between users: each user's processes
+judge liveness in their own table, so a segment with a header opens
+read-only in the processes of any user but its file's owner (root included).
 """
 
 import ctypes
@@ -948,7 +951,7 @@ class Mutex(ctypes.Structure):
             return addr
         ro = self.__dict__.get("_shmgo_readonly")
         if ro is not None:
-            raise ReadOnlyError("shmgo: segment %r is open read-only: its locks cannot be taken" % ro)
+            raise ReadOnlyError("shmgo: %s: its locks cannot be taken" % ro)
         root = self
         while root._b_base_ is not None:
             root = root._b_base_
@@ -1128,7 +1131,7 @@ class RawValue:
 
     def _set(self, x):
         if self._obj is None:
-            raise ReadOnlyError("shmgo: segment %r is open read-only: %s cannot be set" % (self._seg.name, self.name))
+            raise ReadOnlyError("shmgo: %s: %s cannot be set" % (self._seg._ro(), self.name))
         if self._kind in ("simple", "complex"):
             self._obj.value = x
         else:
@@ -1241,7 +1244,7 @@ class ReadOnlyArray:
             yield self._at(i)
 
     def __setitem__(self, i, x):
-        raise ReadOnlyError("shmgo: segment %r is open read-only: %s cannot be set" % (self._seg.name, self._info.name))
+        raise ReadOnlyError("shmgo: %s: %s cannot be set" % (self._seg._ro(), self._info.name))
 
     def get_lock(self):
         if self._lock is None:
@@ -1264,9 +1267,10 @@ _maps = weakref.WeakValueDictionary()  # (dev, ino, size, writable) -> mmap, to 
 class Segment:
     """An open named segment. Use open() to get one."""
 
-    def __init__(self, name, fd, st, writable, raw, mm, header):
+    def __init__(self, name, fd, st, writable, raw, mm, header, why=None):
         self.name = name
         self.readonly = not writable
+        self.readonly_reason = why  # why it is read-only, or None
         self.raw = raw
         self.size = st.st_size
         self._fd, self._mm, self._header = fd, mm, header
@@ -1426,10 +1430,13 @@ class Segment:
             raise self._err("length", "%d, but the array's length word at off-64 holds %d"
                             % (info.length, n), info.record)
 
+    def _ro(self):
+        return "segment %r is open read-only (%s)" % (self.name, self.readonly_reason)
+
     def _mutex_at(self, off):
         if self.readonly:
             m = Mutex.from_buffer_copy(self._mm, off)
-            m._shmgo_readonly = self.name
+            m._shmgo_readonly = self._ro()
             return m
         return Mutex.from_buffer(self._mm, off)
 
@@ -1547,7 +1554,7 @@ def open(name):
     sname = name if isinstance(name, str) else bname.decode("utf-8", "surrogateescape")
     path = SHM_DIR + bname
     flags = os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
-    writable = True
+    writable, why = True, None
     try:
         try:
             fd = os.open(path, os.O_RDWR | flags)
@@ -1555,7 +1562,7 @@ def open(name):
             if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
                 raise
             fd = os.open(path, os.O_RDONLY | flags)
-            writable = False
+            writable, why = False, "its mode does not let this process write"
     except FileNotFoundError:
         raise SegmentNotFoundError(errno.ENOENT, "shmgo: segment %r does not exist" % sname,
                                    os.fsdecode(path)) from None
@@ -1571,6 +1578,16 @@ def open(name):
         head = _pread_all(fd, min(size, HEADER_SIZE))
         raw = len(head) < len(MAGIC) or head[:len(MAGIC)] != MAGIC
         header = None if raw else _check_header(sname, head, size)
+        if not raw and writable and st.st_uid != os.geteuid():
+            # As in Go: the lock words name tokens of the owner's table, which
+            # only the owner's processes share and can judge. Another user
+            # (root, say) who could write the file would take a live owner's
+            # lock for a dead one's: it reads, and does not lock.
+            rfd = os.open("/proc/self/fd/%d" % fd, os.O_RDONLY | os.O_CLOEXEC)
+            os.close(fd)
+            fd, writable = rfd, False
+            why = ("the file belongs to user %d, and only its owner's processes can judge each other's locks"
+                   % st.st_uid)
         mm = None
         if size > 0:
             key = (st.st_dev, st.st_ino, size, writable)
@@ -1579,7 +1596,7 @@ def open(name):
                 access = mmap.ACCESS_WRITE if writable else mmap.ACCESS_READ
                 mm = mmap.mmap(fd, size, access=access)
                 _maps[key] = mm
-        return Segment(sname, fd, st, writable, raw, mm, header)
+        return Segment(sname, fd, st, writable, raw, mm, header, why)
     except OSError as e:
         os.close(fd)
         raise ShmError("shmgo: segment %r: %s" % (sname, e)) from None
