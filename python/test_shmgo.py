@@ -1548,11 +1548,11 @@ except shmgo.ShmError as e:
 # ---------------------------------------------------------------------------
 # Against Go's own Mutex (sections 6 and 7)
 #
-# Go's named segments do not exist yet, but its Mutex and token table do: a
-# small Go program (built in a temporary module that uses this repository)
+# A small Go program (built in a temporary module that uses this repository)
 # puts a Mutex and a counter in its anonymous shared memory, and Python maps
 # the same memfd through /proc/PID/fd. Both sides then speak the protocol
-# with their own code.
+# with their own code. Named segments made by Go are checked against shmgo
+# by the Go tests in named_python_test.go and readme_test.go.
 
 GO_PROGRAM = r"""package main
 
