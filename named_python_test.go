@@ -341,10 +341,11 @@ func setDescriptor(b []byte, d string, size int) {
 	rehashRecord(b, rec)
 }
 
-// A pyVerdict is what a program made of a segment: opened with these
-// objects, or refused.
+// A pyVerdict is what a program made of a segment: whether it opened it,
+// and whether it read its directory, with these objects.
 type pyVerdict struct {
 	Name    string      `json:"name"`
+	Opened  bool        `json:"opened"`
 	OK      bool        `json:"ok"`
 	Error   string      `json:"error"`
 	Crash   bool        `json:"crash"`
@@ -356,6 +357,7 @@ func goVerdict(t *testing.T, name string) pyVerdict {
 	v := pyVerdict{Name: name}
 	seg, err := shm.Open(name)
 	if err == nil {
+		v.Opened = true
 		defer seg.Close()
 		var objs []shm.ObjectInfo
 		if objs, err = seg.Objects(); err == nil {
@@ -490,8 +492,9 @@ func TestPythonAgreesOnSegments(t *testing.T) {
 		switch {
 		case p.Crash:
 			t.Errorf("%s: Python raised something other than a ShmError: %s", what[name], p.Error)
-		case g.OK != p.OK:
-			t.Errorf("%s: Go and Python disagree:\n\tGo:     ok %v %s\n\tPython: ok %v %s", what[name], g.OK, g.Error, p.OK, p.Error)
+		case g.Opened != p.Opened || g.OK != p.OK:
+			t.Errorf("%s: Go and Python disagree:\n\tGo:     opened %v, ok %v %s\n\tPython: opened %v, ok %v %s",
+				what[name], g.Opened, g.OK, g.Error, p.Opened, p.OK, p.Error)
 		case !slices.Equal(g.Objects, p.Objects):
 			t.Errorf("%s: Go and Python read different directories:\n\tGo:     %q\n\tPython: %q", what[name], g.Objects, p.Objects)
 		}

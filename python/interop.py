@@ -11,7 +11,7 @@ test never has to guess when a step is done:
     interop.py hold SEG NAME        lock the Mutex NAME, say "locked", wait to be killed
     interop.py acquire SEG NAME     report a held lock, then wait for it: "ownerdead" if its owner died
     interop.py sharedmemory NAME SIZE   a plain SharedMemory for Go to read and write
-    interop.py open NAME...         for each segment: "ok" and its objects, or the error
+    interop.py open NAME...         for each segment: whether it opens, its objects or the error
     interop.py readonly SEG VALUE   how SEG opens (read-only or not), VALUE, and whether its lock locks
 """
 
@@ -148,17 +148,20 @@ def sharedmemory(name, size):
 
 
 def open_all(names):
+    """Opens each segment and reads its directory, saying how far it got."""
     for name in names:
+        v = {"name": name, "opened": False, "ok": False}
         try:
             seg = shmgo.open(name)
+            v["opened"] = True
             objs = seg.objects()
-            say(json.dumps({"name": name, "ok": True, "raw": seg.raw, "readonly": seg.readonly,
-                            "objects": [[o.name, o.kind, layout(o)] for o in objs]}))
+            v.update(ok=True, objects=[[o.name, o.kind, layout(o)] for o in objs])
             seg.close()
         except shmgo.ShmError as e:
-            say(json.dumps({"name": name, "ok": False, "error": str(e)}))
+            v["error"] = str(e)
         except Exception as e:  # shmgo promises ShmError for any bad segment: the test fails on this
-            say(json.dumps({"name": name, "ok": False, "error": "not a ShmError: %r" % e, "crash": True}))
+            v.update(error="not a ShmError: %r" % e, crash=True)
+        say(json.dumps(v))
 
 
 def readonly(name, value):

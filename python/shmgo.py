@@ -37,9 +37,11 @@ first 4096 bytes are read with pread and checked in this order: magic,
 version, byte order, word size, header size, file size, checksum, then the
 used, first and last offsets; only then is the file mapped. Then it walks the
 directory and checks every record: bounds, alignment, name, type hash and type
-descriptor. Every failure raises ShmError (LayoutError for a bad header,
-record or descriptor) naming the segment, the field and, for a record, its
-offset; corrupted or hostile bytes never raise anything else.
+descriptor. A damaged record does not fail the open, as in Go: objects(),
+names() and the look-ups that reach it raise the error, while the objects
+before it stay reachable. Every failure raises ShmError (LayoutError for a
+bad header, record or descriptor) naming the segment, the field and, for a
+record, its offset; corrupted or hostile bytes never raise anything else.
 
 Object names follow the rules for segment names (1 to 255 bytes, no '/', no
 NUL, not "." or "..", not starting with ".shm-"); a name that is not UTF-8
@@ -1286,6 +1288,11 @@ class Segment:
         if not raw:
             try:
                 self._walk()
+            except LayoutError:
+                # As in Go, a damaged record fails objects() and the look-ups
+                # that reach it, not the open: the objects before it stay
+                # reachable.
+                pass
             except BaseException:
                 self._fd = -1  # open() closes it: closing it here too could close another file
                 raise

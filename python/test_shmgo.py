@@ -438,8 +438,10 @@ class RecordTest(SegTest):
         return self.publish(bytes(b)), r
 
     def assertRecordError(self, name, field, offset):
+        # As in Go, the open succeeds, and reading the directory fails.
+        seg = self.open(name)
         with self.assertRaises(shmgo.LayoutError) as cm:
-            shmgo.open(name)
+            seg.objects()
         e = cm.exception
         self.assertEqual((e.field, e.offset), (field, offset), str(e))
         self.assertIn("record at offset %d" % offset, str(e))
@@ -581,9 +583,10 @@ class RecordTest(SegTest):
         # A failed open closes its descriptor once: the number may belong to
         # another file by the time the half-made Segment is collected.
         w = self.build()
-        name, _ = self.patch(w, "a", "=I", 12, 9)
+        b = bytearray(w.bytes())
+        struct.pack_into("=I", b, 8, 2)  # the format version
         try:
-            shmgo.open(name)
+            shmgo.open(self.publish(bytes(b)))
         except shmgo.LayoutError as e:
             err = e
         fd = os.open("/dev/null", os.O_RDONLY)  # takes the lowest free number: the one just closed
@@ -604,8 +607,21 @@ class RecordTest(SegTest):
         struct.pack_into("=Q", b, 72, w.records["mu"] + 70)  # used: cuts the last record short
         name = self.publish(bytes(b))
         with self.assertRaises(shmgo.LayoutError) as cm:
-            shmgo.open(name)
+            self.open(name).objects()
         self.assertEqual(cm.exception.offset, w.records["mu"])
+
+    def test_damage_after(self):
+        # As in Go: the objects before a damaged record stay reachable; the
+        # look-ups that reach it, and the directory, fail.
+        w = self.build()
+        name, r = self.patch(w, "arr", "=I", 12, 9)  # its kind
+        seg = self.open(name)
+        self.assertEqual(seg["a"].value, 0)
+        self.assertEqual(seg["v"].value, 0.0)
+        for f in (lambda: seg["mu"], lambda: seg["nothing"], seg.objects, seg.names):
+            with self.assertRaises(shmgo.LayoutError) as cm:
+                f()
+            self.assertEqual((cm.exception.field, cm.exception.offset), ("kind", r))
 
     def test_published_later(self):
         # A record linked after the open is found by a later look-up.
