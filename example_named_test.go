@@ -393,3 +393,141 @@ func ExampleFormatError() {
 	}
 	// Output: version
 }
+
+// visit adds 1 to the visit counter "n" of the segment name, which the first
+// program to come creates, and returns the count. Any number of programs
+// may run it at once.
+func visit(name string) (int64, error) {
+	seg, err := shm.Create(name, 1<<16) // the first program creates it
+	if errors.Is(err, fs.ErrExist) {
+		seg, err = shm.Open(name) // the others open it
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer seg.Close()
+	n, err := shm.NewValue[int64](0, shm.In(seg, "n"))
+	if errors.Is(err, fs.ErrExist) {
+		n, err = shm.LookupValue[int64](seg, "n")
+	}
+	if err != nil {
+		return 0, err
+	}
+	return n.Update(func(x int64) int64 { return x + 1 }), nil
+}
+
+// Unrelated programs share a counter by name: each run of a program calling
+// visit counts one more (the README's program).
+func Example_visits() {
+	name := exampleName("visits")
+	defer shm.Remove(name)
+	for range 3 {
+		n, err := visit(name)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println("visit", n)
+	}
+	// Output:
+	// visit 1
+	// visit 2
+	// visit 3
+}
+
+func exampleAddVisit(v *shm.Value[int64]) {
+	v.Update(func(x int64) int64 { return x + 1 })
+}
+
+func init() { shm.Register(exampleAddVisit) }
+
+// A Segment is a file of objects that any program of the user opens by
+// name; its objects also pass to children, which map the same file.
+func ExampleSegment() {
+	name := exampleName("segment")
+	seg, err := shm.Create(name, 1<<16)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer shm.Remove(name)
+	defer seg.Close()
+	v, err := shm.NewValue[int64](0, shm.In(seg, "n"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	exampleRun(exampleAddVisit, v) // a child, like any shared object
+	n, err := visit(name)          // a look-up by name
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(n, v.Load())
+	// Output: 2 2
+}
+
+// Options go to Create; Mode is the one there is.
+func ExampleSegmentOption() {
+	name := exampleName("option")
+	opts := []shm.SegmentOption{shm.Mode(0o640)}
+	seg, err := shm.Create(name, 8192, opts...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer shm.Remove(name)
+	defer seg.Close()
+	st, err := seg.Stat()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(st.Mode)
+	// Output: -rw-r-----
+}
+
+// The descriptor is the layout that Python's shmgo and other programs read:
+// canonical JSON, the same bytes for the same layout.
+func ExampleObjectInfo() {
+	name := exampleName("object-info")
+	seg, err := shm.Create(name, 8192)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer shm.Remove(name)
+	defer seg.Close()
+	type pair struct {
+		A int32
+		B bool
+	}
+	shm.NewValue(pair{7, true}, shm.In(seg, "p"))
+
+	objs, err := seg.Objects()
+	if err != nil {
+		log.Fatal(err)
+	}
+	o := objs[0]
+	fmt.Println(o.Name, o.Kind, o.Len, o.Size, o.Lock != 0)
+	fmt.Println(o.Type)
+	fmt.Printf("%s\n", o.Descriptor)
+	// Output:
+	// p Value 1 8 true
+	// struct {A int32 @0; B bool @4}
+	// {"kind":"struct","size":8,"align":4,"fields":[{"name":"A","offset":0,"type":{"kind":"int32","size":4,"align":4}},{"name":"B","offset":4,"type":{"kind":"bool","size":1,"align":1}}]}
+}
+
+// A raw segment, such as Python's SharedMemory makes, has no objects and no
+// creator: all of it counts as used.
+func ExampleSegmentInfo() {
+	name := exampleName("info")
+	if err := os.WriteFile("/dev/shm/"+name, make([]byte, 100), 0o600); err != nil {
+		log.Fatal(err)
+	}
+	defer shm.Remove(name)
+	seg, err := shm.Open(name)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer seg.Close()
+	st, err := seg.Stat()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(st.Raw, st.Size, st.Used, st.Objects, st.CreatorKnown)
+	// Output: true 100 100 0 false
+}

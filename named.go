@@ -1045,8 +1045,10 @@ func checkHeader(name string, h []byte, fileSize int64) (hdr segHeader, raw bool
 		name string
 		off  uint64
 	}{{"first", hdrFirst}, {"last", hdrLast}} {
-		if v := b.u64(f.off); v != 0 && (v < segHeaderSize || v >= hdr.size) {
-			return bad(f.name, "%d, neither 0 nor inside [%d, %d)", v, segHeaderSize, hdr.size)
+		// Within [4096, size] as the spec says: last is never trusted (see
+		// refresh), and a first at the end fails as a record.
+		if v := b.u64(f.off); v != 0 && (v < segHeaderSize || v > hdr.size) {
+			return bad(f.name, "%d, neither 0 nor inside [%d, %d]", v, segHeaderSize, hdr.size)
 		}
 	}
 	hdr.created = int64(b.u64(hdrCreated))

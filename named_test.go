@@ -1253,7 +1253,7 @@ func TestNamedCorruptHeader(t *testing.T) {
 		{"used", func(b []byte) []byte { put64(b, 72, 100); return b }},
 		{"used", func(b []byte) []byte { put64(b, 72, 1<<40); return b }},
 		{"first", func(b []byte) []byte { put64(b, 80, 17); return b }},
-		{"last", func(b []byte) []byte { put64(b, 88, 8192); return b }},
+		{"last", func(b []byte) []byte { put64(b, 88, 8193); return b }}, // past the end of the file
 	} {
 		b := c.damage(slices.Clone(good))
 		if c.field == "checksum" && bytes.Equal(b[:56], good[:56]) && binary.NativeEndian.Uint64(b[56:]) == binary.NativeEndian.Uint64(good[56:]) {

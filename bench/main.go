@@ -268,7 +268,11 @@ func runInWorker(exe, tmp string, cfg config, w *workload) (*result, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr // the table alone goes to stdout
-	if err := cmd.Run(); err != nil {
+	err := cmd.Run()
+	if cmd.Process != nil && w.Setup != nil {
+		removeBenchSeg(cmd.Process.Pid) // if the worker could not
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("timed out after %v", timeout)
 		}

@@ -43,6 +43,9 @@ type workload struct {
 	Python          []impl
 	Limit           []impl
 	Target          target
+	// Setup, if set, runs in the worker before any version, and the function
+	// it returns after all of them.
+	Setup func() (cleanup func(), err error)
 }
 
 // Units.
@@ -101,6 +104,7 @@ func workloads(c config) []*workload {
 		scaling = "scaling"
 		arrays  = "arrays"
 		latency = "latency"
+		named   = "named segments"
 		procs   = "processes"
 	)
 	var ws []*workload
@@ -209,6 +213,22 @@ func workloads(c config) []*workload {
 		Limit:  []impl{goImpl("futex", c.n(20_000), barePingPongFutex), goImpl("spin", c.n(100_000), barePingPongSpin)},
 		Target: target{MaxOverhead: 1.3}})
 
+	// Named segments, shared with unrelated programs in Go and Python.
+	seg := benchSegName(os.Getpid())
+	add(&workload{ID: "named-lookup", Name: "LookupValue of 1 of " + strconv.Itoa(namedObjects) + " named objects", Group: named, Unit: nsPerOp,
+		Note:   "Python: shmgo's seg[name], which returns the handle it made at the first look-up; limit: a Go map from names to objects",
+		Setup:  setupNamed,
+		Shm:    goImpl("shm", c.n(2_000_000), shmLookup),
+		Python: []impl{pyImpl("shmgo seg[name]", c.n(1_000_000), "named-lookup", seg)},
+		Limit:  []impl{goImpl("map", c.n(50_000_000), bareLookup)}})
+	add(&workload{ID: "named-update", Name: "Value.Update (+1) on a named Value", Group: named, Unit: nsPerOp,
+		Note:   "limit: the same Update on an anonymous Value; Python: shmgo's Value in the same segment, and multiprocessing's own Value, each += 1 under get_lock()",
+		Setup:  setupNamed,
+		Shm:    goImpl("shm", c.n(10_000_000), shmNamedUpdate),
+		Python: []impl{pyImpl("shmgo", c.n(200_000), "named-locked-inc", seg), pyImpl("sharedctypes", c.n(200_000), "locked-inc")},
+		Limit:  []impl{goImpl("anonymous Value", c.n(10_000_000), shmValueUpdate)},
+		Target: target{MaxOverhead: 1.2}})
+
 	// Processes.
 	add(&workload{ID: "start-join", Name: "Start+Join of a child that does nothing", Group: procs, Unit: msPerOp,
 		Shm:    goImpl("shm", c.n(50), shmStartJoin),
@@ -238,6 +258,13 @@ func runWorker(cfg config, id, out string) error {
 	}
 	if w == nil {
 		return fmt.Errorf("no workload %q", id)
+	}
+	if w.Setup != nil {
+		cleanup, err := w.Setup()
+		if err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+		defer cleanup()
 	}
 	py := ""
 	if !*noPython {

@@ -27,16 +27,21 @@ to operations that are not atomic.
 
 Segments
 --------
-open(name) opens /dev/shm/NAME read-write, or read-only when the file is only
-readable (Segment.readonly). It checks the header before it trusts anything:
+open(name) opens /dev/shm/NAME read-write, or read-only (Segment.readonly,
+Segment.readonly_reason says why) when the file is only readable, or when it
+has an shm header and belongs to another user: locks judge their owners'
+liveness in the owner's user's table, so only the owner's processes lock, as
+in Go. It checks the header before it trusts anything:
 the file must be a regular file (a symbolic link or a FIFO is refused); its
 first 4096 bytes are read with pread and checked in this order: magic,
 version, byte order, word size, header size, file size, checksum, then the
 used, first and last offsets; only then is the file mapped. Then it walks the
 directory and checks every record: bounds, alignment, name, type hash and type
-descriptor. Every failure raises ShmError (LayoutError for a bad header,
-record or descriptor) naming the segment, the field and, for a record, its
-offset; corrupted or hostile bytes never raise anything else.
+descriptor. A damaged record does not fail the open, as in Go: objects(),
+names() and the look-ups that reach it raise the error, while the objects
+before it stay reachable. Every failure raises ShmError (LayoutError for a
+bad header, record or descriptor) naming the segment, the field and, for a
+record, its offset; corrupted or hostile bytes never raise anything else.
 
 Object names follow the rules for segment names (1 to 255 bytes, no '/', no
 NUL, not "." or "..", not starting with ".shm-"); a name that is not UTF-8
@@ -71,8 +76,11 @@ seg[name] returns, by the object's kind:
 * Mutex: a Mutex.
 
 Structs are ctypes.Structure classes built from the type descriptor, with
-explicit padding so that every field's offset is the Go field's; blank Go
-fields ("_") cannot be reached by name. sync/atomic fields are plain ctypes
+explicit padding so that every field's offset is the Go field's. A field keeps
+its place but cannot be reached by name when it is blank ("_"), a second
+field of one name, or named as ctypes's own attributes (from_buffer,
+_fields_, names starting with "__" or "_shmgo"): a segment that Go can open,
+shmgo opens too. Types nest as deep as Go's do. sync/atomic fields are plain ctypes
 integers (aligned loads and stores of them are atomic on 64-bit machines, but
 Python has no atomic read-modify-write). Mutex fields are Mutex objects.
 
@@ -140,9 +148,9 @@ inherit its parent's token: it takes its own at its first lock operation.
 Caveats. A KeyboardInterrupt (or another asynchronous exception) that comes
 while acquire runs can leave the lock held by this process: it stays held
 until the process releases it or exits (the next locker then gets
-OwnerDeadError). A lock word in a segment that two users can write is judged
-by each against its own user's table, so a lock cannot be shared between
-users.
+OwnerDeadError). Locks are not shared between users: each user's processes
+judge liveness in their own table, so a segment with a header opens
+read-only in the processes of any user but its file's owner (root included).
 """
 
 import ctypes
@@ -150,6 +158,7 @@ import ctypes.util
 import errno
 import fcntl
 import json
+import json.scanner
 import mmap
 import os
 import stat
@@ -238,7 +247,9 @@ _MUTABLE = struct.Struct("=QQQQI")                # bytes 64-99: lock, used, fir
 _RECORD = struct.Struct("=QIIQQQQQHHI")           # 64 bytes
 _KINDS = {1: "RawValue", 2: "Value", 3: "RawArray", 4: "Array", 5: "Mutex"}
 _MAX_DESCRIPTOR = 65536
-_MAX_DEPTH = 100                                  # nesting of types in a descriptor
+_MAX_ARRAY = 1 << 46                              # elements, as Go's largest object
+_MAX_SIZE = 1 << 48                               # of any type in a descriptor, as Go's bound
+_MAX_ALIGN = 4096
 
 
 def fnv1a64(data):
@@ -319,29 +330,47 @@ class Complex128(_Complex, ctypes.Structure):
 
 class _Type:
     """A parsed, checked type descriptor."""
-    __slots__ = ("kind", "size", "align", "atomic", "len", "elem", "fields", "ctype")
+    __slots__ = ("kind", "size", "align", "atomic", "len", "elem", "fields", "ctype", "_enc", "_text")
 
     def __init__(self, kind, size, align):
         self.kind, self.size, self.align = kind, size, align
         self.atomic, self.len, self.elem, self.fields, self.ctype = False, 0, None, (), None
+        self._enc = self._text = None
+
+    # encode and text recurse through plain calls, never through join() of a
+    # generator, so that a deeply nested type (see _deep) costs no C stack.
 
     def encode(self):
         """Returns the canonical JSON of section 5."""
+        if self._enc is None:
+            self._enc = self._encode()
+        return self._enc
+
+    def text(self):
+        """Returns the layout in readable form, as in `struct {X float64 @0; N [4]int32 @8}`."""
+        if self._text is None:
+            self._text = self._readable()
+        return self._text
+
+    def _encode(self):
         head = '{"kind":"%s","size":%d,"align":%d' % (self.kind, self.size, self.align)
         if self.kind == "array":
             return head + ',"len":%d,"elem":%s}' % (self.len, self.elem.encode())
         if self.kind == "struct":
-            return head + ',"fields":[%s]}' % ",".join(
-                '{"name":%s,"offset":%d,"type":%s}' % (json.dumps(n, ensure_ascii=False), off, t.encode())
-                for n, off, t in self.fields)
+            parts = []
+            for n, off, t in self.fields:
+                parts.append('{"name":%s,"offset":%d,"type":%s}' % (_json_string(n), off, t.encode()))
+            return head + ',"fields":[%s]}' % ",".join(parts)
         return head + (',"atomic":true}' if self.atomic else "}")
 
-    def text(self):
-        """Returns the layout in readable form, as in `struct {X float64 @0; N [4]int32 @8}`."""
+    def _readable(self):
         if self.kind == "array":
             return "[%d]%s" % (self.len, self.elem.text())
         if self.kind == "struct":
-            return "struct {%s}" % "; ".join("%s %s @%d" % (n, t.text(), off) for n, off, t in self.fields)
+            parts = []
+            for n, off, t in self.fields:
+                parts.append("%s %s @%d" % (n, t.text(), off))
+            return "struct {%s}" % "; ".join(parts)
         if self.kind == "mutex":
             return "shm.Mutex"
         return "atomic %s" % self.kind if self.atomic else self.kind
@@ -355,7 +384,21 @@ class _DescError(Exception):
     """A descriptor problem; the caller turns it into a LayoutError."""
 
 
-def _int(d, key, lo=0, hi=1 << 62):
+def _json_string(n):
+    """Returns n as a JSON string, as Go's encoding/json writes it without its
+    HTML escapes: UTF-8, with U+2028 and U+2029 escaped."""
+    return json.dumps(n, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def _usable_name(name, seen):
+    """Reports whether a struct field can be an attribute of its ctypes.Structure:
+    not blank, not a second field of that name, not a name of ctypes's own."""
+    return not (name == "_" or name in seen or name.startswith("__") or name.startswith("_shmgo")
+                or hasattr(ctypes.Structure, name)
+                or name in ("_fields_", "_pack_", "_anonymous_", "_swappedbytes_", "_align_", "_layout_"))
+
+
+def _int(d, key, lo=0, hi=_MAX_SIZE):
     v = d[key]
     if type(v) is not int:
         raise _DescError("%s is %s, not an integer" % (key, json.dumps(v)))
@@ -384,9 +427,7 @@ def _no_constant(s):
     raise _DescError("%s is not allowed" % s)
 
 
-def _parse_type(d, depth, where):
-    if depth > _MAX_DEPTH:
-        raise _DescError("types nest more than %d deep" % _MAX_DEPTH)
+def _parse_type(d, where):
     if not isinstance(d, dict) or "kind" not in d:
         raise _DescError("%s: want an object with a kind" % where)
     kind = d["kind"]
@@ -412,8 +453,8 @@ def _parse_type(d, depth, where):
     if kind == "array":
         _keys(d, ("kind", "size", "align", "len", "elem"), where)
         t = _Type(kind, _int(d, "size"), _int(d, "align"))
-        t.len = _int(d, "len")
-        t.elem = _parse_type(d["elem"], depth + 1, where + "[]")
+        t.len = _int(d, "len", hi=(1 << 63) - 1)  # any length, for elements of size 0
+        t.elem = _parse_type(d["elem"], where + "[]")
         if t.size != t.len * t.elem.size:
             raise _DescError("%s: array size %d, want len %d x element size %d" % (where, t.size, t.len, t.elem.size))
         if t.align != t.elem.align:
@@ -422,14 +463,14 @@ def _parse_type(d, depth, where):
     if kind == "struct":
         _keys(d, ("kind", "size", "align", "fields"), where)
         t = _Type(kind, _int(d, "size"), _int(d, "align"))
-        if t.align not in (1, 2, 4, 8):
-            raise _DescError("%s: struct align %d, want 1, 2, 4 or 8" % (where, t.align))
+        if t.align < 1 or t.align > _MAX_ALIGN or t.align & (t.align - 1):
+            raise _DescError("%s: struct align %d, want a power of two up to %d" % (where, t.align, _MAX_ALIGN))
         if t.size % t.align:
             raise _DescError("%s: struct size %d is not a multiple of its align %d" % (where, t.size, t.align))
         fields = d["fields"]
         if not isinstance(fields, list):
             raise _DescError("%s: fields is not a list" % where)
-        out, names, end = [], set(), 0
+        out, end = [], 0
         for i, f in enumerate(fields):
             fw = "%s.fields[%d]" % (where, i)
             _keys(f, ("name", "offset", "type"), fw)
@@ -437,15 +478,8 @@ def _parse_type(d, depth, where):
             if not isinstance(name, str) or not name:
                 raise _DescError("%s: name is %s, want a non-empty string" % (fw, json.dumps(name)))
             fw = where + "." + name
-            if name != "_":
-                if name in names:
-                    raise _DescError("%s: a second field of that name" % fw)
-                if name.startswith("__") or name.startswith("_shmgo") or hasattr(ctypes.Structure, name) \
-                        or name in ("_fields_", "_pack_", "_anonymous_", "_swappedbytes_", "_align_", "_layout_"):
-                    raise _DescError("%s: the field name cannot be used from Python" % fw)
-                names.add(name)
             off = _int(f, "offset")
-            ft = _parse_type(f["type"], depth + 1, fw)
+            ft = _parse_type(f["type"], fw)
             if ft.size == 0:
                 raise _DescError("%s: a field of size 0 (such fields are left out)" % fw)
             if off < end:
@@ -492,11 +526,19 @@ def _build_ctype(t):
 
 
 def _build_struct(t):
-    fields, pos = [], 0
+    # A field that cannot be an attribute (blank, a second field of a name, or
+    # a name of ctypes's own, such as from_buffer) still takes its place in
+    # the layout, under a name that no attribute access reaches.
+    fields, pos, seen, names = [], 0, set(), []
     for name, off, ft in t.fields:
         if off > pos:
             fields.append((" pad@%d" % pos, ctypes.c_uint8 * (off - pos)))
-        pyname = " blank@%d" % off if name == "_" else name
+        if _usable_name(name, seen):
+            pyname = name
+            names.append(name)
+            seen.add(name)
+        else:
+            pyname = " field@%d" % off
         fields.append((pyname, _build_ctype(ft)))
         pos = off + ft.size
     if t.size > pos:
@@ -505,12 +547,14 @@ def _build_struct(t):
     cls = type("struct_%d" % _struct_count[0], (_Struct,), {
         "_fields_": fields,
         "_shmgo_layout": "%s (%d bytes)" % (t.text(), t.size),
-        "_shmgo_names": tuple(n for n, _, _ in t.fields if n != "_"),
+        "_shmgo_names": tuple(names),
     })
-    for name, off, _ in t.fields:
-        if name != "_" and getattr(cls, name).offset != off:
-            raise _DescError("%s: ctypes puts field %s at %d, the descriptor at %d"
-                             % (t.text(), name, getattr(cls, name).offset, off))
+    for pyname, _ in fields:
+        want = int(pyname.split("@")[1]) if pyname.startswith(" ") else \
+            next(off for n, off, _ in t.fields if n == pyname)
+        if getattr(cls, pyname).offset != want:
+            raise _DescError("%s: ctypes puts field %r at %d, the descriptor at %d"
+                             % (t.text(), pyname.strip(), getattr(cls, pyname).offset, want))
     return cls
 
 
@@ -530,26 +574,60 @@ class _Struct(ctypes.Structure):
         return "struct(%s)" % ", ".join(parts)
 
 
+_deep_lock = threading.Lock()
+_DEEP_FRAMES = 20000  # more than the deepest type a 65536-byte descriptor can describe needs
+
+
 def _parse_descriptor(data):
-    """Returns the _Type of descriptor bytes data, or raises _DescError."""
+    """Returns the _Type of descriptor bytes data, or raises _DescError.
+
+    Types nest as deep as Go lets them, which is as deep as fits in the
+    descriptor's 65536 bytes: about 1250 arrays, or 800 structs, 2400 levels
+    of JSON. A descriptor too deep for Python's recursion limit is parsed
+    again with a higher limit and Python's own JSON scanner, which recurses
+    without the C stack."""
     try:
-        doc = json.loads(data.decode("utf-8"), object_pairs_hook=_object_pairs, parse_constant=_no_constant)
+        return _parse_descriptor_at(data, json.loads)
+    except RecursionError:
+        pass
+    with _deep_lock:
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(old + _DEEP_FRAMES)
+        try:
+            return _parse_descriptor_at(data, _py_json_loads)
+        except RecursionError:
+            raise _DescError("nested too deeply") from None
+        finally:
+            sys.setrecursionlimit(old)
+
+
+def _py_json_loads(text, **kw):
+    dec = json.JSONDecoder(**kw)
+    dec.scan_once = json.scanner.py_make_scanner(dec)
+    return dec.decode(text)
+
+
+def _parse_descriptor_at(data, loads):
+    try:
+        doc = loads(data.decode("utf-8"), object_pairs_hook=_object_pairs, parse_constant=_no_constant)
     except _DescError:
         raise
-    except RecursionError:
-        raise _DescError("nested too deeply") from None
     except ValueError as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise _DescError("not valid JSON: %s" % e) from None
-    t = _parse_type(doc, 0, "type")
-    canon = t.encode().encode("utf-8")
+    t = _parse_type(doc, "type")
+    try:
+        canon = t.encode().encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, from a \ud800 escape
+        raise _DescError("a string is not valid Unicode") from None
     if canon != data:
         raise _DescError("not in canonical form: want %s" % canon.decode("utf-8", "replace"))
     try:
         _build_ctype(t)
     except _DescError:
         raise
-    except (TypeError, ValueError, OverflowError, MemoryError, RecursionError) as e:
+    except (TypeError, ValueError, OverflowError, MemoryError) as e:
         raise _DescError("ctypes cannot build %s: %s" % (t.text(), e)) from None
+    t.text()  # now, while the recursion limit allows it
     return t
 
 
@@ -882,7 +960,7 @@ class Mutex(ctypes.Structure):
             return addr
         ro = self.__dict__.get("_shmgo_readonly")
         if ro is not None:
-            raise ReadOnlyError("shmgo: segment %r is open read-only: its locks cannot be taken" % ro)
+            raise ReadOnlyError("shmgo: %s: its locks cannot be taken" % ro)
         root = self
         while root._b_base_ is not None:
             root = root._b_base_
@@ -1062,7 +1140,7 @@ class RawValue:
 
     def _set(self, x):
         if self._obj is None:
-            raise ReadOnlyError("shmgo: segment %r is open read-only: %s cannot be set" % (self._seg.name, self.name))
+            raise ReadOnlyError("shmgo: %s: %s cannot be set" % (self._seg._ro(), self.name))
         if self._kind in ("simple", "complex"):
             self._obj.value = x
         else:
@@ -1175,7 +1253,7 @@ class ReadOnlyArray:
             yield self._at(i)
 
     def __setitem__(self, i, x):
-        raise ReadOnlyError("shmgo: segment %r is open read-only: %s cannot be set" % (self._seg.name, self._info.name))
+        raise ReadOnlyError("shmgo: %s: %s cannot be set" % (self._seg._ro(), self._info.name))
 
     def get_lock(self):
         if self._lock is None:
@@ -1198,14 +1276,14 @@ _maps = weakref.WeakValueDictionary()  # (dev, ino, size, writable) -> mmap, to 
 class Segment:
     """An open named segment. Use open() to get one."""
 
-    def __init__(self, name, fd, st, writable, raw, mm, header):
+    def __init__(self, name, fd, st, writable, raw, mm, header, why=None):
         self.name = name
         self.readonly = not writable
+        self.readonly_reason = why  # why it is read-only, or None
         self.raw = raw
         self.size = st.st_size
         self._fd, self._mm, self._header = fd, mm, header
         self._records = {}       # name -> ObjectInfo, in directory order
-        self._seen = set()       # record offsets walked
         self._tail = None        # offset of the last record walked
         self._handles = {}
         self._base = None
@@ -1217,6 +1295,11 @@ class Segment:
         if not raw:
             try:
                 self._walk()
+            except LayoutError:
+                # As in Go, a damaged record fails objects() and the look-ups
+                # that reach it, not the open: the objects before it stay
+                # reachable.
+                pass
             except BaseException:
                 self._fd = -1  # open() closes it: closing it here too could close another file
                 raise
@@ -1283,17 +1366,16 @@ class Segment:
             nxt, field, at = self._u64(self._tail), "next", self._tail
         while nxt != 0:
             used = self._used()
-            if nxt % 8 or not HEADER_SIZE <= nxt or nxt + _RECORD.size > used:
-                raise self._err(field, "%d: a record must lie in [%d, used=%d) and be 8-aligned"
-                                % (nxt, HEADER_SIZE, used), at)
-            if nxt in self._seen:
-                raise self._err(field, "%d: the directory loops back to a record already seen" % nxt, at)
-            if len(self._seen) >= (used - HEADER_SIZE) // BLOCK_ALIGN:
-                raise self._err(field, "more records than fit in %d used bytes" % used, at)
+            if nxt % BLOCK_ALIGN or not HEADER_SIZE <= nxt or nxt + _RECORD.size > used:
+                raise self._err(field, "%d: a record must lie in [%d, used=%d) and be %d-aligned"
+                                % (nxt, HEADER_SIZE, used, BLOCK_ALIGN), at)
+            # Records are carved from used, which only grows: so offsets grow
+            # along the list, and every walk ends.
+            if at is not None and nxt <= at:
+                raise self._err(field, "%d does not come after the record" % nxt, at)
             info = self._record(nxt, used)
             if info.name in self._records:
                 raise self._err("name", "%r: a second object of that name" % info.name, nxt)
-            self._seen.add(nxt)
             self._records[info.name] = info
             self._tail = nxt
             nxt, field, at = self._u64(nxt), "next", nxt
@@ -1310,8 +1392,8 @@ class Segment:
             raise err("bytes 58-59", "%d, want 0" % zero)
         if not 1 <= dlen <= _MAX_DESCRIPTOR:
             raise err("descriptor length", "%d, want 1 to %d" % (dlen, _MAX_DESCRIPTOR))
-        if rsize < _RECORD.size + nlen + dlen:
-            raise err("record size", "%d, less than 64 + name %d + descriptor %d" % (rsize, nlen, dlen))
+        if rsize != _RECORD.size + nlen + dlen:
+            raise err("record size", "%d, want 64 + name %d + descriptor %d" % (rsize, nlen, dlen))
         if off + rsize > used:
             raise err("record size", "%d: the record ends at %d, past used=%d" % (rsize, off + rsize, used))
         p = off + _RECORD.size
@@ -1336,7 +1418,7 @@ class Segment:
             raise err("descriptor", "a Mutex's type is %s, want shm.Mutex" % t.text())
         if size != length * t.size:
             raise err("size", "%d, want length %d x element size %d" % (size, length, t.size))
-        if not HEADER_SIZE <= doff or doff + size > self.size:
+        if not HEADER_SIZE <= doff < self.size or doff + size > self.size:
             raise err("off", "%d: data of %d bytes must lie in [%d, %d)" % (doff, size, HEADER_SIZE, self.size))
         if doff % t.align:
             raise err("off", "%d is not a multiple of the element's align %d" % (doff, t.align))
@@ -1346,17 +1428,29 @@ class Segment:
         elif lock != 0:
             raise err("lock", "%d, want 0 for a %s" % (lock, kname))
         if kind in (3, 4):
-            if doff - 64 < HEADER_SIZE:
-                raise err("off", "%d: an array's length word at off-64 lies in the header" % doff)
-            n = struct.unpack_from("=q", self._mm, doff - 64)[0]
-            if n != length:
-                raise err("length", "%d, but the array's length word at off-64 holds %d" % (length, n))
+            if doff - 64 < HEADER_SIZE or doff % 8:
+                raise err("off", "%d: an array's 8-aligned length word at off-64 must lie after the header" % doff)
+            if length > _MAX_ARRAY:
+                raise err("length", "%d is too large" % length)
         return ObjectInfo(name, kname, t, desc, length, size, doff, lock, off)
+
+    def _check_length(self, info):
+        """Checks an array's length word, at off-64, against its record. The
+        word lies with the array's data, which any writer may change, so it is
+        checked when the array is looked up, not with the directory, as Go
+        does."""
+        n = struct.unpack_from("=q", self._mm, info.offset - 64)[0]
+        if n != info.length:
+            raise self._err("length", "%d, but the array's length word at off-64 holds %d"
+                            % (info.length, n), info.record)
+
+    def _ro(self):
+        return "segment %r is open read-only (%s)" % (self.name, self.readonly_reason)
 
     def _mutex_at(self, off):
         if self.readonly:
             m = Mutex.from_buffer_copy(self._mm, off)
-            m._shmgo_readonly = self.name
+            m._shmgo_readonly = self._ro()
             return m
         return Mutex.from_buffer(self._mm, off)
 
@@ -1385,6 +1479,8 @@ class Segment:
         if h is not None:
             return h
         k = info.kind
+        if k in ("RawArray", "Array"):
+            self._check_length(info)
         if k == "RawValue":
             h = RawValue(self, info)
         elif k == "Value":
@@ -1472,7 +1568,7 @@ def open(name):
     sname = name if isinstance(name, str) else bname.decode("utf-8", "surrogateescape")
     path = SHM_DIR + bname
     flags = os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
-    writable = True
+    writable, why = True, None
     try:
         try:
             fd = os.open(path, os.O_RDWR | flags)
@@ -1480,7 +1576,7 @@ def open(name):
             if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
                 raise
             fd = os.open(path, os.O_RDONLY | flags)
-            writable = False
+            writable, why = False, "its mode does not let this process write"
     except FileNotFoundError:
         raise SegmentNotFoundError(errno.ENOENT, "shmgo: segment %r does not exist" % sname,
                                    os.fsdecode(path)) from None
@@ -1496,6 +1592,16 @@ def open(name):
         head = _pread_all(fd, min(size, HEADER_SIZE))
         raw = len(head) < len(MAGIC) or head[:len(MAGIC)] != MAGIC
         header = None if raw else _check_header(sname, head, size)
+        if not raw and writable and st.st_uid != os.geteuid():
+            # As in Go: the lock words name tokens of the owner's table, which
+            # only the owner's processes share and can judge. Another user
+            # (root, say) who could write the file would take a live owner's
+            # lock for a dead one's: it reads, and does not lock.
+            rfd = os.open("/proc/self/fd/%d" % fd, os.O_RDONLY | os.O_CLOEXEC)
+            os.close(fd)
+            fd, writable = rfd, False
+            why = ("the file belongs to user %d, and only its owner's processes can judge each other's locks"
+                   % st.st_uid)
         mm = None
         if size > 0:
             key = (st.st_dev, st.st_ino, size, writable)
@@ -1504,7 +1610,7 @@ def open(name):
                 access = mmap.ACCESS_WRITE if writable else mmap.ACCESS_READ
                 mm = mmap.mmap(fd, size, access=access)
                 _maps[key] = mm
-        return Segment(sname, fd, st, writable, raw, mm, header)
+        return Segment(sname, fd, st, writable, raw, mm, header, why)
     except OSError as e:
         os.close(fd)
         raise ShmError("shmgo: segment %r: %s" % (sname, e)) from None

@@ -438,8 +438,10 @@ class RecordTest(SegTest):
         return self.publish(bytes(b)), r
 
     def assertRecordError(self, name, field, offset):
+        # As in Go, the open succeeds, and reading the directory fails.
+        seg = self.open(name)
         with self.assertRaises(shmgo.LayoutError) as cm:
-            shmgo.open(name)
+            seg.objects()
         e = cm.exception
         self.assertEqual((e.field, e.offset), (field, offset), str(e))
         self.assertIn("record at offset %d" % offset, str(e))
@@ -485,11 +487,36 @@ class RecordTest(SegTest):
                 self.assertRecordError(name, field, r)
 
     def test_array_length_word(self):
+        # The word lies with the array's data: checked at the look-up, as Go
+        # does, not with the directory.
         w = self.build()
         b = bytearray(w.bytes())
         off = struct.unpack_from("=Q", b, w.records["arr"] + 16)[0]
         struct.pack_into("=q", b, off - 64, 5)
-        self.assertRecordError(self.publish(bytes(b)), "length", w.records["arr"])
+        seg = self.open(self.publish(bytes(b)))
+        self.assertEqual(seg.names(), ["a", "v", "arr", "mu"])
+        with self.assertRaises(shmgo.LayoutError) as cm:
+            seg["arr"]
+        self.assertEqual((cm.exception.field, cm.exception.offset), ("length", w.records["arr"]))
+        self.assertEqual(seg["a"].value, 0)
+
+    def test_as_go_checks(self):
+        # What Go refuses, shmgo refuses too.
+        w = self.build()
+        rsize = struct.unpack_from("=I", w.bytes(), w.records["a"] + 8)[0]
+        arr = struct.unpack_from("=Q", w.bytes(), w.records["arr"] + 16)[0]
+        for rec, fmt, off, value, field in [
+            ("a", "=I", 8, rsize + 8, "record size"),  # larger than its name and descriptor
+            ("arr", "=Q", 16, arr + 4, "off"),         # an array 4-aligned, not 8
+        ]:
+            with self.subTest(field=field):
+                name, r = self.patch(w, rec, fmt, off, value)
+                self.assertRecordError(name, field, r)
+        # Data of size 0 at the very end of the file.
+        w = SegWriter()
+        w.raw_value("e", struct_())
+        name, r = self.patch(w, "e", "=Q", 16, w.size)
+        self.assertRecordError(name, "off", r)
 
     def set_name(self, w, rec, newname):
         b = bytearray(w.bytes())
@@ -543,8 +570,11 @@ class RecordTest(SegTest):
         # A loop back to the first record.
         name, r = self.patch(w, "mu", "=Q", 0, w.records["a"])
         self.assertRecordError(name, "next", r)
-        # A next outside [4096, used).
-        for target in (8, 4097, w.used, 1 << 62):
+        # A next that goes back without a loop: offsets must grow.
+        name, r = self.patch(w, "v", "=Q", 0, w.records["a"])
+        self.assertRecordError(name, "next", r)
+        # A next outside [4096, used), or not 64-aligned.
+        for target in (8, 4097, w.records["mu"] + 8, w.used, 1 << 62):
             with self.subTest(next=target):
                 name, r = self.patch(w, "v", "=Q", 0, target)
                 self.assertRecordError(name, "next", r)
@@ -553,9 +583,10 @@ class RecordTest(SegTest):
         # A failed open closes its descriptor once: the number may belong to
         # another file by the time the half-made Segment is collected.
         w = self.build()
-        name, _ = self.patch(w, "a", "=I", 12, 9)
+        b = bytearray(w.bytes())
+        struct.pack_into("=I", b, 8, 2)  # the format version
         try:
-            shmgo.open(name)
+            shmgo.open(self.publish(bytes(b)))
         except shmgo.LayoutError as e:
             err = e
         fd = os.open("/dev/null", os.O_RDONLY)  # takes the lowest free number: the one just closed
@@ -576,8 +607,21 @@ class RecordTest(SegTest):
         struct.pack_into("=Q", b, 72, w.records["mu"] + 70)  # used: cuts the last record short
         name = self.publish(bytes(b))
         with self.assertRaises(shmgo.LayoutError) as cm:
-            shmgo.open(name)
+            self.open(name).objects()
         self.assertEqual(cm.exception.offset, w.records["mu"])
+
+    def test_damage_after(self):
+        # As in Go: the objects before a damaged record stay reachable; the
+        # look-ups that reach it, and the directory, fail.
+        w = self.build()
+        name, r = self.patch(w, "arr", "=I", 12, 9)  # its kind
+        seg = self.open(name)
+        self.assertEqual(seg["a"].value, 0)
+        self.assertEqual(seg["v"].value, 0.0)
+        for f in (lambda: seg["mu"], lambda: seg["nothing"], seg.objects, seg.names):
+            with self.assertRaises(shmgo.LayoutError) as cm:
+                f()
+            self.assertEqual((cm.exception.field, cm.exception.offset), ("kind", r))
 
     def test_published_later(self):
         # A record linked after the open is found by a later look-up.
@@ -700,29 +744,64 @@ class DescriptorTest(unittest.TestCase):
             "misaligned": variant(lambda d: d["fields"][1].update(offset=12)),
             "past end": variant(lambda d: d.update(size=8, align=8)),
             "size not multiple": variant(lambda d: d.update(size=20)),
-            "duplicate": variant(lambda d: d["fields"][1].update(name="A")),
             "zero size field": variant(lambda d: d["fields"].append(
                 {"name": "E", "offset": 16, "type": array(INT32, 0)})),
-            "reserved name": variant(lambda d: d["fields"][0].update(name="_fields_")),
-            "dunder": variant(lambda d: d["fields"][0].update(name="__class__")),
-            "method name": variant(lambda d: d["fields"][0].update(name="from_buffer")),
             "empty name": variant(lambda d: d["fields"][0].update(name="")),
             "field align above struct's": variant(lambda d: d.update(align=4)),
-            "align 16": variant(lambda d: d.update(align=16, size=16)),
+            "align 3": variant(lambda d: d.update(align=3, size=18)),
+            "align 8192": variant(lambda d: d.update(align=8192, size=8192)),
+            "size above 2^48": variant(lambda d: d.update(size=(1 << 48) + 8)),
         }
         for why, d in bad.items():
             with self.subTest(why):
                 self.assertRaises(shmgo._DescError, self.parse, d)
 
+    def test_unreachable_field_names(self):
+        # Go accepts any field names; those that cannot be attributes of a
+        # ctypes.Structure keep their place in the layout, unreachable by name.
+        names = ["A", "A", "_fields_", "__class__", "from_buffer", "_shmgo_names", "_", "value"]
+        d = struct_(*[(n, INT32) for n in names])
+        t = self.parse(d)
+        self.assertEqual(ctypes.sizeof(t.ctype), 4 * len(names))
+        self.assertEqual(t.ctype._shmgo_names, ("A", "value"))
+        self.assertEqual(t.text(), "struct {%s}" % "; ".join("%s int32 @%d" % (n, 4 * i) for i, n in enumerate(names)))
+        buf = bytearray(struct.pack("=8i", *range(10, 18)))
+        s = t.ctype.from_buffer(buf)
+        self.assertEqual((s.A, s.value), (10, 17))  # the first A
+        self.assertIs(type(s).from_buffer.__self__, type(s))  # ctypes's own method still works
+
+    def test_big_align(self):
+        d = struct_(("A", INT64))
+        d.update(align=4096, size=4096)
+        t = self.parse(d)
+        self.assertEqual(ctypes.sizeof(t.ctype), 4096)
+        self.assertEqual(ctypes.sizeof(self.parse(array(d, 2)).ctype), 8192)
+
+    def test_json_strings_as_go(self):
+        # Go's encoding/json escapes U+2028 and U+2029, and no HTML.
+        self.assertEqual(shmgo._json_string("a\u2028b\u2029<>&\b\x7f\x01"), '"a\\u2028b\\u2029<>&\\b\x7f\\u0001"')
+        ok = b'{"kind":"struct","size":4,"align":4,"fields":[{"name":"a\\u2028","offset":0,"type":' + enc(INT32) + b"}]}"
+        self.assertEqual(self.parse_bytes(ok).text(), "struct {a\u2028 int32 @0}")
+        self.assertRaises(shmgo._DescError, self.parse_bytes, ok.replace(b"\\u2028", "\u2028".encode()))
+        lone = ok.replace(b"\\u2028", b"\\ud800")  # Go reads it as U+FFFD: not canonical
+        self.assertRaises(shmgo._DescError, self.parse_bytes, lone)
+
+    def parse_bytes(self, b):
+        return shmgo._parse_descriptor(b)
+
     def test_deep(self):
-        d = INT32
-        for _ in range(150):
-            d = array(d, 1)
-        self.assertRaises(shmgo._DescError, self.parse, d)
-        d = INT32
-        for _ in range(90):
-            d = struct_(("F", d))
-        self.assertEqual(ctypes.sizeof(self.parse(d).ctype), 4)
+        # As deep as Go goes: what fits in a 65536-byte descriptor.
+        # (Built as text: json.dumps would reach the recursion limit.)
+        d = b'{"kind":"array","size":4,"align":4,"len":1,"elem":' * 1250 + enc(INT32) + b"}" * 1250
+        self.assertLessEqual(len(d), 65536)
+        self.assertEqual(self.parse_bytes(d).text(), "[1]" * 1250 + "int32")
+        d = b'{"kind":"struct","size":4,"align":4,"fields":[{"name":"F","offset":0,"type":' * 800 + \
+            enc(INT32) + b"}]}" * 800
+        self.assertLessEqual(len(d), 65536)
+        self.assertEqual(ctypes.sizeof(self.parse_bytes(d).ctype), 4)
+        limit = sys.getrecursionlimit()
+        self.assertRaises(shmgo._DescError, self.parse_bytes, b"[" * 32768 + b"]" * 32768)
+        self.assertEqual(sys.getrecursionlimit(), limit)
 
     def test_same_layout_same_class(self):
         d = struct_(("X", FLOAT64))
@@ -1485,11 +1564,11 @@ except shmgo.ShmError as e:
 # ---------------------------------------------------------------------------
 # Against Go's own Mutex (sections 6 and 7)
 #
-# Go's named segments do not exist yet, but its Mutex and token table do: a
-# small Go program (built in a temporary module that uses this repository)
+# A small Go program (built in a temporary module that uses this repository)
 # puts a Mutex and a counter in its anonymous shared memory, and Python maps
 # the same memfd through /proc/PID/fd. Both sides then speak the protocol
-# with their own code.
+# with their own code. Named segments made by Go are checked against shmgo
+# by the Go tests in named_python_test.go and readme_test.go.
 
 GO_PROGRAM = r"""package main
 

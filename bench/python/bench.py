@@ -16,6 +16,10 @@ its own runs. Every command first runs a small untimed warm-up of itself.
     bench.py pingpong event|pipe N
     bench.py startjoin fork|spawn N
     bench.py ownerdeath TIMEOUT 1
+    bench.py named-lookup SEG N | named-locked-inc SEG N
+
+The named-* commands use python/shmgo.py on the segment SEG that the Go
+harness made, rather than multiprocessing.
 """
 
 import json
@@ -93,6 +97,36 @@ def lock(n):
 def single(fn, n):
     fn(max(n // 10, 1))
     out(fn(n), n)
+
+
+# ---- named segments, through shmgo ----
+
+def shmgo():
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+    import shmgo as m
+    return m
+
+
+def named_lookup(seg, n):
+    name = "obj-57"
+    seg[name]
+    t = now()
+    for _ in range(n):
+        seg[name]
+    return now() - t
+
+
+def named_locked_inc(seg, n):
+    v = seg["counter"]
+    v.value = 0
+    lk = v.get_lock()
+    t = now()
+    for _ in range(n):
+        with lk:
+            v.value += 1  # under the lock, .value does not lock again
+    d = now() - t
+    assert v.value == n, v.value
+    return d
 
 
 # ---- P processes x n increments ----
@@ -308,6 +342,11 @@ def main(argv):
     elif cmd == "startjoin":
         method, n = args[0], int(args[1])
         out(startjoin(method, n), n)
+    elif cmd in ("named-lookup", "named-locked-inc"):
+        fn = named_lookup if cmd == "named-lookup" else named_locked_inc
+        seg, n = shmgo().open(args[0]), int(args[1])
+        fn(seg, max(n // 10, 1))
+        out(fn(seg, n), n)
     elif cmd == "ownerdeath":
         d, failed = ownerdeath(float(args[0]))
         out(d, 1, failed=failed)
