@@ -166,7 +166,7 @@ package shm
 // descriptor, as it does an anonymous segment's, and maps it; the segment
 // must be open in the parent (not closed) while Start runs.
 //
-// # Choices where the spec (notes/segment-spec.md) is silent
+// # Finer points, which python/shmgo.py follows too
 //
 //   - A file shorter than a header is a raw segment if it lacks the magic (a
 //     Python SharedMemory of 100 bytes opens), and damaged (field "file
@@ -201,7 +201,7 @@ package shm
 //   - Creator's user ID is the effective one (the token table's); created is
 //     time.Now in nanoseconds.
 //   - Go's uintptr and atomic.Uintptr are described as uint64 (by size).
-//   - Create's test knob has eight steps, finer than the spec's four (see
+//   - Create's test knob has eight steps, finer than the four above (see
 //     createChecked and what follows).
 //
 // # Look-ups
@@ -231,7 +231,7 @@ import (
 	"github.com/shmgo/shm/internal/shmfile"
 )
 
-// The format's constants (spec sections 3 and 4).
+// The format's constants (see Format above).
 const (
 	segMagic      = "shmgoSEG"
 	segVersion    = 1
@@ -1005,7 +1005,7 @@ func (h segHeader) write(b fileImage) {
 func checksum(b []byte) uint64 { return descHash(b[:hdrChecksum]) }
 
 // checkHeader checks the header h, the first bytes (up to 4096) of a file of
-// fileSize bytes, in the spec's order. It reports raw for a file without the
+// fileSize bytes, in the order given above (Opening and checking). It reports raw for a file without the
 // magic. A file shorter than a header is raw if it lacks the magic (Python's
 // SharedMemory makes files of any size), and damaged if it has it.
 func checkHeader(name string, h []byte, fileSize int64) (hdr segHeader, raw bool, err error) {
@@ -1045,7 +1045,7 @@ func checkHeader(name string, h []byte, fileSize int64) (hdr segHeader, raw bool
 		name string
 		off  uint64
 	}{{"first", hdrFirst}, {"last", hdrLast}} {
-		// Within [4096, size] as the spec says: last is never trusted (see
+		// Within [4096, size] as the header's doc says: last is never trusted (see
 		// refresh), and a first at the end fails as a record.
 		if v := b.u64(f.off); v != 0 && (v < segHeaderSize || v > hdr.size) {
 			return bad(f.name, "%d, neither 0 nor inside [%d, %d]", v, segHeaderSize, hdr.size)

@@ -4,7 +4,8 @@ package shm_test
 // programs (python/interop.py, which uses python/shmgo.py) read, write and
 // lock them, unrelated to the test process. Each side uses its own code: Go
 // the package, Python the module, so these tests check that the two agree on
-// the format and the lock protocol of notes/segment-spec.md.
+// the format (named.go), the token table (internal/token) and the lock
+// protocol (mutex.go).
 
 import (
 	"encoding/binary"

@@ -2,10 +2,10 @@
 
     python3 -m unittest discover -s python -v
 
-The Go side that creates named segments does not exist yet, so SegWriter below
-builds segment files from the spec (docs: /work/notes/segment-spec.md,
-sections 3-5) with its own code: its JSON comes from json.dumps and its
-layouts from Go's rules, not from shmgo. Cross-process tests use real child
+SegWriter below builds segment files from the format (the essay at the top of
+named.go; descriptors in descriptor.go) with its own code, independent of
+both shmgo and the Go package: its JSON comes from json.dumps and its layouts
+from Go's rules. named_python_test.go tests Python against Go itself. Cross-process tests use real child
 processes (subprocess running python3), and never sleep in place of
 synchronisation: they wait for a line from the child or for a state of the
 lock word.
