@@ -104,7 +104,7 @@ get_obj() returns a copy and a Mutex raises ReadOnlyError when locked.
 
 Locks
 -----
-Mutex follows section 7 of the segment spec: the 8-byte word is 0 when
+Mutex follows the lock protocol of the Go package (mutex.go): the 8-byte word is 0 when
 unlocked, else the owner's liveness token with bit 31 set when someone may
 be sleeping, and waiters sleep on the 32-bit half with shared futex
 operations. acquire(blocking=True, timeout=-1), release() and ``with m:``
@@ -232,7 +232,7 @@ class LockError(ShmError, RuntimeError):
 
 
 # ---------------------------------------------------------------------------
-# The format (segment spec, sections 3-5)
+# The format (the essay at the top of named.go in the Go package)
 
 MAGIC = b"shmgoSEG"
 VERSION = 1
@@ -944,7 +944,7 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 # Mutex (section 7)
 
 class Mutex(ctypes.Structure):
-    """A lock in a segment, shared with Go's shm.Mutex (section 7 of the spec).
+    """A lock in a segment, shared with Go's shm.Mutex (the protocol of mutex.go).
 
     acquire, release and ``with m:`` work as threading.Lock's. If the previous
     owner died holding the lock, acquire takes it and raises OwnerDeadError with
@@ -1620,7 +1620,7 @@ def open(name):
 
 
 def _check_header(name, head, size):
-    """Checks the header bytes head of a file of size bytes, in the spec's order."""
+    """Checks the header bytes head of a file of size bytes, in the order named.go gives."""
     def err(field, msg):
         return LayoutError(name, field, msg)
     if size < HEADER_SIZE or len(head) < HEADER_SIZE:
