@@ -29,8 +29,8 @@ import (
 // waits.
 //
 // Where it differs from Python's Condition: the lock is always a [Mutex],
-// which is not re-entrant (Python's default is an RLock; see [Mutex] for why
-// shm has none), and Signal and Broadcast may be called without holding it,
+// which is not re-entrant (Python's default is an RLock; the package
+// documentation says why shm has none), and Signal and Broadcast may be called without holding it,
 // as with sync.Cond (Python raises RuntimeError). Python's notify(n) is n
 // calls to Signal, notify_all is Broadcast, and wait_for(predicate) is the
 // loop

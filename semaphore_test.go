@@ -262,3 +262,24 @@ func TestSemaphoreReleaseAfterWaiterKilled(t *testing.T) {
 	within(t, "Release after a waiter was killed", s.Release)
 	join(t, live)
 }
+
+// TestSyncHotPathsDoNotAllocate checks the calls that do not wait.
+func TestSyncHotPathsDoNotAllocate(t *testing.T) {
+	e := newEvent(t)
+	s := newSemaphore(t, 1)
+	c := newCond(t)
+	b := newBarrier(t, 1)
+	ctx := context.Background()
+	for name, f := range map[string]func(){
+		"Event.Set+Wait+Clear":      func() { e.Set(); e.Wait(ctx); e.Clear() },
+		"Event.IsSet":               func() { e.IsSet() },
+		"Semaphore.Acquire+Release": func() { s.Acquire(ctx); s.Release() },
+		"Semaphore.TryAcquire":      func() { s.TryAcquire(); s.Release() },
+		"Cond.Signal+Broadcast":     func() { c.Signal(); c.Broadcast() },
+		"Barrier.Wait of one party": func() { b.Wait(ctx) },
+	} {
+		if n := testing.AllocsPerRun(1000, f); n != 0 {
+			t.Errorf("%s: %v allocations per call, want 0", name, n)
+		}
+	}
+}
