@@ -113,9 +113,13 @@ func (b *Barrier) Wait(ctx context.Context) (int, error) {
 		v := slot.Load()
 		if slotTaken(v, r) {
 			// Another party is arriving as number c and counts itself next.
-			if !tokenAlive(v &^ slotParity) {
+			switch {
+			case !tokenAlive(v &^ slotParity):
 				breakRound(st, r)
-			} else {
+			case ctx.Err() != nil:
+				breakRound(st, r)
+				return -1, ctx.Err()
+			default:
 				futex.Yield()
 			}
 			continue

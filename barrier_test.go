@@ -303,3 +303,21 @@ func deadToken(tb testing.TB) uint64 {
 	join(tb, start(tb, takeToken, tok, release))
 	return tok.Load()
 }
+
+// TestBarrierStuckArrival makes the next party's slot look taken by a live
+// process that never counts itself, as one stopped between its two steps
+// would: a party arriving after it must give up when its context ends.
+func TestBarrierStuckArrival(t *testing.T) {
+	b := newBarrier(t, 2)
+	b.TakeSlot(shm.ProcessToken())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	var err error
+	within(t, "Wait behind a stuck arrival", func() { _, err = b.Wait(ctx) })
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait behind a stuck arrival = %v, want the context's error", err)
+	}
+	if !b.Broken() {
+		t.Fatal("a party whose context ended left the Barrier unbroken")
+	}
+}
