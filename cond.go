@@ -22,8 +22,9 @@ import (
 //
 // Signal and Broadcast never wait for a waiter: they change a word in shared
 // memory and ask the kernel to wake the waiters' threads. So a waiter that
-// dies, even inside Wait, cannot block them, as it can block Python's
-// notify. A waiter that dies inside Wait may take with it one Signal meant
+// dies, even inside Wait, cannot block them, as it blocks Python's notify
+// for good (which waits for each woken waiter to say that it woke, and a
+// killed one never does). A waiter that dies inside Wait may take with it one Signal meant
 // for another waiter, since Signal cannot tell a dead waiter from a slow one;
 // Broadcast reaches every waiter that lives. A waiter costs no CPU while it
 // waits.

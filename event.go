@@ -18,8 +18,9 @@ import (
 //
 // Set never waits for a waiter: it changes a word in shared memory and asks
 // the kernel to wake the waiters' threads. So a waiter that dies, even inside
-// Wait, cannot block Set, which Python's Event.set can (it waits on a lock
-// that a killed waiter may hold). A waiter spins for a few microseconds and
+// Wait, cannot block Set, as it blocks Python's Event.set for good (whose
+// notify waits for each woken waiter to say that it woke, which a killed one
+// never does). A waiter spins for a few microseconds and
 // then sleeps, costing no CPU for as long as the Event stays clear.
 //
 // Wait returns nil once the flag is set, or once it has been set since Wait
