@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shmgo/shm/internal/futex"
+	"github.com/shmgo/shm/internal/pidfd"
 	"github.com/shmgo/shm/internal/token"
 )
 
@@ -25,10 +26,13 @@ import (
 // can. A party that dies before it arrives cannot be told from a slow one:
 // bound Wait with a context.
 //
-// A party that waits spins for a few microseconds and then sleeps. It checks
-// that the parties that arrived before it still live after a millisecond, and
-// then at doubling intervals up to a second, so a waiter costs no CPU to
-// speak of and learns of a death within about a second.
+// A party that waits spins for a few microseconds and then sleeps. After a
+// millisecond it checks that the parties that arrived before it live, and
+// asks the kernel to wake it when one of their processes exits; it checks
+// again at doubling intervals up to a second, which covers parties that
+// arrive later. So a waiter costs no CPU to speak of, learns at once of the
+// death of a party that arrived before it, and within about a second of any
+// other.
 //
 // Where it differs from Python's Barrier: there is no action (use the index
 // that Wait returns to pick one party to act) and no reset: a broken Barrier
@@ -145,7 +149,9 @@ func (b *Barrier) Wait(ctx context.Context) (int, error) {
 			raceAcquireObj(b.a)
 			return c, nil
 		}
-		err := waitOn(ctx, futexWord(st), &barrierWaiter{st: st, slots: slots, r: r})
+		bw := &barrierWaiter{st: st, slots: slots, r: r}
+		err := waitOn(ctx, futexWord(st), bw)
+		bw.stop()
 		if err != nil {
 			breakRound(st, r) // as Python's timeout does
 		}
@@ -200,13 +206,20 @@ func breakRound(st *atomic.Uint64, r uint32) {
 	}
 }
 
-// A barrierWaiter waits for round r to end or for the Barrier to break, and
-// checks on the parties of round r when its sleeps time out.
+// A barrierWaiter waits for round r to end or for the Barrier to break. When
+// its sleeps time out, or a watched party's process exits, it checks on the
+// parties of round r and breaks the round if one is dead. Its first check,
+// after firstPoll, also asks the kernel to wake the Barrier's sleepers when
+// an arrived party's process exits (a pidfd, as a Mutex's sleeper watches the
+// owner); once every party it found is watched it sleeps deathPoll at a time,
+// and until then its sleeps double from firstPoll.
 type barrierWaiter struct {
-	st    *atomic.Uint64
-	slots []barrierWord
-	r     uint32
-	polls int // sleeps that timed out
+	st      *atomic.Uint64
+	slots   []barrierWord
+	r       uint32
+	polls   int                     // sleeps that timed out
+	watches map[uint64]*pidfd.Watch // the parties watched, by token; nil where no watch could be had
+	watched bool                    // every party found at the last check is watched
 }
 
 func (bw *barrierWaiter) ready() bool {
@@ -219,18 +232,55 @@ func (bw *barrierWaiter) prepare() (uint32, time.Duration, bool) {
 	if uint32(s)&barrierRound != bw.r || s&barrierBroken != 0 {
 		return 0, 0, false
 	}
-	return uint32(s), min(firstPoll<<min(bw.polls, 20), deathPoll), true
+	timeout := min(firstPoll<<min(bw.polls, 20), deathPoll)
+	if bw.watched {
+		timeout = deathPoll
+	}
+	return uint32(s), timeout, true
 }
 
 func (bw *barrierWaiter) slept(timedOut bool) {
-	if !timedOut {
+	fired := false
+	for _, w := range bw.watches {
+		fired = fired || w != nil && w.Fired()
+	}
+	if !timedOut && !fired {
 		return
 	}
-	bw.polls++
+	if timedOut {
+		bw.polls++
+	}
+	bw.watched = true
 	for i := range bw.slots {
-		if v := bw.slots[i].w.Load(); slotTaken(v, bw.r) && !tokenAlive(v&^slotParity) {
+		v := bw.slots[i].w.Load()
+		if !slotTaken(v, bw.r) {
+			continue
+		}
+		tok := v &^ slotParity
+		if !tokenAlive(tok) {
 			breakRound(bw.st, bw.r)
 			return
+		}
+		if tok == myToken.Load() {
+			continue // this process wakes its own sleepers
+		}
+		w, tried := bw.watches[tok]
+		if !tried {
+			if bw.watches == nil {
+				bw.watches = make(map[uint64]*pidfd.Watch)
+			}
+			w = watchOwner(tok, futexWord(bw.st))
+			bw.watches[tok] = w
+		}
+		bw.watched = bw.watched && w != nil
+	}
+}
+
+// stop stops the watches.
+func (bw *barrierWaiter) stop() {
+	for _, w := range bw.watches {
+		if w != nil {
+			w.Stop()
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -273,8 +274,9 @@ func TestBarrierDeadArrival(t *testing.T) {
 }
 
 // TestBarrierWaiterBacksOff shows that a party waiting for one that is slow
-// checks the parties less and less often, down to once a second: it costs no
-// CPU to speak of.
+// checks the parties less and less often, down to once a second (at once
+// here: no other party arrived, so none needs watching): it costs no CPU to
+// speak of.
 func TestBarrierWaiterBacksOff(t *testing.T) {
 	b := newBarrier(t, 2)
 	done := make(chan error, 1)
@@ -319,5 +321,42 @@ func TestBarrierStuckArrival(t *testing.T) {
 	}
 	if !b.Broken() {
 		t.Fatal("a party whose context ended left the Barrier unbroken")
+	}
+}
+
+// TestBarrierDeathWakesLongWaiter kills a party while another waits with its
+// periodic checks all but off: only the kernel's word that the dead party's
+// process exited can wake the waiter, which must then find the Barrier
+// broken, and close the pidfd it watched the party with.
+func TestBarrierDeathWakesLongWaiter(t *testing.T) {
+	first, every := shm.SetPolls(time.Millisecond, time.Hour)
+	defer shm.SetPolls(first, every)
+	b := newBarrier(t, 3)
+	addr := newAddr(t)
+	doomed := start(t, barrierWaitForever, b, addr)
+	awaitAsleep(t, doomed.Pid(), addr.Load)
+	fds := pidfds(t, doomed.Pid()) // os/exec may hold one
+
+	watches := shm.Watches()
+	got := make(chan error, 1)
+	go func() {
+		_, err := b.Wait(bounded(t))
+		got <- err
+	}()
+	await(t, "the waiter to watch the party", func() bool { return shm.Watches() > watches })
+	awaitAsleep(t, os.Getpid(), b.FutexAddr)
+	if d := shm.LastWaitSleep(); d != time.Hour {
+		t.Fatalf("with the party watched, the waiter sleeps %v at a time, want an hour", d)
+	}
+	if n := pidfds(t, doomed.Pid()) - fds; n != 1 {
+		t.Errorf("the waiter holds %d pidfds on the party, want 1", n)
+	}
+	doomed.Kill()
+	doomed.Join()
+	if err := <-got; !errors.Is(err, shm.ErrBrokenBarrier) {
+		t.Fatalf("Wait = %v, want ErrBrokenBarrier", err)
+	}
+	if n := pidfds(t, doomed.Pid()); n != 0 {
+		t.Errorf("%d pidfds on the dead party left open", n)
 	}
 }
