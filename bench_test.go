@@ -276,41 +276,57 @@ func eventPong(pp *shm.RawValue[pingPong], n int) error {
 	return nil
 }
 
-// bareTurn is a futex word that two processes take turns on: odd values are
-// the child's turn, even ones the parent's.
+// bareTurn is a futex word that two processes take turns on, holding the
+// turn's number shifted left by one: odd numbers are the child's turns, even
+// ones the parent's. Bit 0 says that the waiting side sleeps on the futex.
 type bareTurn struct {
 	Turn  atomic.Uint32
 	Ready atomic.Int32
 }
 
-// awaitTurn waits until w holds v, spinning or sleeping on the futex.
-func awaitTurn(w *atomic.Uint32, v uint32, spin bool) {
+// How a bare ping-pong waits for its turn.
+const (
+	bareFutex     = iota // sleep on the futex at once
+	bareSpin             // spin, never sleep
+	bareSpinFutex        // spin for 5 us, yield once, then sleep, as shm's waiters do
+)
+
+// awaitTurn waits until w holds turn v.
+func awaitTurn(w *atomic.Uint32, v uint32, mode int) {
+	if mode != bareFutex {
+		for t0 := time.Now(); mode == bareSpin || time.Since(t0) < 5*time.Microsecond; {
+			if w.Load()>>1 == v {
+				return
+			}
+		}
+		futex.Yield()
+	}
 	for {
 		x := w.Load()
-		if x == v {
+		if x>>1 == v {
 			return
 		}
-		if !spin {
-			futex.Wait(w, x, 0)
+		if x&1 == 0 && !w.CompareAndSwap(x, x|1) {
+			continue
 		}
+		futex.Wait(w, x|1, 0)
 	}
 }
 
-// giveTurn stores v in w and, unless the other side spins, wakes it.
-func giveTurn(w *atomic.Uint32, v uint32, spin bool) {
-	w.Store(v)
-	if !spin {
+// giveTurn gives turn v to the other side, waking it if it sleeps.
+func giveTurn(w *atomic.Uint32, v uint32) {
+	if w.Swap(v<<1)&1 != 0 {
 		futex.Wake(w, 1)
 	}
 }
 
 // barePong answers n pings on a bare futex word.
-func barePong(t *shm.RawValue[bareTurn], n int, spin bool) {
+func barePong(t *shm.RawValue[bareTurn], n int, mode int) {
 	p := t.Ptr()
 	p.Ready.Store(1)
 	for i := range n {
-		awaitTurn(&p.Turn, uint32(2*i+1), spin)
-		giveTurn(&p.Turn, uint32(2*i+2), spin)
+		awaitTurn(&p.Turn, uint32(2*i+1), mode)
+		giveTurn(&p.Turn, uint32(2*i+2))
 	}
 }
 
@@ -321,7 +337,8 @@ func init() {
 
 // BenchmarkPingPong: one op is a round trip between two processes, each
 // waking the other in turn: with Events (set, then wait for the answer), and
-// with a bare futex word, waited on with the futex alone or by spinning alone.
+// with a bare futex word, waited on with the futex alone, by spinning alone,
+// or by spinning and then sleeping as the Event does.
 func BenchmarkPingPong(b *testing.B) {
 	b.Run("Event", func(b *testing.B) {
 		pp, _ := shm.NewRawValue(pingPong{})
@@ -340,20 +357,16 @@ func BenchmarkPingPong(b *testing.B) {
 		b.StopTimer()
 		join(b, child)
 	})
-	for _, spin := range []bool{false, true} {
-		name := "bare futex"
-		if spin {
-			name = "bare spin"
-		}
+	for mode, name := range []string{"bare futex", "bare spin", "bare spin+futex"} {
 		b.Run(name, func(b *testing.B) {
 			t, _ := shm.NewRawValue(bareTurn{})
 			p := t.Ptr()
-			child := start(b, barePong, t, b.N, spin)
+			child := start(b, barePong, t, b.N, mode)
 			await(b, "the child", func() bool { return p.Ready.Load() == 1 })
 			b.ResetTimer()
 			for i := range b.N {
-				giveTurn(&p.Turn, uint32(2*i+1), spin)
-				awaitTurn(&p.Turn, uint32(2*i+2), spin)
+				giveTurn(&p.Turn, uint32(2*i+1))
+				awaitTurn(&p.Turn, uint32(2*i+2), mode)
 			}
 			b.StopTimer()
 			join(b, child)
@@ -392,7 +405,7 @@ func BenchmarkSemaphore(b *testing.B) {
 // bareBarrier is a counting barrier on a futex word: the last of n to arrive
 // resets the count, moves the generation on and wakes everyone; the others
 // wait for the generation to move, spinning first for as long as shm's
-// waiters do if spin is set.
+// waiters do, and yielding once, if spin is set.
 type bareBarrier struct {
 	Count atomic.Uint32
 	_     [60]byte
@@ -413,6 +426,7 @@ func (bb *bareBarrier) wait(n uint32, spin bool) {
 				return
 			}
 		}
+		futex.Yield()
 	}
 	for bb.Gen.Load() == g {
 		futex.Wait(&bb.Gen, g, 0)
