@@ -324,7 +324,7 @@ func TestCondWaiterOwnerDead(t *testing.T) {
 }
 
 // TestCondManyWaitersOneSleeper has many goroutines wait on a Cond: one
-// sleeps in the kernel, and a Broadcast releases them all.
+// sleeps in the kernel, with no timeout, and a Broadcast releases them all.
 func TestCondManyWaitersOneSleeper(t *testing.T) {
 	const waiters = 50
 	c := newCond(t)
@@ -341,6 +341,9 @@ func TestCondManyWaitersOneSleeper(t *testing.T) {
 	}
 	await(t, "every goroutine to wait", func() bool { return c.Waiting() == waiters })
 	awaitAsleep(t, os.Getpid(), c.FutexAddr)
+	if d := shm.LastWaitSleep(); d != 0 {
+		t.Errorf("a Cond's waiter sleeps %v at a time, want no limit: it has nothing to check", d)
+	}
 	c.Broadcast()
 	wg.Wait()
 	close(errs)
