@@ -54,8 +54,9 @@ type Semaphore struct {
 // at 0) and sleeps while the count is 0. Release adds one to the count and, if
 // any process sleeps, wakes one: it cannot miss a sleeper, which counts
 // itself only while the count is still 0. The woken sleeper takes the permit,
-// or sleeps again if another took it first, and hands the wake-up on if it
-// gives up (its context ended) with a permit free. A sleeper that died leaves
+// or sleeps again if another took it first; one whose context ended takes it
+// too if it is still free (waitOn looks once more before it gives up), so no
+// wake-up is lost to a waiter that leaves. A sleeper that died leaves
 // its count behind, which only makes later Releases call the kernel for
 // nothing. A process woken for a permit that dies before it takes it leaves
 // the permit free while others sleep: they look again within deathPoll.
@@ -123,9 +124,7 @@ func (s *Semaphore) Acquire(ctx context.Context) error {
 	return s.acquireSlow(ctx)
 }
 
-// acquireSlow waits for a permit. A waiter whose context ends after a
-// Release woke it takes the permit that Release gave, if it is still free
-// (waitOn looks once more), so a wake-up is never lost to it.
+// acquireSlow waits for a permit.
 func (s *Semaphore) acquireSlow(ctx context.Context) error {
 	return waitOn(ctx, futexWord(&s.w), &semWaiter{s: s})
 }
