@@ -50,10 +50,15 @@ type Barrier struct {
 
 type barrierWord struct{ w atomic.Uint64 }
 
-// The state word holds the round number (bits 0-30), a broken mark (bit 31)
-// and the number of parties that arrived in the round (bits 32-63). The futex
-// word is the half with the round and the mark: it changes only when a round
-// ends or the Barrier breaks, which is all a waiter waits for.
+// The state word holds the round number (bits 0-29), a mark that some
+// process may sleep on the word (bit 30), a broken mark (bit 31) and the
+// number of parties that arrived in the round (bits 32-63). The futex word is
+// the half with the round and the marks: it changes only when a round ends or
+// the Barrier breaks, which is all a waiter waits for, or when a sleeper sets
+// the sleep mark (with a compare-and-swap, then sleeping on the marked word).
+// The last party to arrive starts the next round without the mark, and calls
+// the kernel to wake the sleepers only if the mark was there: a round whose
+// parties all met while spinning makes no system call.
 //
 // Each party that arrives records its liveness token in a slot before it
 // counts itself, so that waiters can check that the parties that arrived are
@@ -67,7 +72,8 @@ type barrierWord struct{ w atomic.Uint64 }
 // takes each slot once, so at the start of a round every slot holds the other
 // parity: none is taken. A Barrier once broken stays so, and rounds stop.
 const (
-	barrierRound  = 1<<31 - 1
+	barrierRound  = 1<<30 - 1
+	barrierSleep  = 1 << 30
 	barrierBroken = 1 << 31
 	barrierCount  = 1 << 32
 
@@ -143,7 +149,7 @@ func (b *Barrier) Wait(ctx context.Context) (int, error) {
 		}
 		raceReleaseObj(b.a)
 		if last {
-			if c > 0 {
+			if s&barrierSleep != 0 {
 				futex.Wake(futexWord(st), wakeAll)
 			}
 			raceAcquireObj(b.a)
@@ -232,11 +238,14 @@ func (bw *barrierWaiter) prepare() (uint32, time.Duration, bool) {
 	if uint32(s)&barrierRound != bw.r || s&barrierBroken != 0 {
 		return 0, 0, false
 	}
+	if s&barrierSleep == 0 && !bw.st.CompareAndSwap(s, s|barrierSleep) {
+		return 0, 0, false
+	}
 	timeout := min(firstPoll<<min(bw.polls, 20), deathPoll)
 	if bw.watched {
 		timeout = deathPoll
 	}
-	return uint32(s), timeout, true
+	return uint32(s | barrierSleep), timeout, true
 }
 
 func (bw *barrierWaiter) slept(timedOut bool) {
