@@ -403,9 +403,11 @@ func BenchmarkSemaphore(b *testing.B) {
 }
 
 // bareBarrier is a counting barrier on a futex word: the last of n to arrive
-// resets the count, moves the generation on and wakes everyone; the others
-// wait for the generation to move, spinning first for as long as shm's
-// waiters do, and yielding once, if spin is set.
+// resets the count, moves the generation on and wakes the sleepers; the
+// others wait for the generation to move, spinning first for as long as
+// shm's waiters do, and yielding once, if spin is set. Gen counts in twos:
+// bit 0 says that some process sleeps, so that the last arrival wakes only
+// if one does.
 type bareBarrier struct {
 	Count atomic.Uint32
 	_     [60]byte
@@ -413,23 +415,31 @@ type bareBarrier struct {
 }
 
 func (bb *bareBarrier) wait(n uint32, spin bool) {
-	g := bb.Gen.Load()
+	g := bb.Gen.Load() &^ 1
 	if bb.Count.Add(1) == n {
 		bb.Count.Store(0)
-		bb.Gen.Add(1)
-		futex.Wake(&bb.Gen, 1<<30)
+		if bb.Gen.Swap(g+2)&1 != 0 {
+			futex.Wake(&bb.Gen, 1<<30)
+		}
 		return
 	}
 	if spin {
 		for t0 := time.Now(); time.Since(t0) < 5*time.Microsecond; {
-			if bb.Gen.Load() != g {
+			if bb.Gen.Load()&^1 != g {
 				return
 			}
 		}
 		futex.Yield()
 	}
-	for bb.Gen.Load() == g {
-		futex.Wait(&bb.Gen, g, 0)
+	for {
+		x := bb.Gen.Load()
+		if x&^1 != g {
+			return
+		}
+		if x&1 == 0 && !bb.Gen.CompareAndSwap(x, x|1) {
+			continue
+		}
+		futex.Wait(&bb.Gen, x|1, 0)
 	}
 }
 
