@@ -346,6 +346,7 @@ func BenchmarkPingPong(b *testing.B) {
 		child := start(b, eventPong, pp, b.N)
 		await(b, "the child", func() bool { return p.Ready.Load() == 1 })
 		ctx := context.Background()
+		sleeps := shm.WaitSleeps()
 		b.ResetTimer()
 		for range b.N {
 			p.Ping.Set()
@@ -355,6 +356,7 @@ func BenchmarkPingPong(b *testing.B) {
 			p.Pong.Clear()
 		}
 		b.StopTimer()
+		b.ReportMetric(float64(shm.WaitSleeps()-sleeps)/float64(b.N), "sleeps/op")
 		join(b, child)
 	})
 	for mode, name := range []string{"bare futex", "bare spin", "bare spin+futex"} {
