@@ -10,6 +10,7 @@ package shm_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"sync"
@@ -254,4 +255,259 @@ func BenchmarkStartJoin(b *testing.B) {
 			}
 		}
 	})
+}
+
+// Event, Semaphore and Barrier, each beside bare references on the same
+// shared memory: go test -run '^$' -bench 'PingPong|Semaphore|Barrier' -count 3
+
+// pingPong is a pair of Events in shared memory for two processes to play
+// ping-pong with, and a flag that says the child is ready.
+type pingPong struct {
+	Ping, Pong shm.Event
+	Ready      atomic.Int32
+}
+
+// eventPong answers n pings: it waits for Ping, clears it and sets Pong.
+func eventPong(pp *shm.RawValue[pingPong], n int) error {
+	p := pp.Ptr()
+	ctx := context.Background()
+	p.Ready.Store(1)
+	for range n {
+		if err := p.Ping.Wait(ctx); err != nil {
+			return err
+		}
+		p.Ping.Clear()
+		p.Pong.Set()
+	}
+	return nil
+}
+
+// bareTurn is a futex word that two processes take turns on, holding the
+// turn's number shifted left by one: odd numbers are the child's turns, even
+// ones the parent's. Bit 0 says that the waiting side sleeps on the futex.
+type bareTurn struct {
+	Turn  atomic.Uint32
+	Ready atomic.Int32
+}
+
+// How a bare ping-pong waits for its turn.
+const (
+	bareFutex     = iota // sleep on the futex at once
+	bareSpin             // spin, never sleep
+	bareSpinFutex        // spin for 5 us, yield once, then sleep, as shm's waiters do
+)
+
+// awaitTurn waits until w holds turn v.
+func awaitTurn(w *atomic.Uint32, v uint32, mode int) {
+	if mode != bareFutex {
+		for t0 := time.Now(); mode == bareSpin || time.Since(t0) < 5*time.Microsecond; {
+			if w.Load()>>1 == v {
+				return
+			}
+		}
+		futex.Yield()
+	}
+	for {
+		x := w.Load()
+		if x>>1 == v {
+			return
+		}
+		if x&1 == 0 && !w.CompareAndSwap(x, x|1) {
+			continue
+		}
+		futex.Wait(w, x|1, 0)
+	}
+}
+
+// giveTurn gives turn v to the other side, waking it if it sleeps.
+func giveTurn(w *atomic.Uint32, v uint32) {
+	if w.Swap(v<<1)&1 != 0 {
+		futex.Wake(w, 1)
+	}
+}
+
+// barePong answers n pings on a bare futex word.
+func barePong(t *shm.RawValue[bareTurn], n int, mode int) {
+	p := t.Ptr()
+	p.Ready.Store(1)
+	for i := range n {
+		awaitTurn(&p.Turn, uint32(2*i+1), mode)
+		giveTurn(&p.Turn, uint32(2*i+2))
+	}
+}
+
+func init() {
+	shm.Register(eventPong)
+	shm.Register(barePong)
+}
+
+// BenchmarkPingPong: one op is a round trip between two processes, each
+// waking the other in turn: with Events (set, then wait for the answer), and
+// with a bare futex word, waited on with the futex alone, by spinning alone,
+// or by spinning and then sleeping as the Event does.
+func BenchmarkPingPong(b *testing.B) {
+	b.Run("Event", func(b *testing.B) {
+		pp, _ := shm.NewRawValue(pingPong{})
+		p := pp.Ptr()
+		child := start(b, eventPong, pp, b.N)
+		await(b, "the child", func() bool { return p.Ready.Load() == 1 })
+		ctx := context.Background()
+		sleeps := shm.WaitSleeps()
+		b.ResetTimer()
+		for range b.N {
+			p.Ping.Set()
+			if err := p.Pong.Wait(ctx); err != nil {
+				b.Fatal(err)
+			}
+			p.Pong.Clear()
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(shm.WaitSleeps()-sleeps)/float64(b.N), "sleeps/op")
+		join(b, child)
+	})
+	for mode, name := range []string{"bare futex", "bare spin", "bare spin+futex"} {
+		b.Run(name, func(b *testing.B) {
+			t, _ := shm.NewRawValue(bareTurn{})
+			p := t.Ptr()
+			child := start(b, barePong, t, b.N, mode)
+			await(b, "the child", func() bool { return p.Ready.Load() == 1 })
+			b.ResetTimer()
+			for i := range b.N {
+				giveTurn(&p.Turn, uint32(2*i+1))
+				awaitTurn(&p.Turn, uint32(2*i+2), mode)
+			}
+			b.StopTimer()
+			join(b, child)
+		})
+	}
+}
+
+// BenchmarkSemaphore: an uncontended Acquire and Release, beside the Lock
+// and Unlock of a bare futex mutex.
+func BenchmarkSemaphore(b *testing.B) {
+	b.Run("Acquire+Release", func(b *testing.B) {
+		s, _ := shm.NewSemaphore(1)
+		ctx := context.Background()
+		for range b.N {
+			s.Acquire(ctx)
+			s.Release()
+		}
+	})
+	b.Run("TryAcquire+Release", func(b *testing.B) {
+		s, _ := shm.NewSemaphore(1)
+		for range b.N {
+			s.TryAcquire()
+			s.Release()
+		}
+	})
+	b.Run("bare futex", func(b *testing.B) {
+		w, _ := shm.NewRawValue(futex.Mutex2{})
+		m := w.Ptr()
+		for range b.N {
+			m.Lock()
+			m.Unlock()
+		}
+	})
+}
+
+// bareBarrier is a counting barrier on a futex word: the last of n to arrive
+// resets the count, moves the generation on and wakes the sleepers; the
+// others wait for the generation to move, spinning first for as long as
+// shm's waiters do, and yielding once, if spin is set. Gen counts in twos:
+// bit 0 says that some process sleeps, so that the last arrival wakes only
+// if one does.
+type bareBarrier struct {
+	Count atomic.Uint32
+	_     [60]byte
+	Gen   atomic.Uint32
+}
+
+func (bb *bareBarrier) wait(n uint32, spin bool) {
+	g := bb.Gen.Load() &^ 1
+	if bb.Count.Add(1) == n {
+		bb.Count.Store(0)
+		if bb.Gen.Swap(g+2)&1 != 0 {
+			futex.Wake(&bb.Gen, 1<<30)
+		}
+		return
+	}
+	if spin {
+		for t0 := time.Now(); time.Since(t0) < 5*time.Microsecond; {
+			if bb.Gen.Load()&^1 != g {
+				return
+			}
+		}
+		futex.Yield()
+	}
+	for {
+		x := bb.Gen.Load()
+		if x&^1 != g {
+			return
+		}
+		if x&1 == 0 && !bb.Gen.CompareAndSwap(x, x|1) {
+			continue
+		}
+		futex.Wait(&bb.Gen, x|1, 0)
+	}
+}
+
+// barrierParty waits at b rounds times.
+func barrierParty(b *shm.Barrier, rounds int) error {
+	ctx := context.Background()
+	for range rounds {
+		if _, err := b.Wait(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bareBarrierParty waits at the bare barrier of n parties rounds times.
+func bareBarrierParty(bb *shm.RawValue[bareBarrier], n, rounds int, spin bool) error {
+	for range rounds {
+		bb.Ptr().wait(uint32(n), spin)
+	}
+	return nil
+}
+
+func init() {
+	shm.Register(barrierParty)
+	shm.Register(bareBarrierParty)
+}
+
+// BenchmarkBarrier: one op is a round of a Barrier of 2 and of 4 processes
+// (this one and children), beside the bare futex barrier, with and without
+// the spin.
+func BenchmarkBarrier(b *testing.B) {
+	for _, n := range []int{2, 4} {
+		for _, kind := range []string{"Barrier", "bare futex", "bare spin+futex"} {
+			b.Run(fmt.Sprintf("%s/%d", kind, n), func(b *testing.B) {
+				party := func(rounds int) error { return nil }
+				var ps []*shm.Process
+				if kind == "Barrier" {
+					sb, _ := shm.NewBarrier(n)
+					for range n - 1 {
+						ps = append(ps, start(b, barrierParty, sb, b.N+1))
+					}
+					party = func(rounds int) error { return barrierParty(sb, rounds) }
+				} else {
+					bb, _ := shm.NewRawValue(bareBarrier{})
+					spin := kind == "bare spin+futex"
+					for range n - 1 {
+						ps = append(ps, start(b, bareBarrierParty, bb, n, b.N+1, spin))
+					}
+					party = func(rounds int) error { return bareBarrierParty(bb, n, rounds, spin) }
+				}
+				party(1) // every child is running
+				b.ResetTimer()
+				if err := party(b.N); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				for _, p := range ps {
+					join(b, p)
+				}
+			})
+		}
+	}
 }

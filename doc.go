@@ -23,8 +23,8 @@
 //
 // T may be any type without Go pointers: booleans, integers, floats, complex
 // numbers, fixed-size arrays and structs of those, the sync/atomic types
-// (atomic.Int64, atomic.Bool, ...) and shm's own [Mutex]. Strings, slices,
-// maps, pointers, interfaces, channels and functions mean nothing in another
+// (atomic.Int64, atomic.Bool, ...) and shm's own [Mutex], [Event] and
+// [Semaphore]. Strings, slices, maps, pointers, interfaces, channels and functions mean nothing in another
 // process; the constructors refuse them with a [*TypeError] that names the
 // offending field, such as "reading.Names[0]: string cannot live in shared
 // memory". Use fixed-size byte arrays for text. The types of package sync
@@ -101,6 +101,28 @@
 // kernel releases when the owner dies, whatever kills it. A process that dies
 // holding a lock does not deadlock the others: the next locker takes the
 // lock, and [Mutex.LockContext] tells it so with [ErrOwnerDead].
+//
+// # Waiting for each other
+//
+// An [Event] is a flag that processes wait for, a [Cond] lets them wait for
+// data that a Mutex guards to change, a [Semaphore] counts permits and a
+// [Barrier] makes a fixed number of parties wait for each other: Python's
+// Event, Condition, Semaphore and BoundedSemaphore, and Barrier. Their waits
+// take a context. None of them lets a dead process block a live one: a
+// notifier (Set, Signal, Broadcast, Release, the last party to reach a
+// Barrier) only changes shared memory and asks the kernel to wake the
+// sleepers, so it never waits for a waiter, which may have died. A Barrier
+// whose party died while others wait for it is broken for them, and a Cond
+// waiter whose Mutex's owner died gets [ErrOwnerDead], with the lock. A
+// Semaphore has no owner, so a permit held by a process that died is lost:
+// bound Acquire with a context. Waiters sleep in the kernel and cost no CPU.
+//
+// There is no RLock, a lock that its holder may lock again. A re-entrant
+// lock must know which goroutine holds it, and Go deliberately gives
+// goroutines no identity that code could use; a [Mutex] belongs to a
+// process, which is all that another process can check. Lock a Mutex once,
+// and give the functions that run under it what it guards rather than the
+// lock, as [Value.Raw] does for a Value's own lock.
 //
 // # What happens at init
 //

@@ -26,6 +26,11 @@ var (
 	// ErrNoMain is returned by [Start] when [Main] was not called first in main
 	// (or TestMain). Without it a child would run the parent's whole program.
 	ErrNoMain = errors.New("shm: Start needs shm.Main() as the first line of main (and of TestMain)")
+
+	// ErrBrokenBarrier is returned by [Barrier.Wait] when the Barrier is
+	// broken: aborted, left by a party whose context ended, or missing a
+	// party that died after it arrived. A Barrier stays broken.
+	ErrBrokenBarrier = errors.New("shm: barrier is broken")
 )
 
 // A TypeError reports a type that cannot be shared between processes, and

@@ -200,3 +200,75 @@ func valueOf[P any](p P, err error) (reflect.Value, error) {
 	}
 	return reflect.ValueOf(p), nil
 }
+
+// An Event or a Semaphore travels as one reference, as a Mutex does.
+
+func (e *Event) shmRefs() ([]objRef, error) {
+	r, err := refOf(addr(e), unsafe.Sizeof(Event{}), infoOf[Event]().fingerprint)
+	return []objRef{r}, err
+}
+
+func (*Event) shmDecode(refs []objRef) (reflect.Value, error) {
+	return valueOf(decodeFixed[Event](refs))
+}
+
+func (s *Semaphore) shmRefs() ([]objRef, error) {
+	r, err := refOf(addr(s), unsafe.Sizeof(Semaphore{}), infoOf[Semaphore]().fingerprint)
+	return []objRef{r}, err
+}
+
+func (*Semaphore) shmDecode(refs []objRef) (reflect.Value, error) {
+	return valueOf(decodeFixed[Semaphore](refs))
+}
+
+func (cs *condState) shmRefs() ([]objRef, error) {
+	r, err := refOf(addr(cs), unsafe.Sizeof(condState{}), infoOf[condState]().fingerprint)
+	return []objRef{r}, err
+}
+
+func (*condState) shmDecode(refs []objRef) (reflect.Value, error) {
+	return valueOf(decodeFixed[condState](refs))
+}
+
+// decodeFixed resolves the one reference to a shared object of type T.
+func decodeFixed[T any](refs []objRef) (*T, error) {
+	if err := needRefs(refs, 1); err != nil {
+		return nil, err
+	}
+	var zero T
+	p, err := resolve(refs[0], unsafe.Sizeof(zero), unsafe.Alignof(zero), infoOf[T]().fingerprint)
+	if err != nil {
+		return nil, err
+	}
+	return as[T](p), nil
+}
+
+// A Cond travels as its Mutex's reference followed by its state's, as a
+// Value does; a Barrier as its array of words.
+
+func (c *Cond) shmRefs() ([]objRef, error) {
+	if c.s == nil {
+		return nil, errors.New("a zero Cond: make it with NewCond")
+	}
+	return lockedRefs(c.m, c.s)
+}
+
+func (*Cond) shmDecode(refs []objRef) (reflect.Value, error) {
+	m, s, err := decodeLocked(refs, decodeFixed[condState])
+	return valueOf(&Cond{m: m, s: s}, err)
+}
+
+func (b *Barrier) shmRefs() ([]objRef, error) {
+	if b.a == nil {
+		return nil, errors.New("a zero Barrier: make it with NewBarrier")
+	}
+	return b.a.shmRefs()
+}
+
+func (*Barrier) shmDecode(refs []objRef) (reflect.Value, error) {
+	a, err := decodeRawArray[barrierWord](refs)
+	if err == nil && a.Len() < 2 {
+		err = fmt.Errorf("a Barrier of %d words", a.Len())
+	}
+	return valueOf(&Barrier{a: a}, err)
+}

@@ -17,9 +17,9 @@ import (
 // itself.
 const raceEnabled = true
 
-var raceShadows sync.Map // *Mutex → unsafe.Pointer to a heap byte
+var raceShadows sync.Map // *Mutex (or *Event, ...) → unsafe.Pointer to a heap byte
 
-func raceShadow(m *Mutex) unsafe.Pointer {
+func raceShadow(m any) unsafe.Pointer {
 	if p, ok := raceShadows.Load(m); ok {
 		return p.(unsafe.Pointer)
 	}
@@ -29,6 +29,11 @@ func raceShadow(m *Mutex) unsafe.Pointer {
 
 func raceAcquire(m *Mutex) { runtime.RaceAcquire(raceShadow(m)) }
 func raceRelease(m *Mutex) { runtime.RaceReleaseMerge(raceShadow(m)) }
+
+// raceAcquireObj and raceReleaseObj do the same for the other shared
+// objects that order goroutines: an Event, a Cond, a Semaphore, a Barrier.
+func raceAcquireObj(p any) { runtime.RaceAcquire(raceShadow(p)) }
+func raceReleaseObj(p any) { runtime.RaceReleaseMerge(raceShadow(p)) }
 
 // childEnv adds to a child's environment, in race builds, a race detector
 // setting: by default a race-enabled program sleeps a second before it exits,

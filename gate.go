@@ -1,0 +1,242 @@
+package shm
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shmgo/shm/internal/futex"
+)
+
+// Waiting for an Event, a Cond, a Semaphore or a Barrier.
+//
+// Each of them keeps its state in shared memory, in a word whose 32-bit half
+// (or the whole word, for an Event) is a futex word. Its notifiers (Set,
+// Signal, Broadcast, Release, the last arrival at a Barrier) change the word
+// with one compare-and-swap and then wake its sleepers with FUTEX_WAKE. That
+// is all they do: a notifier never waits for a waiter, so a waiter that dies,
+// wherever it dies, cannot block one.
+//
+// A waiter checks the state, spins for spinTime as a Mutex locker does, yields
+// the processor once and then sleeps on the futex word, on the value it saw
+// last: the kernel puts it to sleep only if the word still holds that value,
+// so a change in between is never missed. As with the Mutex, the goroutines
+// of one process that wait on one word send one of them at a time into the
+// kernel (the process's sleeper on the word, which holds its OS thread as a
+// blocking system call does); the others wait on a channel, holding no
+// thread, that the sleeper closes when its sleep ends for any reason. They
+// all look at the state again then, and one of those still waiting becomes
+// the next sleeper. Unlike the Mutex's queue, which hands the sleeper's role
+// to one goroutine, this wakes them all: an Event, a Barrier or a Broadcast
+// releases every waiter at once.
+//
+// A waiter whose context ends wakes the sleepers on the word until its own
+// goroutine is out of the kernel (see wakeUntilOut): the other sleepers look
+// again and go back to sleep.
+
+// waitStats counts sleeps on the words of Events, Conds, Semaphores and
+// Barriers, for tests.
+var waitStats struct {
+	sleeps      atomic.Uint64 // futex waits
+	sleeping    atomic.Int64  // goroutines in a futex wait now
+	maxSleeping atomic.Int64  // the most there ever were at once
+	lastTimeout atomic.Int64  // the timeout of the latest futex wait, in ns; 0 for none
+}
+
+// A waiter is what a goroutine waits for.
+type waiter interface {
+	// ready reports whether the wait is over. It may change the state: a
+	// Semaphore's waiter takes its permit there.
+	ready() bool
+	// prepare is called by the process's sleeper when ready reported false.
+	// It returns the value of the futex word to sleep on and the longest
+	// sleep (0 for no limit); ok false means the state changed, so look
+	// again. prepare may record in the state that a process sleeps; if ok,
+	// slept is then called once the sleep ends, whether or not it began.
+	prepare() (val uint32, timeout time.Duration, ok bool)
+	// slept is called after a sleep that prepare allowed; timedOut reports
+	// whether it ended by its timeout.
+	slept(timedOut bool)
+}
+
+// waitOn waits until w is ready, with fw as its futex word. It returns nil
+// once w.ready has reported true, or ctx.Err() when ctx ended first.
+func waitOn(ctx context.Context, fw *atomic.Uint32, w waiter) error {
+	if spinUntil(w) {
+		return nil
+	}
+	g := joinGate(fw)
+	defer g.leave(fw)
+	done := ctx.Done()
+	var inKernel atomic.Bool // this goroutine is in, or about to enter, a futex wait on fw
+	if done != nil {
+		stop := context.AfterFunc(ctx, func() { wakeUntilOut(fw, &inKernel) })
+		defer stop()
+	}
+	for {
+		woke, sleeper := g.turn()
+		if w.ready() {
+			if sleeper {
+				g.endTurn()
+			}
+			return nil
+		}
+		if !sleeper {
+			select {
+			case <-woke:
+				continue
+			case <-done:
+				if w.ready() {
+					return nil
+				}
+				return ctx.Err()
+			}
+		}
+		err := sleep(ctx, fw, w, &inKernel)
+		g.endTurn()
+		if err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			if w.ready() {
+				return nil
+			}
+			return ctx.Err()
+		}
+	}
+}
+
+// sleep lets the process's sleeper sleep once on fw, unless ctx has ended.
+func sleep(ctx context.Context, fw *atomic.Uint32, w waiter, inKernel *atomic.Bool) error {
+	val, timeout, ok := w.prepare()
+	if !ok {
+		return nil
+	}
+	inKernel.Store(true)
+	var err error
+	timedOut := false
+	if ctx.Err() == nil { // checked after inKernel is set: see wakeUntilOut
+		waitStats.sleeps.Add(1)
+		waitStats.lastTimeout.Store(int64(timeout))
+		n := waitStats.sleeping.Add(1)
+		for hi := waitStats.maxSleeping.Load(); n > hi && !waitStats.maxSleeping.CompareAndSwap(hi, n); hi = waitStats.maxSleeping.Load() {
+		}
+		err = futex.Wait(fw, val, timeout)
+		waitStats.sleeping.Add(-1)
+		if timedOut = err == futex.ErrTimeout; timedOut {
+			err = nil
+		}
+	}
+	inKernel.Store(false)
+	w.slept(timedOut)
+	if err != nil {
+		return fmt.Errorf("shm: %w", err)
+	}
+	return nil
+}
+
+// wakeUntilOut wakes the sleepers on fw until the goroutine that owns
+// inKernel is out of its futex wait, once its context has ended. A single
+// wake could come just before that goroutine enters the kernel, and nothing
+// shared changes when a context ends, so the kernel would let it sleep: it
+// wakes again, backing off, until the goroutine is out. The goroutine sets
+// inKernel before it checks its context, so either this sees it set or the
+// goroutine sees its context ended and does not sleep.
+func wakeUntilOut(fw *atomic.Uint32, inKernel *atomic.Bool) {
+	for d := 20 * time.Microsecond; inKernel.Load(); d = min(2*d, 10*time.Millisecond) {
+		futex.Wake(fw, wakeAll)
+		time.Sleep(d)
+	}
+}
+
+// spinUntil calls w.ready for about spinTime, then yields the processor once,
+// so that a notifier descheduled on this core can run, and calls it again. It
+// reports whether w became ready.
+func spinUntil(w waiter) bool {
+	start := time.Now()
+	for i := 1; ; i++ {
+		if w.ready() {
+			return true
+		}
+		if i%64 == 0 && time.Since(start) > spinTime {
+			break
+		}
+	}
+	futex.Yield()
+	return w.ready()
+}
+
+// A gate holds the goroutines of this process that wait on one futex word:
+// one of them, the sleeper, sleeps in the kernel, and the others wait for its
+// sleep to end.
+type gate struct {
+	refs int // goroutines in waitOn for the word; guarded by gates.mu
+
+	mu      sync.Mutex
+	sleeper bool          // a goroutine holds the sleeper's role
+	waiting bool          // a goroutine waits on woke
+	woke    chan struct{} // closed when the sleeper's sleep ends
+}
+
+// gates maps each futex word that goroutines of this process wait on to its
+// gate. Shared memory stays mapped at one address for the life of the
+// process, so the address names the word.
+var gates struct {
+	mu sync.Mutex
+	m  map[*atomic.Uint32]*gate
+}
+
+// joinGate returns fw's gate, making it if need be; the caller must leave it.
+func joinGate(fw *atomic.Uint32) *gate {
+	gates.mu.Lock()
+	defer gates.mu.Unlock()
+	g := gates.m[fw]
+	if g == nil {
+		if gates.m == nil {
+			gates.m = make(map[*atomic.Uint32]*gate)
+		}
+		g = &gate{woke: make(chan struct{})}
+		gates.m[fw] = g
+	}
+	g.refs++
+	return g
+}
+
+// leave undoes joinGate.
+func (g *gate) leave(fw *atomic.Uint32) {
+	gates.mu.Lock()
+	defer gates.mu.Unlock()
+	if g.refs--; g.refs == 0 {
+		delete(gates.m, fw)
+	}
+}
+
+// turn gives the caller the sleeper's role if nobody holds it, and reports
+// so; otherwise it returns a channel that is closed when the sleeper's sleep
+// ends. The caller must look at the state after turn, not before, so that no
+// change goes unnoticed.
+func (g *gate) turn() (woke <-chan struct{}, sleeper bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.sleeper {
+		g.waiting = true
+		return g.woke, false
+	}
+	g.sleeper = true
+	return nil, true
+}
+
+// endTurn gives up the sleeper's role and lets the goroutines waiting for the
+// sleep to end look again.
+func (g *gate) endTurn() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.sleeper = false
+	if g.waiting {
+		close(g.woke)
+		g.woke = make(chan struct{})
+		g.waiting = false
+	}
+}
