@@ -212,7 +212,9 @@ func workloads(c config) []*workload {
 		return []impl{pyImpl("Event", c.n(3000), "pingpong", "event"), pyImpl("Pipe", c.n(3000), "pingpong", "pipe")}
 	}
 	add(&workload{ID: "event-pingpong", Name: "Event ping-pong round trip", Group: latency, Unit: usPerTrip,
-		Note:   "each side Sets the other's Event and Waits on its own, then Clears it; limit: a futex word waited on by sleeping at once, by spinning, and by spinning 5 µs then sleeping, as an Event's waiter does",
+		Note: "each side Sets the other's Event and Waits on its own, then Clears it; limit: one futex word that the sides take turns on, waited on by sleeping at once, by spinning, and by spinning 5 µs then sleeping, as an Event's waiter does; " +
+			"the target is against the fastest; per half trip the Event takes a compare-and-swap more than the bare word (the Clear) on a cache line the partner polls, " +
+			"and on a loaded machine both spin+futex and the Event sleep on most trips",
 		Shm:    goImpl("shm", c.n(100_000), shmEventPingPong),
 		Python: pingPython(),
 		Limit:  pingLimits(),
