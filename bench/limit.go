@@ -292,6 +292,18 @@ func bareRole(role string, mem []byte, n int) error {
 			w.Store(uint32(2*i + 2))
 			futex.Wake(w, 1)
 		}
+	case "pong-spinfutex":
+		w := at[atomic.Uint32](mem, 0)
+		for i := 0; i < n; i++ {
+			awaitTurn(w, uint32(2*i+1))
+			giveTurn(w, uint32(2*i+2))
+		}
+	case "barrier-futex", "barrier-spinfutex":
+		parties, err := strconv.Atoi(os.Getenv(envParties))
+		if err != nil {
+			return fmt.Errorf("%s: %w", envParties, err)
+		}
+		loopBareBarrier(at[bareBarrier](mem, 0), parties, n, role == "barrier-spinfutex")
 	case "hold-robust":
 		return holdRobust(mem)
 	default:

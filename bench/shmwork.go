@@ -24,7 +24,6 @@ func init() {
 	shm.Register(childIncLoadStore)
 	shm.Register(childFillRaw)
 	shm.Register(childFillArray)
-	shm.Register(childPong)
 	shm.Register(childPongAtomic)
 	shm.Register(childNoop)
 	shm.Register(childHold)
@@ -354,45 +353,6 @@ const warmTrips = 1000
 // make every round trip last a time slice. Polls take a few nanoseconds, so on
 // several cores the partner answers long before.
 const spinYield = 1024
-
-// childPong answers n pings: it waits for 2i+1 and stores 2i+2.
-func childPong(v *shm.Value[int64], n int) {
-	for i := 0; i < n; i++ {
-		for j := 1; v.Load() != int64(2*i+1); j++ {
-			if j%spinYield == 0 {
-				futex.Yield()
-			}
-		}
-		v.Store(int64(2*i + 2))
-	}
-}
-
-func ping(v *shm.Value[int64], from, to int) {
-	for i := from; i < to; i++ {
-		v.Store(int64(2*i + 1))
-		for j := 1; v.Load() != int64(2*i+2); j++ {
-			if j%spinYield == 0 {
-				futex.Yield()
-			}
-		}
-	}
-}
-
-func shmPingPong(n int) (sample, error) {
-	v, err := shm.NewValue[int64](0)
-	if err != nil {
-		return sample{}, err
-	}
-	p, err := shm.Start(childPong, v, warmTrips+n)
-	if err != nil {
-		return sample{}, err
-	}
-	ping(v, 0, warmTrips)
-	t := time.Now()
-	ping(v, warmTrips, warmTrips+n)
-	s := elapsed(t, n)
-	return s, p.Join()
-}
 
 func childPongAtomic(v *shm.RawValue[atomic.Int64], n int) {
 	a := v.Ptr()

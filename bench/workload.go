@@ -50,11 +50,12 @@ type workload struct {
 
 // Units.
 const (
-	nsPerOp   = "ns/op"
-	usPerTrip = "µs/round trip"
-	msPerOp   = "ms/op"
-	msTotal   = "ms"
-	mbPerSec  = "MB/s"
+	nsPerOp    = "ns/op"
+	usPerTrip  = "µs/round trip"
+	usPerRound = "µs/round"
+	msPerOp    = "ms/op"
+	msTotal    = "ms"
+	mbPerSec   = "MB/s"
 )
 
 // metric turns a sample into the workload's figure.
@@ -62,7 +63,7 @@ func metric(unit string, s sample) float64 {
 	switch unit {
 	case nsPerOp:
 		return s.Seconds / s.Ops * 1e9
-	case usPerTrip:
+	case usPerTrip, usPerRound:
 		return s.Seconds / s.Ops * 1e6
 	case msPerOp:
 		return s.Seconds / s.Ops * 1e3
@@ -104,6 +105,7 @@ func workloads(c config) []*workload {
 		scaling = "scaling"
 		arrays  = "arrays"
 		latency = "latency"
+		syncs   = "semaphores and barriers"
 		named   = "named segments"
 		procs   = "processes"
 	)
@@ -199,19 +201,56 @@ func workloads(c config) []*workload {
 		Target: target{MinSpeedup: 50}})
 
 	// Latency: round trips between two processes.
-	add(&workload{ID: "pingpong", Name: "ping-pong round trip (Value)", Group: latency, Unit: usPerTrip,
-		Note:   "shm has no Event: the processes poll a Value (Load under its Mutex) and Store the next number",
+	pingLimits := func() []impl {
+		return []impl{
+			goImpl("futex", c.n(20_000), barePingPongFutex),
+			goImpl("spin", c.n(100_000), barePingPongSpin),
+			goImpl("spin+futex", c.n(100_000), barePingPongSpinFutex),
+		}
+	}
+	pingPython := func() []impl {
+		return []impl{pyImpl("Event", c.n(3000), "pingpong", "event"), pyImpl("Pipe", c.n(3000), "pingpong", "pipe")}
+	}
+	add(&workload{ID: "event-pingpong", Name: "Event ping-pong round trip", Group: latency, Unit: usPerTrip,
+		Note: "each side Sets the other's Event and Waits on its own, then Clears it; limit: one futex word that the sides take turns on, waited on by sleeping at once, by spinning, and by spinning 5 µs then sleeping, as an Event's waiter does; " +
+			"the target is against the fastest; per half trip the Event takes a compare-and-swap more than the bare word (the Clear) on a cache line the partner polls, " +
+			"and on a loaded machine both spin+futex and the Event sleep on most trips",
+		Shm:    goImpl("shm", c.n(100_000), shmEventPingPong),
+		Python: pingPython(),
+		Limit:  pingLimits(),
+		Target: target{MaxOverhead: 1.3}})
+	add(&workload{ID: "pingpong", Name: "ping-pong round trip (Value + Event)", Group: latency, Unit: usPerTrip,
+		Note:   "each side Stores the next number in a Value and Sets the other's Event, then Waits on its own and Loads the answer",
 		Shm:    goImpl("shm", c.n(100_000), shmPingPong),
-		Python: []impl{pyImpl("Event", c.n(3000), "pingpong", "event"), pyImpl("Pipe", c.n(3000), "pingpong", "pipe")},
-		Limit:  []impl{goImpl("futex", c.n(20_000), barePingPongFutex), goImpl("spin", c.n(100_000), barePingPongSpin)},
+		Python: pingPython(),
+		Limit:  pingLimits(),
+		Target: target{MaxOverhead: 1.3}})
+	add(&workload{ID: "pingpong-atomic", Name: "ping-pong round trip (RawValue[atomic.Int64])", Group: latency, Unit: usPerTrip,
+		Note:   "each side polls an atomic in a RawValue for its partner's number: no lock, and no sleep",
+		Shm:    goImpl("shm", c.n(100_000), shmPingPongAtomic),
+		Python: pingPython(),
+		Limit:  pingLimits(),
 		Target: target{MaxOverhead: 1.3}})
 
-	add(&workload{ID: "pingpong-atomic", Name: "ping-pong round trip (RawValue[atomic.Int64])", Group: latency, Unit: usPerTrip,
-		Note:   "the same, polling an atomic in a RawValue instead of a Value: no lock",
-		Shm:    goImpl("shm", c.n(100_000), shmPingPongAtomic),
-		Python: []impl{pyImpl("Event", c.n(3000), "pingpong", "event"), pyImpl("Pipe", c.n(3000), "pingpong", "pipe")},
-		Limit:  []impl{goImpl("futex", c.n(20_000), barePingPongFutex), goImpl("spin", c.n(100_000), barePingPongSpin)},
-		Target: target{MaxOverhead: 1.3}})
+	// Semaphores and barriers.
+	add(&workload{ID: "semaphore", Name: "Semaphore Acquire+Release", Group: syncs, Unit: nsPerOp,
+		Note:   "uncontended; limit: the Lock and Unlock of a bare futex mutex",
+		Shm:    goImpl("shm", c.n(10_000_000), shmSemaphore),
+		Python: []impl{pyImpl("Semaphore acquire+release", c.n(1_000_000), "semaphore")},
+		Limit:  []impl{goImpl("futex mutex", c.n(10_000_000), bareMutex)},
+		Target: target{MaxOverhead: 1.5}})
+	for _, p := range []int{2, 4} {
+		ps := strconv.Itoa(p)
+		pyRounds := c.n(4000 / p / p) // Python's 4-party round is 15 times its 2-party one
+		add(&workload{ID: "barrier-" + ps, Name: "Barrier round, " + ps + " procs", Group: syncs, Unit: usPerRound,
+			Note:   "limit: a bare counting barrier on a futex word, waited on by sleeping at once, and by spinning 5 µs then sleeping, as a Barrier's waiter does",
+			Shm:    goImpl("shm", c.n(40_000/p/p), shmBarrier(p)),
+			Python: []impl{pyImpl("Barrier", pyRounds, "barrier", ps)},
+			Limit: []impl{
+				goImpl("futex", c.n(40_000/p/p), bareBarrierRun(p, false)),
+				goImpl("spin+futex", c.n(40_000/p/p), bareBarrierRun(p, true)),
+			}})
+	}
 
 	// Named segments, shared with unrelated programs in Go and Python.
 	seg := benchSegName(os.Getpid())

@@ -10,10 +10,11 @@ one JSON object on its last line:
 The Go harness turns that into the workload's figure exactly as it does for
 its own runs. Every command first runs a small untimed warm-up of itself.
 
-    bench.py raw-load N | raw-store N | raw-inc N | locked-inc N | lock N
+    bench.py raw-load N | raw-store N | raw-inc N | locked-inc N | lock N | semaphore N
     bench.py count raw|value|locked PROCS N
     bench.py rawarray N | array N
     bench.py pingpong event|pipe N
+    bench.py barrier PARTIES N
     bench.py startjoin fork|spawn N
     bench.py ownerdeath TIMEOUT 1
     bench.py named-lookup SEG N | named-locked-inc SEG N
@@ -91,6 +92,15 @@ def lock(n):
     for _ in range(n):
         lk.acquire()
         lk.release()
+    return now() - t
+
+
+def semaphore(n):
+    s = ctx.Semaphore(1)
+    t = now()
+    for _ in range(n):
+        s.acquire()
+        s.release()
     return now() - t
 
 
@@ -278,6 +288,31 @@ def pingpong(kind, n):
     return d
 
 
+# ---- barriers ----
+
+def barrier_party(b, n):
+    for _ in range(n):
+        b.wait()
+
+
+def barrier_rounds(parties, n):
+    # This process and parties-1 children, n rounds timed after one that has
+    # them all running, as the Go versions do.
+    b = ctx.Barrier(parties)
+    ps = [ctx.Process(target=barrier_party, args=(b, 1 + n)) for _ in range(parties - 1)]
+    for p in ps:
+        p.start()
+    b.wait()
+    t = now()
+    barrier_party(b, n)
+    d = now() - t
+    for p in ps:
+        p.join()
+        if p.exitcode != 0:
+            raise SystemExit("child failed")
+    return d
+
+
 # ---- processes ----
 
 def noop():
@@ -321,9 +356,9 @@ def ownerdeath(timeout):
 
 def main(argv):
     cmd, args = argv[0], argv[1:]
-    if cmd in ("raw-load", "raw-store", "raw-inc", "locked-inc", "lock"):
+    if cmd in ("raw-load", "raw-store", "raw-inc", "locked-inc", "lock", "semaphore"):
         fn = {"raw-load": raw_load, "raw-store": raw_store, "raw-inc": raw_inc,
-              "locked-inc": locked_inc, "lock": lock}[cmd]
+              "locked-inc": locked_inc, "lock": lock, "semaphore": semaphore}[cmd]
         single(fn, int(args[0]))
     elif cmd == "count":
         kind, procs, n = args[0], int(args[1]), int(args[2])
@@ -339,6 +374,10 @@ def main(argv):
         kind, n = args[0], int(args[1])
         pingpong(kind, max(n // 10, 1))
         out(pingpong(kind, n), n)
+    elif cmd == "barrier":
+        parties, n = int(args[0]), int(args[1])
+        barrier_rounds(parties, max(n // 10, 1))
+        out(barrier_rounds(parties, n), n)
     elif cmd == "startjoin":
         method, n = args[0], int(args[1])
         out(startjoin(method, n), n)

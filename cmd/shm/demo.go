@@ -16,9 +16,9 @@ const demoUsage = `usage: shm demo [-list] [-procs n] [-n count] [-segment name]
 
 Demo runs the scenarios of the article on Python's
 multiprocessing.sharedctypes.RawValue that package shm grew from, written with
-shm, then a race between processes, and then two programs sharing a counter
-by name. With names, it runs only those scenarios. The flags, which come
-before the names, are:
+shm, then workers that meet at a Barrier and start on an Event, a race
+between processes, and two programs sharing a counter by name. With names,
+it runs only those scenarios. The flags, which come before the names, are:
 
 	-list          list the scenarios and exit
 	-procs n       processes in the race scenario (default 4)
@@ -60,6 +60,7 @@ var scenarios = []scenario{
 	{"value", "Value (with a lock) vs RawValue (without), two processes each", valueVsRawValue},
 	{"scores", "three player processes add points to a shared score", scoreTracker},
 	{"shutdown", "start three workers, then join them all", cleanShutdown},
+	{"start", "workers load data, meet at a Barrier, and start when an Event is set", raceStart},
 	{"race", "processes add 1 a million times each to RawValue, Value and atomic counters", func(w io.Writer) error {
 		return race(w, raceProcs, raceN)
 	}},

@@ -259,3 +259,22 @@ func TestBuiltBinary(t *testing.T) {
 	}
 	contains(t, string(out), "Sensor updated temperature to: 27.5°C", "Final temperature: 27.5°C")
 }
+
+func TestRaceStart(t *testing.T) {
+	out := runScenario(t, "start")
+	contains(t, out, "All 3 workers at the start line. Event set: go!\n")
+	// Each worker sums its neighbour's part, so a worker that went before its
+	// neighbour had loaded would sum too little.
+	for i := range startWorkers {
+		j := (i + 1) % startWorkers
+		lo := int64(j * startPart)
+		want := startPart*lo + int64(startPart)*(startPart-1)/2
+		if got := number(t, out, fmt.Sprintf(`worker %d summed worker %d's numbers: (\d+)`, i, j)); got != want {
+			t.Errorf("worker %d summed %d, want %d", i, got, want)
+		}
+	}
+	const n = startWorkers * startPart
+	if got := number(t, out, `Total: (\d+)`); got != n*(n-1)/2 {
+		t.Errorf("total %d, want %d", got, n*(n-1)/2)
+	}
+}

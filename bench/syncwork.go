@@ -1,0 +1,375 @@
+//go:build linux
+
+package main
+
+// Event, Semaphore and Barrier: shm's versions and their bare limits. The
+// bare ones are the references of the root package's bench_test.go, run here
+// between processes started with a bare exec.Command.
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/shmgo/shm"
+	"github.com/shmgo/shm/internal/futex"
+)
+
+func init() {
+	shm.Register(childEventPong)
+	shm.Register(childValueEventPong)
+	shm.Register(childBarrier)
+}
+
+// ---- Event ping-pong ----
+
+// An eventPair is what two processes play ping-pong with: the parent sets
+// Ping and waits for Pong, the child waits for Ping, clears it and sets Pong.
+type eventPair struct {
+	Ping, Pong shm.Event
+}
+
+// childEventPong answers n pings.
+func childEventPong(pp *shm.RawValue[eventPair], n int) error {
+	p := pp.Ptr()
+	ctx := context.Background()
+	for range n {
+		if err := p.Ping.Wait(ctx); err != nil {
+			return err
+		}
+		p.Ping.Clear()
+		p.Pong.Set()
+	}
+	return nil
+}
+
+func eventPing(p *eventPair, n int) error {
+	ctx := context.Background()
+	for range n {
+		p.Ping.Set()
+		if err := p.Pong.Wait(ctx); err != nil {
+			return err
+		}
+		p.Pong.Clear()
+	}
+	return nil
+}
+
+func shmEventPingPong(n int) (sample, error) {
+	pp, err := shm.NewRawValue(eventPair{})
+	if err != nil {
+		return sample{}, err
+	}
+	p, err := shm.Start(childEventPong, pp, warmTrips+n)
+	if err != nil {
+		return sample{}, err
+	}
+	if err := eventPing(pp.Ptr(), warmTrips); err != nil {
+		p.Kill()
+		return sample{}, err
+	}
+	t := time.Now()
+	err = eventPing(pp.Ptr(), n)
+	s := elapsed(t, n)
+	if err != nil {
+		p.Kill()
+		return s, err
+	}
+	return s, p.Join()
+}
+
+// childValueEventPong answers n pings through a Value: it waits for Ping,
+// checks that v holds 2i+1, stores 2i+2 and sets Pong.
+func childValueEventPong(v *shm.Value[int64], pp *shm.RawValue[eventPair], n int) error {
+	p := pp.Ptr()
+	ctx := context.Background()
+	for i := range n {
+		if err := p.Ping.Wait(ctx); err != nil {
+			return err
+		}
+		p.Ping.Clear()
+		if got := v.Load(); got != int64(2*i+1) {
+			return fmt.Errorf("pong %d: the Value holds %d, want %d", i, got, 2*i+1)
+		}
+		v.Store(int64(2*i + 2))
+		p.Pong.Set()
+	}
+	return nil
+}
+
+func valueEventPing(v *shm.Value[int64], p *eventPair, from, to int) error {
+	ctx := context.Background()
+	for i := from; i < to; i++ {
+		v.Store(int64(2*i + 1))
+		p.Ping.Set()
+		if err := p.Pong.Wait(ctx); err != nil {
+			return err
+		}
+		p.Pong.Clear()
+		if got := v.Load(); got != int64(2*i+2) {
+			return fmt.Errorf("ping %d: the Value holds %d, want %d", i, got, 2*i+2)
+		}
+	}
+	return nil
+}
+
+// shmPingPong is a round trip through a Value, each side waking the other with
+// an Event rather than polling the Value.
+func shmPingPong(n int) (sample, error) {
+	v, err := shm.NewValue[int64](0)
+	if err != nil {
+		return sample{}, err
+	}
+	pp, err := shm.NewRawValue(eventPair{})
+	if err != nil {
+		return sample{}, err
+	}
+	p, err := shm.Start(childValueEventPong, v, pp, warmTrips+n)
+	if err != nil {
+		return sample{}, err
+	}
+	if err := valueEventPing(v, pp.Ptr(), 0, warmTrips); err != nil {
+		p.Kill()
+		return sample{}, err
+	}
+	t := time.Now()
+	err = valueEventPing(v, pp.Ptr(), warmTrips, warmTrips+n)
+	s := elapsed(t, n)
+	if err != nil {
+		p.Kill()
+		return s, err
+	}
+	return s, p.Join()
+}
+
+// The bare ping-pong that spins and then sleeps, as an Event's waiter does:
+// a futex word holding the turn's number shifted left by one (odd turns are
+// the child's, even ones the parent's), whose bit 0 says that the waiting
+// side sleeps on it, so that the other wakes it only then.
+
+// awaitTurn spins for 5 µs, yields once, and then sleeps until w holds turn v.
+func awaitTurn(w *atomic.Uint32, v uint32) {
+	for t0 := time.Now(); time.Since(t0) < 5*time.Microsecond; {
+		if w.Load()>>1 == v {
+			return
+		}
+	}
+	futex.Yield()
+	for {
+		x := w.Load()
+		if x>>1 == v {
+			return
+		}
+		if x&1 == 0 && !w.CompareAndSwap(x, x|1) {
+			continue
+		}
+		futex.Wait(w, x|1, 0)
+	}
+}
+
+// giveTurn gives turn v to the other side, waking it if it sleeps.
+func giveTurn(w *atomic.Uint32, v uint32) {
+	if w.Swap(v<<1)&1 != 0 {
+		futex.Wake(w, 1)
+	}
+}
+
+func barePingPongSpinFutex(n int) (sample, error) {
+	m, err := newMapping(4096)
+	if err != nil {
+		return sample{}, err
+	}
+	defer m.close()
+	c := bareCmd("pong-spinfutex", warmTrips+n, m)
+	if err := c.Start(); err != nil {
+		return sample{}, err
+	}
+	w := at[atomic.Uint32](m.mem, 0)
+	trips := func(from, to int) {
+		for i := from; i < to; i++ {
+			giveTurn(w, uint32(2*i+1))
+			awaitTurn(w, uint32(2*i+2))
+		}
+	}
+	trips(0, warmTrips)
+	t := time.Now()
+	trips(warmTrips, warmTrips+n)
+	s := elapsed(t, n)
+	return s, c.Wait()
+}
+
+// ---- Semaphore ----
+
+//go:noinline
+func loopSemaphore(s *shm.Semaphore, n int) error {
+	ctx := context.Background()
+	for i := 0; i < n; i++ {
+		if err := s.Acquire(ctx); err != nil {
+			return err
+		}
+		s.Release()
+	}
+	return nil
+}
+
+func shmSemaphore(n int) (sample, error) {
+	s, err := shm.NewSemaphore(1)
+	if err != nil {
+		return sample{}, err
+	}
+	t := time.Now()
+	err = loopSemaphore(s, n)
+	return elapsed(t, n), err
+}
+
+// ---- Barrier ----
+
+// childBarrier waits at b rounds times.
+func childBarrier(b *shm.Barrier, rounds int) error {
+	ctx := context.Background()
+	for range rounds {
+		if _, err := b.Wait(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// shmBarrier returns the run of a Barrier of parties processes: this one and
+// parties-1 children, n rounds timed after one that has them all running.
+func shmBarrier(parties int) func(n int) (sample, error) {
+	return func(n int) (sample, error) {
+		b, err := shm.NewBarrier(parties)
+		if err != nil {
+			return sample{}, err
+		}
+		var ps []*shm.Process
+		kill := func() {
+			for _, p := range ps {
+				p.Kill()
+			}
+		}
+		for range parties - 1 {
+			p, err := shm.Start(childBarrier, b, 1+n)
+			if err != nil {
+				kill()
+				return sample{}, err
+			}
+			ps = append(ps, p)
+		}
+		if err := childBarrier(b, 1); err != nil {
+			kill()
+			return sample{}, err
+		}
+		t := time.Now()
+		err = childBarrier(b, n)
+		s := elapsed(t, n)
+		if err != nil {
+			kill()
+			return s, err
+		}
+		for _, p := range ps {
+			if err := p.Join(); err != nil {
+				return s, err
+			}
+		}
+		return s, nil
+	}
+}
+
+// bareBarrier is a counting barrier on a futex word, the reference of the
+// root package's BenchmarkBarrier: the last of n to arrive resets the count,
+// moves the generation on and wakes the sleepers; the others wait for the
+// generation to move, spinning first for as long as shm's waiters do and
+// yielding once, if spin is set. Gen counts in twos: bit 0 says that some
+// process sleeps, so that the last arrival wakes only if one does.
+type bareBarrier struct {
+	Count atomic.Uint32
+	_     [60]byte
+	Gen   atomic.Uint32
+}
+
+func (bb *bareBarrier) wait(n uint32, spin bool) {
+	g := bb.Gen.Load() &^ 1
+	if bb.Count.Add(1) == n {
+		bb.Count.Store(0)
+		if bb.Gen.Swap(g+2)&1 != 0 {
+			futex.Wake(&bb.Gen, 1<<30)
+		}
+		return
+	}
+	if spin {
+		for t0 := time.Now(); time.Since(t0) < 5*time.Microsecond; {
+			if bb.Gen.Load()&^1 != g {
+				return
+			}
+		}
+		futex.Yield()
+	}
+	for {
+		x := bb.Gen.Load()
+		if x&^1 != g {
+			return
+		}
+		if x&1 == 0 && !bb.Gen.CompareAndSwap(x, x|1) {
+			continue
+		}
+		futex.Wait(&bb.Gen, x|1, 0)
+	}
+}
+
+//go:noinline
+func loopBareBarrier(bb *bareBarrier, parties, rounds int, spin bool) {
+	for range rounds {
+		bb.wait(uint32(parties), spin)
+	}
+}
+
+// envParties is the number of parties of a bare barrier child's barrier.
+const envParties = "SHMBENCH_PARTIES"
+
+// bareBarrierRun returns the run of the bare barrier of parties processes,
+// with or without the spin, timed as shmBarrier is.
+func bareBarrierRun(parties int, spin bool) func(n int) (sample, error) {
+	role := "barrier-futex"
+	if spin {
+		role = "barrier-spinfutex"
+	}
+	return func(n int) (sample, error) {
+		m, err := newMapping(4096)
+		if err != nil {
+			return sample{}, err
+		}
+		defer m.close()
+		var cmds []*exec.Cmd
+		kill := func() {
+			for _, c := range cmds {
+				c.Process.Kill()
+				c.Wait()
+			}
+		}
+		for range parties - 1 {
+			c := bareCmd(role, 1+n, m)
+			c.Env = append(c.Env, envParties+"="+strconv.Itoa(parties))
+			if err := c.Start(); err != nil {
+				kill()
+				return sample{}, err
+			}
+			cmds = append(cmds, c)
+		}
+		bb := at[bareBarrier](m.mem, 0)
+		loopBareBarrier(bb, parties, 1, spin)
+		t := time.Now()
+		loopBareBarrier(bb, parties, n, spin)
+		s := elapsed(t, n)
+		for _, c := range cmds {
+			if err := c.Wait(); err != nil {
+				return s, err
+			}
+		}
+		return s, nil
+	}
+}
