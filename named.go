@@ -287,6 +287,11 @@ const (
 	kindRawArray
 	kindArray
 	kindMutex
+	kindEvent
+	kindSemaphore
+	kindBarrier
+	kindCond
+	kindLast = kindCond // the last kind this version knows
 )
 
 func (k objKind) String() string {
@@ -301,6 +306,14 @@ func (k objKind) String() string {
 		return "Array"
 	case kindMutex:
 		return "Mutex"
+	case kindEvent:
+		return "Event"
+	case kindSemaphore:
+		return "Semaphore"
+	case kindBarrier:
+		return "Barrier"
+	case kindCond:
+		return "Cond"
 	}
 	return fmt.Sprintf("kind %d", uint32(k))
 }
@@ -774,13 +787,13 @@ func (s *Segment) Bytes() (*RawArray[byte], error) {
 // ObjectInfo describes a named object, as [Segment.Objects] lists it.
 type ObjectInfo struct {
 	Name       string
-	Kind       string // "RawValue", "Value", "RawArray", "Array" or "Mutex"
-	Type       string // the layout of the value, or of an element for an array: struct {X float64 @0; N [4]int32 @8}
+	Kind       string // "RawValue", "Value", "RawArray", "Array", "Mutex", "Event", "Semaphore", "Barrier", "Cond"; "kind N" for a kind of a later version, whose other fields are zero but for Descriptor
+	Type       string // the layout of the value, or of an element for an array (and a Barrier): struct {X float64 @0; N [4]int32 @8}
 	Descriptor []byte // the canonical type descriptor, as in the segment (see descriptor.go)
 	Len        int    // the number of elements: 1 but for arrays
 	Size       int    // bytes of data: Len times the element's size
 	Offset     int64  // the data's offset in the file
-	Lock       int64  // the offset of the guarding Mutex word for a Value or an Array, else 0
+	Lock       int64  // the offset of the guarding Mutex word for a Value or an Array, of a Cond's Mutex, else 0
 	Data       []byte // the data itself, in the mapping: for reading only, and without the lock it may be half-updated
 }
 
@@ -800,6 +813,10 @@ func (s *Segment) Objects() ([]ObjectInfo, error) {
 	}
 	out := make([]ObjectInfo, len(recs))
 	for i, r := range recs {
+		if r.kind > kindLast {
+			out[i] = ObjectInfo{Name: r.name, Kind: r.kind.String(), Descriptor: append([]byte(nil), r.descBytes...)}
+			continue
+		}
 		out[i] = ObjectInfo{
 			Name:       r.name,
 			Kind:       r.kind.String(),
@@ -1099,8 +1116,8 @@ func readRecord(segName string, b fileImage, at, used uint64) (*record, error) {
 		return bad("record size", "%d, want %d for a %d-byte name and a %d-byte descriptor", size, recordFixed+nameLen+descLen, nameLen, descLen)
 	case size > used-at:
 		return bad("record size", "%d bytes from %d pass used (%d)", size, at, used)
-	case r.kind < kindRawValue || r.kind > kindMutex:
-		return bad("kind", "%d, want 1 to 5", uint32(r.kind))
+	case r.kind < kindRawValue:
+		return bad("kind", "%d, want 1 or more", uint32(r.kind))
 	}
 	r.off = b.u64(at + recOff)
 	r.size = b.u64(at + recDataSize)
@@ -1115,6 +1132,11 @@ func readRecord(segName string, b fileImage, at, used uint64) (*record, error) {
 	}
 	if h := descHash(r.descBytes); h != hash {
 		return bad("type hash", "%#016x, but the descriptor hashes to %#016x", hash, h)
+	}
+	if r.kind > kindLast {
+		// A kind of a later version: its fields may mean anything, so they
+		// are left to the look-up, which refuses it.
+		return r, nil
 	}
 	d, err := parseDesc(r.descBytes)
 	if err != nil {
@@ -1132,23 +1154,26 @@ func readRecord(segName string, b fileImage, at, used uint64) (*record, error) {
 		return bad("size", "%d, but %d elements of %d bytes make %d", r.size, r.length, elem, r.length*elem)
 	}
 	switch r.kind {
-	case kindRawArray, kindArray:
+	case kindRawArray, kindArray, kindBarrier:
 		if r.off < segHeaderSize+arrayHeader || r.off%8 != 0 {
 			return bad("off", "%d leaves no room for the array's header before it", r.off)
 		}
 		if r.length > uint64(maxObject) {
 			return bad("length", "%d is too large", r.length)
 		}
+		if r.kind == kindBarrier && r.length < 2 {
+			return bad("length", "%d, want 2 or more for a Barrier (its state and a word per party)", r.length)
+		}
 	default:
 		if r.length != 1 {
 			return bad("length", "%d, want 1 for a %s", r.length, r.kind)
 		}
 	}
-	if r.kind == kindMutex && d.Kind != "mutex" {
-		return bad("descriptor", "a Mutex described as %s", d)
+	if want := syncKinds[r.kind]; want != "" && d.Kind != want {
+		return bad("descriptor", "%s described as %s", withArticle(r.kind), d)
 	}
 	switch r.kind {
-	case kindValue, kindArray:
+	case kindValue, kindArray, kindCond:
 		if r.lock < segHeaderSize || r.lock%8 != 0 || r.lock > fileSize-8 {
 			return bad("lock", "%d is not an 8-aligned offset inside [%d, %d)", r.lock, segHeaderSize, fileSize)
 		}
@@ -1475,6 +1500,9 @@ func lookupNamed(s *Segment, fn, name string, td *typeDesc, t reflect.Type, writ
 		ok = ok || r.kind == k
 	}
 	if !ok {
+		if r.kind > kindLast {
+			return nil, fmt.Errorf("object %q of segment %q is of kind %d, which this version of shm does not know (a later version placed it), not %s", name, s.name, uint32(r.kind), withArticle(kinds[0]))
+		}
 		return nil, fmt.Errorf("object %q of segment %q is %s, not %s", name, s.name, withArticle(r.kind), withArticle(kinds[0]))
 	}
 	if string(r.descBytes) != string(td.bytes) {
@@ -1485,7 +1513,7 @@ func lookupNamed(s *Segment, fn, name string, td *typeDesc, t reflect.Type, writ
 
 // withArticle returns "a RawValue", "an Array" and so on.
 func withArticle(k objKind) string {
-	if k == kindArray {
+	if k == kindArray || k == kindEvent {
 		return "an " + k.String()
 	}
 	return "a " + k.String()
