@@ -61,11 +61,13 @@ package shm
 //	off size field
 //	0   8    next: offset of the next record, 0 for the last
 //	8   4    record size, 64 + name length + descriptor length
-//	12  4    kind: 1 RawValue, 2 Value, 3 RawArray, 4 Array, 5 Mutex
+//	12  4    kind: 1 RawValue, 2 Value, 3 RawArray, 4 Array, 5 Mutex,
+//	         6 Event, 7 Semaphore, 8 Barrier, 9 Cond
 //	16  8    off: offset of the data
 //	24  8    size: bytes of data (element size x length)
 //	32  8    length: number of elements (1 but for arrays)
-//	40  8    lock: offset of the guarding Mutex word (Value, Array), else 0
+//	40  8    lock: offset of the guarding Mutex word (Value, Array), of the
+//	         Mutex a Cond is bound to (Cond), else 0
 //	48  8    type hash: FNV-1a 64 of the descriptor
 //	56  2    name length, 1 to 255
 //	58  2    zero
@@ -80,6 +82,31 @@ package shm
 // in the same segment); a RawArray's length, an int64, at off-64 and its
 // elements from off; an Array's lock in a block of its own and a RawArray;
 // a Mutex's word at off.
+//
+// shm's own types are described by name, not by their fields, since their
+// words follow a protocol rather than a layout a program may read or write:
+// a Mutex {"kind":"mutex","size":8,"align":8}; an Event
+// {"kind":"event","size":4,"align":4}, its word at off; a Semaphore
+// {"kind":"semaphore","size":16,"align":8}, its state word (permits in bits
+// 0-31, processes asleep in bits 32-63) and then its limit (1 + its bound,
+// 0 for none; a bounded Semaphore is a Semaphore with a limit, not a kind of
+// its own); a Cond {"kind":"cond","size":8,"align":8}, its state word at off
+// and its Mutex, which must be in the same segment, at lock; a Barrier
+// {"kind":"barrier","size":8,"align":8}, the descriptor of one of its words,
+// laid out as a RawArray of n+1 of them (length n+1, their number at off-64):
+// its state, then one liveness slot per party. The same kind names describe
+// these types inside a struct of a Value. A record of kinds 5 to 9 must
+// carry its kind's descriptor.
+//
+// Kinds are added without a new format version: a reader that meets a kind
+// past the last it knows (a segment of a later version of shm) checks the
+// record's name, sizes and hash, lists it (as "kind N", with no type), and
+// refuses only a look-up of it, with an error that says so; the rest of the
+// segment stays usable. Bumping the version would make old readers refuse
+// the whole segment for one object they never look up. Kind 0 is damage.
+// (Readers from before kinds 6-9, which refused every kind past 5, fail the
+// directory of a segment that holds one, with a FormatError naming the
+// field "kind".)
 //
 // # Allocation
 //
@@ -173,6 +200,10 @@ package shm
 //     size") if it has it: the magic is checked before the size.
 //   - Object names follow the rules for segment names, ".shm-" and "." and
 //     ".." included, so that one check serves both.
+//   - A Barrier's length must be at least 2 (one party), and its length word
+//     at off-64 is checked against the record when it is looked up, as an
+//     array's is. A Cond's lock, like a Value's, must be 8-aligned in the
+//     file; it is not checked to name a Mutex record.
 //   - first and last may be 0 (no record); count and last are not checked
 //     against the list at Open, since a dead allocator may leave them
 //     stale: readers follow next from first, and the next allocator repairs
@@ -212,7 +243,8 @@ package shm
 // checked, and the functions mirror the constructors, NewValue[T] and so on.
 // A single Lookup[P] would have to take the kind from a type parameter that
 // Go cannot constrain to these five types, so a mistake would show only at
-// run time.
+// run time. The same holds for Events, Semaphores, Barriers and Conds:
+// LookupEvent and so on.
 
 import (
 	"context"
