@@ -89,13 +89,18 @@ func slotTaken(v uint64, r uint32) bool {
 func parity(r uint32) uint64 { return uint64(r&1) << 31 }
 
 // NewBarrier returns a new Barrier for n parties in shared memory. It returns
-// an error if n is less than 1. No option applies to a Barrier yet.
+// an error if n is less than 1. With [In], it places the Barrier in a named
+// segment, where [LookupBarrier] finds it.
 func NewBarrier(n int, opts ...Option) (*Barrier, error) {
-	if err := noOptions("NewBarrier", opts); err != nil {
+	o, err := syncOptions("NewBarrier", opts)
+	if err != nil {
 		return nil, err
 	}
 	if n < 1 || n > maxParties {
 		return nil, fmt.Errorf("shm: NewBarrier(%d): the number of parties must be from 1 to %d", n, maxParties)
+	}
+	if o.in != nil {
+		return newNamedBarrier(o, n)
 	}
 	a, err := NewRawArray[barrierWord](n + 1)
 	if err != nil {

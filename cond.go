@@ -113,9 +113,12 @@ var errCondFull = fmt.Errorf("shm: Cond.Wait: %d goroutines already wait on the 
 
 // NewCond returns a new Cond bound to m, which must be in shared memory: from
 // [NewMutex], the Mutex of a [Value] or [Array], or a Mutex inside another
-// shared object. No option applies to a Cond yet.
+// shared object. With [In], NewCond places the Cond in a named segment,
+// where [LookupCond] finds it with its Mutex, which must then be in the same
+// segment (made with NewMutex and In, or a named Value's).
 func NewCond(m *Mutex, opts ...Option) (*Cond, error) {
-	if err := noOptions("NewCond", opts); err != nil {
+	o, err := syncOptions("NewCond", opts)
+	if err != nil {
 		return nil, err
 	}
 	if m == nil {
@@ -123,6 +126,9 @@ func NewCond(m *Mutex, opts ...Option) (*Cond, error) {
 	}
 	if _, _, ok := theHeap.find(addr(m), unsafe.Sizeof(Mutex{})); !ok {
 		return nil, errors.New("shm: NewCond: the Mutex is not in shared memory; make it with NewMutex")
+	}
+	if o.in != nil {
+		return newNamedCond(o, m)
 	}
 	p, err := theHeap.alloc(unsafe.Sizeof(condState{}))
 	if err != nil {

@@ -8,6 +8,10 @@ package shm
 //	scalar  {"kind":"float64","size":8,"align":8}
 //	atomic  {"kind":"int64","size":8,"align":8,"atomic":true}
 //	Mutex   {"kind":"mutex","size":8,"align":8}
+//	Event   {"kind":"event","size":4,"align":4}
+//	Semaphore {"kind":"semaphore","size":16,"align":8}
+//	Cond    {"kind":"cond","size":8,"align":8} (its state; the Mutex is apart)
+//	Barrier {"kind":"barrier","size":8,"align":8} (one word of its array)
 //	array   {"kind":"array","size":32,"align":8,"len":4,"elem":D}
 //	struct  {"kind":"struct","size":24,"align":8,"fields":[{"name":"X","offset":0,"type":D},...]}
 //
@@ -92,12 +96,28 @@ func descHash(b []byte) uint64 {
 
 var mutexType = reflect.TypeFor[Mutex]()
 
+// syncLayouts gives the descriptor kind, size and alignment of shm's types
+// that are described by name rather than by their fields, as a Mutex is:
+// their words follow a protocol, not a layout a program may read.
+var syncLayouts = map[string]struct {
+	t           reflect.Type
+	size, align int64
+}{
+	"mutex":     {mutexType, 8, 8},
+	"event":     {reflect.TypeFor[Event](), 4, 4},
+	"semaphore": {reflect.TypeFor[Semaphore](), 16, 8},
+	"cond":      {reflect.TypeFor[condState](), 8, 8},
+	"barrier":   {reflect.TypeFor[barrierWord](), 8, 8},
+}
+
 // describeType returns the descriptor of t, a type that holds no Go pointers.
 func describeType(t reflect.Type) *desc {
 	d := &desc{Size: int64(t.Size()), Align: int64(t.Align())}
-	if t == mutexType {
-		d.Kind = "mutex"
-		return d
+	for k, l := range syncLayouts {
+		if t == l.t {
+			d.Kind = k
+			return d
+		}
 	}
 	if t.PkgPath() == "sync/atomic" {
 		switch t.Name() {
@@ -227,9 +247,9 @@ func (d *desc) check(path string) error {
 		return fmt.Errorf("%s: no atomic %s", path, d.Kind)
 	}
 	switch d.Kind {
-	case "mutex":
-		if d.Size != 8 || d.Align != 8 {
-			return fmt.Errorf("%s: a mutex has size 8 and alignment 8, not %d and %d", path, d.Size, d.Align)
+	case "mutex", "event", "semaphore", "cond", "barrier":
+		if l := syncLayouts[d.Kind]; d.Size != l.size || d.Align != l.align {
+			return fmt.Errorf("%s: a %s has size %d and alignment %d, not %d and %d", path, d.Kind, l.size, l.align, d.Size, d.Align)
 		}
 	case "array":
 		if d.Elem == nil {
@@ -294,6 +314,14 @@ func (d *desc) render(b *strings.Builder) {
 	switch d.Kind {
 	case "mutex":
 		b.WriteString("shm.Mutex")
+	case "event":
+		b.WriteString("shm.Event")
+	case "semaphore":
+		b.WriteString("shm.Semaphore")
+	case "cond":
+		b.WriteString("shm.Cond")
+	case "barrier":
+		b.WriteString("shm.Barrier word")
 	case "array":
 		fmt.Fprintf(b, "[%d]", d.Len)
 		d.Elem.render(b)

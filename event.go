@@ -2,7 +2,6 @@ package shm
 
 import (
 	"context"
-	"fmt"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -49,11 +48,15 @@ const (
 	eventGen  = 1 << 2 // one generation
 )
 
-// NewEvent returns a new, clear Event in shared memory. No option applies to
-// an Event yet.
+// NewEvent returns a new, clear Event in shared memory. With [In], it places
+// the Event in a named segment, where [LookupEvent] finds it.
 func NewEvent(opts ...Option) (*Event, error) {
-	if err := noOptions("NewEvent", opts); err != nil {
+	o, err := syncOptions("NewEvent", opts)
+	if err != nil {
 		return nil, err
+	}
+	if o.in != nil {
+		return newNamedEvent(o)
 	}
 	p, err := theHeap.alloc(unsafe.Sizeof(Event{}))
 	if err != nil {
@@ -133,16 +136,3 @@ func (ew *eventWaiter) prepare() (uint32, time.Duration, bool) {
 }
 
 func (ew *eventWaiter) slept(bool) {}
-
-// noOptions checks the options given to the constructor fn of an object that
-// takes none of the options there are yet.
-func noOptions(fn string, opts []Option) error {
-	o, err := makeOptions(opts)
-	if err != nil {
-		return err
-	}
-	if o.lockSet {
-		return fmt.Errorf("shm: %s: WithLock applies only to a Value or an Array", fn)
-	}
-	return nil
-}

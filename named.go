@@ -61,11 +61,13 @@ package shm
 //	off size field
 //	0   8    next: offset of the next record, 0 for the last
 //	8   4    record size, 64 + name length + descriptor length
-//	12  4    kind: 1 RawValue, 2 Value, 3 RawArray, 4 Array, 5 Mutex
+//	12  4    kind: 1 RawValue, 2 Value, 3 RawArray, 4 Array, 5 Mutex,
+//	         6 Event, 7 Semaphore, 8 Barrier, 9 Cond
 //	16  8    off: offset of the data
 //	24  8    size: bytes of data (element size x length)
 //	32  8    length: number of elements (1 but for arrays)
-//	40  8    lock: offset of the guarding Mutex word (Value, Array), else 0
+//	40  8    lock: offset of the guarding Mutex word (Value, Array), of the
+//	         Mutex a Cond is bound to (Cond), else 0
 //	48  8    type hash: FNV-1a 64 of the descriptor
 //	56  2    name length, 1 to 255
 //	58  2    zero
@@ -80,6 +82,31 @@ package shm
 // in the same segment); a RawArray's length, an int64, at off-64 and its
 // elements from off; an Array's lock in a block of its own and a RawArray;
 // a Mutex's word at off.
+//
+// shm's own types are described by name, not by their fields, since their
+// words follow a protocol rather than a layout a program may read or write:
+// a Mutex {"kind":"mutex","size":8,"align":8}; an Event
+// {"kind":"event","size":4,"align":4}, its word at off; a Semaphore
+// {"kind":"semaphore","size":16,"align":8}, its state word (permits in bits
+// 0-31, processes asleep in bits 32-63) and then its limit (1 + its bound,
+// 0 for none; a bounded Semaphore is a Semaphore with a limit, not a kind of
+// its own); a Cond {"kind":"cond","size":8,"align":8}, its state word at off
+// and its Mutex, which must be in the same segment, at lock; a Barrier
+// {"kind":"barrier","size":8,"align":8}, the descriptor of one of its words,
+// laid out as a RawArray of n+1 of them (length n+1, their number at off-64):
+// its state, then one liveness slot per party. The same kind names describe
+// these types inside a struct of a Value. A record of kinds 5 to 9 must
+// carry its kind's descriptor.
+//
+// Kinds are added without a new format version: a reader that meets a kind
+// past the last it knows (a segment of a later version of shm) checks the
+// record's name, sizes and hash, lists it (as "kind N", with no type), and
+// refuses only a look-up of it, with an error that says so; the rest of the
+// segment stays usable. Bumping the version would make old readers refuse
+// the whole segment for one object they never look up. Kind 0 is damage.
+// (Readers from before kinds 6-9, which refused every kind past 5, fail the
+// directory of a segment that holds one, with a FormatError naming the
+// field "kind".)
 //
 // # Allocation
 //
@@ -173,6 +200,10 @@ package shm
 //     size") if it has it: the magic is checked before the size.
 //   - Object names follow the rules for segment names, ".shm-" and "." and
 //     ".." included, so that one check serves both.
+//   - A Barrier's length must be at least 2 (one party), and its length word
+//     at off-64 is checked against the record when it is looked up, as an
+//     array's is. A Cond's lock, like a Value's, must be 8-aligned in the
+//     file; it is not checked to name a Mutex record.
 //   - first and last may be 0 (no record); count and last are not checked
 //     against the list at Open, since a dead allocator may leave them
 //     stale: readers follow next from first, and the next allocator repairs
@@ -212,7 +243,8 @@ package shm
 // checked, and the functions mirror the constructors, NewValue[T] and so on.
 // A single Lookup[P] would have to take the kind from a type parameter that
 // Go cannot constrain to these five types, so a mistake would show only at
-// run time.
+// run time. The same holds for Events, Semaphores, Barriers and Conds:
+// LookupEvent and so on.
 
 import (
 	"context"
@@ -287,6 +319,11 @@ const (
 	kindRawArray
 	kindArray
 	kindMutex
+	kindEvent
+	kindSemaphore
+	kindBarrier
+	kindCond
+	kindLast = kindCond // the last kind this version knows
 )
 
 func (k objKind) String() string {
@@ -301,6 +338,14 @@ func (k objKind) String() string {
 		return "Array"
 	case kindMutex:
 		return "Mutex"
+	case kindEvent:
+		return "Event"
+	case kindSemaphore:
+		return "Semaphore"
+	case kindBarrier:
+		return "Barrier"
+	case kindCond:
+		return "Cond"
 	}
 	return fmt.Sprintf("kind %d", uint32(k))
 }
@@ -774,13 +819,13 @@ func (s *Segment) Bytes() (*RawArray[byte], error) {
 // ObjectInfo describes a named object, as [Segment.Objects] lists it.
 type ObjectInfo struct {
 	Name       string
-	Kind       string // "RawValue", "Value", "RawArray", "Array" or "Mutex"
-	Type       string // the layout of the value, or of an element for an array: struct {X float64 @0; N [4]int32 @8}
+	Kind       string // "RawValue", "Value", "RawArray", "Array", "Mutex", "Event", "Semaphore", "Barrier", "Cond"; "kind N" for a kind of a later version, whose other fields are zero but for Descriptor
+	Type       string // the layout of the value, or of an element for an array (and a Barrier): struct {X float64 @0; N [4]int32 @8}
 	Descriptor []byte // the canonical type descriptor, as in the segment (see descriptor.go)
 	Len        int    // the number of elements: 1 but for arrays
 	Size       int    // bytes of data: Len times the element's size
 	Offset     int64  // the data's offset in the file
-	Lock       int64  // the offset of the guarding Mutex word for a Value or an Array, else 0
+	Lock       int64  // the offset of the guarding Mutex word for a Value or an Array, of a Cond's Mutex, else 0
 	Data       []byte // the data itself, in the mapping: for reading only, and without the lock it may be half-updated
 }
 
@@ -800,6 +845,10 @@ func (s *Segment) Objects() ([]ObjectInfo, error) {
 	}
 	out := make([]ObjectInfo, len(recs))
 	for i, r := range recs {
+		if r.kind > kindLast {
+			out[i] = ObjectInfo{Name: r.name, Kind: r.kind.String(), Descriptor: append([]byte(nil), r.descBytes...)}
+			continue
+		}
 		out[i] = ObjectInfo{
 			Name:       r.name,
 			Kind:       r.kind.String(),
@@ -1099,8 +1148,8 @@ func readRecord(segName string, b fileImage, at, used uint64) (*record, error) {
 		return bad("record size", "%d, want %d for a %d-byte name and a %d-byte descriptor", size, recordFixed+nameLen+descLen, nameLen, descLen)
 	case size > used-at:
 		return bad("record size", "%d bytes from %d pass used (%d)", size, at, used)
-	case r.kind < kindRawValue || r.kind > kindMutex:
-		return bad("kind", "%d, want 1 to 5", uint32(r.kind))
+	case r.kind < kindRawValue:
+		return bad("kind", "%d, want 1 or more", uint32(r.kind))
 	}
 	r.off = b.u64(at + recOff)
 	r.size = b.u64(at + recDataSize)
@@ -1115,6 +1164,11 @@ func readRecord(segName string, b fileImage, at, used uint64) (*record, error) {
 	}
 	if h := descHash(r.descBytes); h != hash {
 		return bad("type hash", "%#016x, but the descriptor hashes to %#016x", hash, h)
+	}
+	if r.kind > kindLast {
+		// A kind of a later version: its fields may mean anything, so they
+		// are left to the look-up, which refuses it.
+		return r, nil
 	}
 	d, err := parseDesc(r.descBytes)
 	if err != nil {
@@ -1132,23 +1186,26 @@ func readRecord(segName string, b fileImage, at, used uint64) (*record, error) {
 		return bad("size", "%d, but %d elements of %d bytes make %d", r.size, r.length, elem, r.length*elem)
 	}
 	switch r.kind {
-	case kindRawArray, kindArray:
+	case kindRawArray, kindArray, kindBarrier:
 		if r.off < segHeaderSize+arrayHeader || r.off%8 != 0 {
 			return bad("off", "%d leaves no room for the array's header before it", r.off)
 		}
 		if r.length > uint64(maxObject) {
 			return bad("length", "%d is too large", r.length)
 		}
+		if r.kind == kindBarrier && r.length < 2 {
+			return bad("length", "%d, want 2 or more for a Barrier (its state and a word per party)", r.length)
+		}
 	default:
 		if r.length != 1 {
 			return bad("length", "%d, want 1 for a %s", r.length, r.kind)
 		}
 	}
-	if r.kind == kindMutex && d.Kind != "mutex" {
-		return bad("descriptor", "a Mutex described as %s", d)
+	if want := syncKinds[r.kind]; want != "" && d.Kind != want {
+		return bad("descriptor", "%s described as %s", withArticle(r.kind), d)
 	}
 	switch r.kind {
-	case kindValue, kindArray:
+	case kindValue, kindArray, kindCond:
 		if r.lock < segHeaderSize || r.lock%8 != 0 || r.lock > fileSize-8 {
 			return bad("lock", "%d is not an 8-aligned offset inside [%d, %d)", r.lock, segHeaderSize, fileSize)
 		}
@@ -1475,6 +1532,9 @@ func lookupNamed(s *Segment, fn, name string, td *typeDesc, t reflect.Type, writ
 		ok = ok || r.kind == k
 	}
 	if !ok {
+		if r.kind > kindLast {
+			return nil, fmt.Errorf("object %q of segment %q is of kind %d, which this version of shm does not know (a later version placed it), not %s", name, s.name, uint32(r.kind), withArticle(kinds[0]))
+		}
 		return nil, fmt.Errorf("object %q of segment %q is %s, not %s", name, s.name, withArticle(r.kind), withArticle(kinds[0]))
 	}
 	if string(r.descBytes) != string(td.bytes) {
@@ -1485,7 +1545,7 @@ func lookupNamed(s *Segment, fn, name string, td *typeDesc, t reflect.Type, writ
 
 // withArticle returns "a RawValue", "an Array" and so on.
 func withArticle(k objKind) string {
-	if k == kindArray {
+	if k == kindArray || k == kindEvent {
 		return "an " + k.String()
 	}
 	return "a " + k.String()

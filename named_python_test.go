@@ -475,6 +475,29 @@ func TestPythonAgreesOnSegments(t *testing.T) {
 		{"arrays nested 150 deep", true, func(b []byte) { setDescriptor(b, arrayN(150), 1) }},
 		{"structs nested 800 deep", true, func(b []byte) { setDescriptor(b, structN(800), 1) }},
 		{"arrays nested 1250 deep", true, func(b []byte) { setDescriptor(b, arrayN(1250), 1) }},
+		// Kinds.
+		{"kind of a later version", true, func(b []byte) { put32(b, x+12, 100); rehashRecord(b, x) }},
+		{"kind 0", false, func(b []byte) { put32(b, x+12, 0) }},
+		{"an Event described as bytes", false, func(b []byte) { put32(b, x+12, 6) }},
+		{"a Cond without a lock", false, func(b []byte) {
+			put32(b, x+12, 9)
+			setDescriptor(b, `{"kind":"cond","size":8,"align":8}`, 8)
+		}},
+		{"a Cond", true, func(b []byte) {
+			put32(b, x+12, 9)
+			put64(b, x+40, binary.NativeEndian.Uint64(b[recs[2]+16:])) // m's word
+			setDescriptor(b, `{"kind":"cond","size":8,"align":8}`, 8)
+		}},
+		{"an Event of 8 bytes", false, func(b []byte) {
+			put32(b, x+12, 6)
+			setDescriptor(b, `{"kind":"event","size":8,"align":8}`, 8)
+		}},
+		{"a Barrier of one word", false, func(b []byte) {
+			put32(b, bArr+12, 8)
+			put64(b, bArr+32, 1)
+			put64(b, bArr+40, 0)
+			setDescriptor(b, `{"kind":"barrier","size":8,"align":8}`, 8)
+		}},
 	} {
 		b := slices.Clone(good)
 		c.damage(b)
@@ -486,6 +509,16 @@ func TestPythonAgreesOnSegments(t *testing.T) {
 		names = append(names, name)
 		what[name] = c.name
 		goSays[name] = g
+	}
+	// A segment holding every kind of shm's own types, as Go makes them.
+	syncSeg := createSeg(t, 1<<16)
+	placeSync(t, syncSeg)
+	must(shm.NewBoundedSemaphore(2, shm.In(syncSeg, "bounded")))(t)
+	names = append(names, syncSeg.Name())
+	what[syncSeg.Name()] = "Event, Semaphore, Barrier and Cond"
+	goSays[syncSeg.Name()] = goVerdict(t, syncSeg.Name())
+	if g := goSays[syncSeg.Name()]; !g.OK || len(g.Objects) != 6 {
+		t.Errorf("Go lists %v (%s) of the segment of Events and kin", g.Objects, g.Error)
 	}
 	pySays := pyVerdicts(t, names)
 	for _, name := range names {

@@ -1305,7 +1305,7 @@ func TestNamedCorruptRecord(t *testing.T) {
 		{"next", second, func(b []byte) { put64(b, second, uint64(first)) }},
 		{"next", second, func(b []byte) { put64(b, second, uint64(second)) }},
 		{"record size", first, func(b []byte) { put32(b, first+8, 1000) }},
-		{"kind", first, func(b []byte) { put32(b, first+12, 9) }},
+		{"kind", first, func(b []byte) { put32(b, first+12, 0) }},
 		{"off", first, func(b []byte) { put64(b, first+16, 1<<40) }},
 		{"off", first, func(b []byte) { put64(b, first+16, 4097) }},
 		{"size", first, func(b []byte) { put64(b, first+24, 16) }},

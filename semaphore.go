@@ -64,7 +64,8 @@ const semSleeper = 1 << 32
 
 // NewSemaphore returns a new Semaphore in shared memory holding n permits,
 // with no bound. It returns an error if n is negative or more than
-// math.MaxUint32. No option applies to a Semaphore yet.
+// math.MaxUint32. With [In], it places the Semaphore in a named segment,
+// where [LookupSemaphore] finds it.
 func NewSemaphore(n int, opts ...Option) (*Semaphore, error) {
 	return newSemaphore("NewSemaphore", n, false, opts)
 }
@@ -78,11 +79,19 @@ func NewBoundedSemaphore(n int, opts ...Option) (*Semaphore, error) {
 }
 
 func newSemaphore(fn string, n int, bounded bool, opts []Option) (*Semaphore, error) {
-	if err := noOptions(fn, opts); err != nil {
+	o, err := syncOptions(fn, opts)
+	if err != nil {
 		return nil, err
 	}
 	if n < 0 || uint64(n) > math.MaxUint32 {
 		return nil, fmt.Errorf("shm: %s(%d): the number of permits must be from 0 to %d", fn, n, uint32(math.MaxUint32))
+	}
+	if o.in != nil {
+		limit := uint64(0)
+		if bounded {
+			limit = uint64(n) + 1
+		}
+		return newNamedSemaphore(o, n, limit)
 	}
 	p, err := theHeap.alloc(unsafe.Sizeof(Semaphore{}))
 	if err != nil {

@@ -245,7 +245,20 @@ SHM_DIR = b"/dev/shm/"
 _HEADER = struct.Struct("=8sIIIIQqIIQQ")          # bytes 0-63: the fields that never change
 _MUTABLE = struct.Struct("=QQQQI")                # bytes 64-99: lock, used, first, last, count
 _RECORD = struct.Struct("=QIIQQQQQHHI")           # 64 bytes
-_KINDS = {1: "RawValue", 2: "Value", 3: "RawArray", 4: "Array", 5: "Mutex"}
+_KINDS = {1: "RawValue", 2: "Value", 3: "RawArray", 4: "Array", 5: "Mutex",
+          6: "Event", 7: "Semaphore", 8: "Barrier", 9: "Cond"}
+# Kinds past 9 come from a later version of the format: listed, not looked up.
+# The descriptor kind each of shm's own types carries, with its size, align,
+# ctypes type (a stand-in of the right layout: its words follow Go's protocols)
+# and the text Go's layout gives it.
+_SYNC = {
+    "mutex": (8, 8, None, "shm.Mutex"),
+    "event": (4, 4, ctypes.c_uint32, "shm.Event"),
+    "semaphore": (16, 8, ctypes.c_uint64 * 2, "shm.Semaphore"),
+    "cond": (8, 8, ctypes.c_uint64, "shm.Cond"),
+    "barrier": (8, 8, ctypes.c_uint64, "shm.Barrier word"),
+}
+_SYNC_KINDS = {5: "mutex", 6: "event", 7: "semaphore", 8: "barrier", 9: "cond"}
 _MAX_DESCRIPTOR = 65536
 _MAX_ARRAY = 1 << 46                              # elements, as Go's largest object
 _MAX_SIZE = 1 << 48                               # of any type in a descriptor, as Go's bound
@@ -371,8 +384,8 @@ class _Type:
             for n, off, t in self.fields:
                 parts.append("%s %s @%d" % (n, t.text(), off))
             return "struct {%s}" % "; ".join(parts)
-        if self.kind == "mutex":
-            return "shm.Mutex"
+        if self.kind in _SYNC:
+            return _SYNC[self.kind][3]
         return "atomic %s" % self.kind if self.atomic else self.kind
 
     @property
@@ -444,11 +457,12 @@ def _parse_type(d, where):
                 raise _DescError("%s: sync/atomic has no %s type" % (where, kind))
             t.atomic = True
         return t
-    if kind == "mutex":
+    if kind in _SYNC:
         _keys(d, ("kind", "size", "align"), where)
         t = _Type(kind, _int(d, "size"), _int(d, "align"))
-        if (t.size, t.align) != (8, 8):
-            raise _DescError("%s: mutex has size %d align %d, want 8 and 8" % (where, t.size, t.align))
+        size, align = _SYNC[kind][:2]
+        if (t.size, t.align) != (size, align):
+            raise _DescError("%s: %s has size %d align %d, want %d and %d" % (where, kind, t.size, t.align, size, align))
         return t
     if kind == "array":
         _keys(d, ("kind", "size", "align", "len", "elem"), where)
@@ -514,6 +528,8 @@ def _build_ctype(t):
             c = _SCALARS[t.kind][2]
         elif t.kind == "mutex":
             c = Mutex
+        elif t.kind in _SYNC:
+            c = _SYNC[t.kind][2]
         elif t.kind == "array":
             c = _build_ctype(t.elem) * t.len
         else:
@@ -1088,7 +1104,7 @@ class ObjectInfo:
         self.name, self.kind, self.descriptor = name, kind, descriptor
         self.length, self.size, self.offset, self.lock, self.record = length, size, offset, lock, record
         self._t = t
-        self.type = "%s (%d bytes)" % (t.text(), t.size)
+        self.type = "" if t is None else "%s (%d bytes)" % (t.text(), t.size)
 
     def __repr__(self):
         return "ObjectInfo(name=%r, kind=%r, type=%r, length=%d, size=%d, offset=%d, lock=%d)" % (
@@ -1384,8 +1400,8 @@ class Segment:
         (_next, rsize, kind, doff, size, length, lock, thash, nlen, zero,
          dlen) = _RECORD.unpack_from(self._mm, off)
         err = lambda f, m: self._err(f, m, off)
-        if kind not in _KINDS:
-            raise err("kind", "%d, want 1 to 5" % kind)
+        if kind < 1:
+            raise err("kind", "%d, want 1 or more" % kind)
         if not 1 <= nlen <= 255:
             raise err("name length", "%d, want 1 to 255" % nlen)
         if zero != 0:
@@ -1407,31 +1423,35 @@ class Segment:
         h = fnv1a64(desc)
         if h != thash:
             raise err("type hash", "%#x, but the descriptor hashes to %#x" % (thash, h))
+        if kind not in _KINDS:  # of a later version: its fields may mean anything
+            return ObjectInfo(name, "kind %d" % kind, None, desc, 0, 0, 0, 0, off)
         try:
             t = _parse_descriptor(desc)
         except _DescError as e:
             raise err("descriptor", str(e)) from None
         kname = _KINDS[kind]
-        if kind in (1, 2, 5) and length != 1:
+        if kind not in (3, 4, 8) and length != 1:
             raise err("length", "%d, want 1 for a %s" % (length, kname))
-        if kind == 5 and t.kind != "mutex":
-            raise err("descriptor", "a Mutex's type is %s, want shm.Mutex" % t.text())
+        if kind in _SYNC_KINDS and t.kind != _SYNC_KINDS[kind]:
+            raise err("descriptor", "a %s's type is %s, want %s" % (kname, t.text(), _SYNC[_SYNC_KINDS[kind]][3]))
         if size != length * t.size:
             raise err("size", "%d, want length %d x element size %d" % (size, length, t.size))
         if not HEADER_SIZE <= doff < self.size or doff + size > self.size:
             raise err("off", "%d: data of %d bytes must lie in [%d, %d)" % (doff, size, HEADER_SIZE, self.size))
         if doff % t.align:
             raise err("off", "%d is not a multiple of the element's align %d" % (doff, t.align))
-        if kind in (2, 4):
+        if kind in (2, 4, 9):
             if lock % 8 or not HEADER_SIZE <= lock or lock + 8 > self.size:
                 raise err("lock", "%d: the lock word must be 8-aligned in [%d, %d)" % (lock, HEADER_SIZE, self.size))
         elif lock != 0:
             raise err("lock", "%d, want 0 for a %s" % (lock, kname))
-        if kind in (3, 4):
+        if kind in (3, 4, 8):
             if doff - 64 < HEADER_SIZE or doff % 8:
                 raise err("off", "%d: an array's 8-aligned length word at off-64 must lie after the header" % doff)
             if length > _MAX_ARRAY:
                 raise err("length", "%d is too large" % length)
+            if kind == 8 and length < 2:
+                raise err("length", "%d, want 2 or more for a Barrier (its state and a word per party)" % length)
         return ObjectInfo(name, kname, t, desc, length, size, doff, lock, off)
 
     def _check_length(self, info):
@@ -1473,12 +1493,20 @@ class Segment:
 
     def __getitem__(self, name):
         """Returns the object named name: RawValue, Value, a ctypes array
-        (ReadOnlyArray in a read-only segment) or Mutex."""
+        (ReadOnlyArray in a read-only segment) or Mutex. An Event, a
+        Semaphore, a Barrier or a Cond raises ShmError: not supported from
+        Python yet (they are listed by objects() and names())."""
         info = self._info(name)
         h = self._handles.get(info.name)
         if h is not None:
             return h
         k = info.kind
+        if k.startswith("kind "):
+            raise ShmError("shmgo: object %r of segment %r is of %s, which this version of shmgo does not "
+                           "know (a later version placed it)" % (info.name, self.name, k))
+        if k in ("Event", "Semaphore", "Barrier", "Cond"):
+            raise ShmError("shmgo: object %r of segment %r is a shm.%s: not supported from Python yet "
+                           "(use it from Go: shm.Lookup%s)" % (info.name, self.name, k, k))
         if k in ("RawArray", "Array"):
             self._check_length(info)
         if k == "RawValue":

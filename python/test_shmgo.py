@@ -458,8 +458,8 @@ class RecordTest(SegTest):
     def test_fields(self):
         w = self.build()
         cases = [  # (record, format, offset in record, value, field)
-            ("a", "=I", 12, 9, "kind"),
             ("a", "=I", 12, 0, "kind"),
+            ("a", "=I", 12, 6, "descriptor"),  # an Event described as int64
             ("a", "=H", 56, 0, "name length"),
             ("a", "=H", 56, 256, "name length"),
             ("a", "=H", 58, 1, "bytes 58-59"),
@@ -614,7 +614,7 @@ class RecordTest(SegTest):
         # As in Go: the objects before a damaged record stay reachable; the
         # look-ups that reach it, and the directory, fail.
         w = self.build()
-        name, r = self.patch(w, "arr", "=I", 12, 9)  # its kind
+        name, r = self.patch(w, "arr", "=I", 12, 0)  # its kind
         seg = self.open(name)
         self.assertEqual(seg["a"].value, 0)
         self.assertEqual(seg["v"].value, 0.0)
@@ -622,6 +622,19 @@ class RecordTest(SegTest):
             with self.assertRaises(shmgo.LayoutError) as cm:
                 f()
             self.assertEqual((cm.exception.field, cm.exception.offset), ("kind", r))
+
+    def test_kind_of_a_later_version(self):
+        # As in Go: a kind past those this version knows is listed, and only
+        # its look-up fails; the other objects stay usable.
+        w = self.build()
+        name, r = self.patch(w, "arr", "=I", 12, 100)
+        seg = self.open(name)
+        self.assertEqual([(o.name, o.kind) for o in seg.objects()],
+                         [("a", "RawValue"), ("v", "Value"), ("arr", "kind 100"), ("mu", "Mutex")])
+        self.assertEqual(seg.objects()[2].type, "")
+        with self.assertRaisesRegex(shmgo.ShmError, "kind 100, which this version of shmgo does not know"):
+            seg["arr"]
+        self.assertEqual(seg["a"].value, 0)
 
     def test_published_later(self):
         # A record linked after the open is found by a later look-up.

@@ -138,12 +138,18 @@ func inspect(seg *shm.Segment, top, limit int) (segRow, *lockJSON, []object, err
 	objs := make([]object, len(infos))
 	for i, o := range infos {
 		objs[i].ObjectInfo = o
+		if strings.HasPrefix(o.Kind, "kind ") { // of a later version of shm: its fields are unknown
+			objs[i].value = textNode("a kind this version of shm does not know")
+			continue
+		}
 		var d desc
 		if err := json.Unmarshal(o.Descriptor, &d); err != nil {
 			return row, nil, nil, fmt.Errorf("object %q: descriptor %s: %v", o.Name, o.Descriptor, err)
 		}
 		dec := decoder{seg: seg, limit: limit}
 		switch o.Kind {
+		case "Event", "Semaphore", "Barrier", "Cond":
+			objs[i].value = syncState(o)
 		case "Mutex":
 			objs[i].lock = lockAt(seg, o.Offset)
 		case "RawArray", "Array":
@@ -165,6 +171,45 @@ func inspect(seg *shm.Segment, top, limit int) (segRow, *lockJSON, []object, err
 		}
 	}
 	return row, alloc, objs, nil
+}
+
+// textNode is a value shown as the text s, a JSON string.
+func textNode(s string) *node { return &node{text: s, json: strconv.Quote(s)} }
+
+// syncState describes the state of an Event, a Semaphore, a Barrier or a
+// Cond from its words (see the Format section of the shm package's
+// named.go), read without synchronisation: a snapshot that may be changing.
+func syncState(o shm.ObjectInfo) *node {
+	ne := binary.NativeEndian
+	b := o.Data
+	switch o.Kind {
+	case "Event":
+		if ne.Uint32(b)&1 != 0 {
+			return textNode("set")
+		}
+		return textNode("clear")
+	case "Semaphore":
+		w, limit := ne.Uint64(b), ne.Uint64(b[8:])
+		s := fmt.Sprintf("%d permits", uint32(w))
+		if limit != 0 {
+			s += fmt.Sprintf(" (bounded to %d)", limit-1)
+		}
+		if n := w >> 32; n > 0 {
+			s += fmt.Sprintf(", %d processes asleep", n)
+		}
+		return textNode(s)
+	case "Barrier":
+		w := ne.Uint64(b)
+		s := fmt.Sprintf("%d parties, %d arrived", o.Len-1, w>>32)
+		if w&(1<<31) != 0 {
+			s += ", broken"
+		}
+		return textNode(s)
+	default: // Cond
+		w := ne.Uint64(b)
+		sig, m, q := w>>16&0xffff, w>>32&0xffff, w>>48
+		return textNode(fmt.Sprintf("%d waiters, %d of them signalled", m+q, sig))
+	}
 }
 
 func lockAt(seg *shm.Segment, off int64) *lockJSON {

@@ -629,3 +629,33 @@ func asUser(t *testing.T, uid int) []string {
 	id := strconv.Itoa(uid)
 	return []string{setpriv, "--reuid=" + id, "--regid=" + id, "--clear-groups", exe}
 }
+
+// TestInspectSync shows the state of an Event, a Semaphore, a Barrier and a
+// Cond placed in a segment.
+func TestInspectSync(t *testing.T) {
+	name := newSegName(t)
+	seg, err := shm.Create(name, 1<<16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { seg.Close(); shm.Remove(name) })
+	e := must(shm.NewEvent(shm.In(seg, "ready")))(t)
+	e.Set()
+	s := must(shm.NewBoundedSemaphore(3, shm.In(seg, "slots")))(t)
+	if !s.TryAcquire() {
+		t.Fatal("TryAcquire of a Semaphore of 3")
+	}
+	must(shm.NewBarrier(4, shm.In(seg, "start")))(t)
+	m := must(shm.NewMutex(shm.In(seg, "mu")))(t)
+	must(shm.NewCond(m, shm.In(seg, "changed")))(t)
+	out, err := runCmdProcess(t, "inspect", name).CombinedOutput()
+	if err != nil {
+		t.Fatalf("shm inspect: %v\n%s", err, out)
+	}
+	for _, want := range []string{"set", "2 permits (bounded to 3)", "4 parties, 0 arrived", "0 waiters, 0 of them signalled"} {
+		contains(t, string(out), want)
+	}
+	if out, err := runCmdProcess(t, "inspect", "-json", name).CombinedOutput(); err != nil || !strings.Contains(string(out), `"2 permits (bounded to 3)"`) {
+		t.Errorf("shm inspect -json: %v\n%s", err, out)
+	}
+}
