@@ -60,6 +60,7 @@ var scenarios = []scenario{
 	{"value", "Value (with a lock) vs RawValue (without), two processes each", valueVsRawValue},
 	{"scores", "three player processes add points to a shared score", scoreTracker},
 	{"shutdown", "start three workers, then join them all", cleanShutdown},
+	{"pool", "a pool of four warm workers: one is killed mid-task, the pool carries on", poolDemo},
 	{"race", "processes add 1 a million times each to RawValue, Value and atomic counters", func(w io.Writer) error {
 		return race(w, raceProcs, raceN)
 	}},
