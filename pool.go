@@ -246,9 +246,12 @@ type worker struct {
 	results *os.File // read end of the reply pipe
 	bw      *bufio.Writer
 	enc     *gob.Encoder
-	replies chan replyMsg // closed when the reply pipe ends
-	segs    []uint64      // the segments it inherited
-	ran     int           // tasks it has run
+	dec     *gob.Decoder // of results
+	segs    []uint64     // the segments it inherited
+	ran     int          // tasks it has run
+	ready   atomic.Bool  // it has run Init
+
+	abandoned atomic.Bool // its task's context ended, and it was killed for that
 }
 
 // NewPool starts n worker processes (n < 1 means runtime.NumCPU()) and
@@ -302,7 +305,7 @@ func NewPool(n int, opts *PoolOptions) (*Pool, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.workers[i], errs[i] = p.spawn()
+			_, errs[i] = p.spawn(i)
 		}()
 	}
 	wg.Wait()
@@ -326,17 +329,18 @@ func noInit() {}
 
 func init() { Register(noInit) }
 
-// spawn starts a worker and waits until it has run Init.
-func (p *Pool) spawn() (*worker, error) {
-	tr, tw, err := os.Pipe()
+// spawn starts a worker for slot i and waits until it has run Init. The
+// worker is in the slot from its start, so that Kill can kill it.
+func (p *Pool) spawn(i int) (*worker, error) {
+	tr, tw, err := pipe()
 	if err != nil {
-		return nil, fmt.Errorf("shm: pool worker: %w", err)
+		return nil, err
 	}
-	rr, rw, err := os.Pipe()
+	rr, rw, err := pipe()
 	if err != nil {
 		tr.Close()
 		tw.Close()
-		return nil, fmt.Errorf("shm: pool worker: %w", err)
+		return nil, err
 	}
 	msg := &startMsg{Func: p.init.key, ParentPid: os.Getpid(), Args: p.initArgs, Pool: true}
 	c := &Cmd{Stdout: p.stdout, Stderr: p.stderr}
@@ -348,23 +352,26 @@ func (p *Pool) spawn() (*worker, error) {
 		rr.Close()
 		return nil, err
 	}
-	w := &worker{proc: proc, tasks: tw, results: rr, replies: make(chan replyMsg, 1), segs: msg.Segments}
+	w := &worker{proc: proc, tasks: tw, results: rr, segs: msg.Segments}
 	w.bw = bufio.NewWriter(tw)
 	w.enc = gob.NewEncoder(w.bw)
-	go w.read()
-	select {
-	case r, ok := <-w.replies:
-		if ok && r.Ready {
-			return w, nil
-		}
-	case <-p.killed:
+	w.dec = gob.NewDecoder(bufio.NewReader(rr))
+	p.mu.Lock()
+	killed := isClosedChan(p.killed)
+	if !killed {
+		p.workers[i] = w
+	}
+	p.mu.Unlock()
+	var r replyMsg
+	if !killed && w.dec.Decode(&r) == nil && r.Ready {
+		w.ready.Store(true)
+		return w, nil
 	}
 	proc.Kill()
+	p.setWorker(i, nil)
 	p.retire(w)
-	select {
-	case <-p.killed:
+	if isClosedChan(p.killed) {
 		return nil, ErrPoolKilled
-	default:
 	}
 	err = proc.Join()
 	if err == nil {
@@ -373,27 +380,26 @@ func (p *Pool) spawn() (*worker, error) {
 	return nil, fmt.Errorf("shm: pool worker Init: %w", err)
 }
 
-// read passes the worker's replies to w.replies, until the pipe ends.
-func (w *worker) read() {
-	defer close(w.replies)
-	dec := gob.NewDecoder(bufio.NewReader(w.results))
-	for {
-		var r replyMsg
-		if err := dec.Decode(&r); err != nil {
-			return
-		}
-		w.replies <- r
+// pipe returns a pipe in blocking mode: a read waits in the kernel, which
+// wakes the reader sooner than the runtime's poller does, and a worker, which
+// inherits the pipe's mode, gets blocking reads too. (Fd puts a file in
+// blocking mode.)
+func pipe() (r, w *os.File, err error) {
+	r, w, err = os.Pipe()
+	if err != nil {
+		return nil, nil, fmt.Errorf("shm: pool worker: %w", err)
 	}
+	r.Fd()
+	w.Fd()
+	return r, w, nil
 }
 
 // retire ends a worker: its task pipe is closed, which makes an idle worker
-// exit, and retire waits for the process and its reply pipe to end. A busy
-// worker must be killed first.
+// exit, and retire waits for the process to end. A busy worker must be
+// killed first.
 func (p *Pool) retire(w *worker) {
 	w.tasks.Close()
 	<-w.proc.Done()
-	for range w.replies {
-	}
 	w.results.Close()
 }
 
@@ -446,20 +452,11 @@ func (p *Pool) run(i int) {
 
 // replace starts a worker for slot i in place of one that ended.
 func (p *Pool) replace(i int) (*worker, error) {
-	w, err := p.spawn()
+	w, err := p.spawn(i)
 	if err != nil {
 		return nil, err
 	}
 	p.restarted.Add(1)
-	p.mu.Lock()
-	if isClosedChan(p.killed) {
-		p.mu.Unlock()
-		w.proc.Kill()
-		p.retire(w)
-		return nil, ErrPoolKilled
-	}
-	p.workers[i] = w // Kill, which holds p.mu, sees it
-	p.mu.Unlock()
 	return w, nil
 }
 
@@ -501,30 +498,44 @@ func (p *Pool) next() *task {
 }
 
 // runTask runs t on w, in slot i. It returns w, or nil if w has ended.
+//
+// The slot's goroutine waits for the reply in a read from the worker's pipe,
+// and nothing else: whatever must stop the task (its context, Kill) kills
+// the worker, which ends the read.
 func (p *Pool) runTask(i int, w *worker, t *task) *worker {
 	p.busy.Add(1)
 	defer p.busy.Add(-1)
 	w.ran++
-	// A write to a worker that has died fails; its reply pipe has ended
-	// too, which the select below sees.
-	if w.enc.Encode(&t.msg) == nil {
-		w.bw.Flush()
+	stop := func() bool { return true }
+	if t.ctx.Done() != nil {
+		stop = context.AfterFunc(t.ctx, func() {
+			w.abandoned.Store(true)
+			w.proc.Kill()
+		})
 	}
-	var err error
-	select {
-	case r, ok := <-w.replies:
-		if ok {
-			t.finish(t.result(w, r))
-			return w
-		}
-		<-w.proc.Done()
-		err = p.deathError(t, w)
-	case <-t.ctx.Done():
-		w.proc.Kill()
-		err = fmt.Errorf("shm: %s abandoned, its pool worker (pid %d) killed: %w", t.t, w.proc.Pid(), t.ctx.Err())
-	case <-p.killed:
-		w.proc.Kill()
+	// A write to a worker that has died fails, and so does the read.
+	var r replyMsg
+	err := w.enc.Encode(&t.msg)
+	if err == nil {
+		err = w.bw.Flush()
+	}
+	if err == nil {
+		err = w.dec.Decode(&r)
+	}
+	if stop() && err == nil {
+		t.finish(t.result(w, r))
+		return w
+	}
+	// The worker died, or is dying: killed for t's context, or by Kill.
+	w.proc.Kill()
+	<-w.proc.Done()
+	switch {
+	case isClosedChan(p.killed):
 		err = ErrPoolKilled
+	case w.abandoned.Load():
+		err = fmt.Errorf("shm: %s abandoned, its pool worker (pid %d) killed: %w", t.t, w.proc.Pid(), t.ctx.Err())
+	default:
+		err = p.deathError(t, w)
 	}
 	p.setWorker(i, nil)
 	p.retire(w)
@@ -534,11 +545,6 @@ func (p *Pool) runTask(i int, w *worker, t *task) *worker {
 
 // deathError says how w, which ran t, ended.
 func (p *Pool) deathError(t *task, w *worker) error {
-	select {
-	case <-p.killed:
-		return ErrPoolKilled
-	default:
-	}
 	st := w.proc.state.Load()
 	if st == nil {
 		return fmt.Errorf("shm: %s: its pool worker (pid %d) ended: %w", t.t, w.proc.Pid(), w.proc.err)
@@ -741,7 +747,7 @@ func (p *Pool) State() PoolState {
 		Done: p.done.Load(), Failed: p.failed.Load(), Restarted: p.restarted.Load(),
 	}
 	for _, w := range p.workers {
-		if w != nil && w.proc.Alive() {
+		if w != nil && w.ready.Load() && w.proc.Alive() {
 			s.Workers++
 			s.Pids = append(s.Pids, w.proc.Pid())
 		}
