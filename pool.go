@@ -371,6 +371,14 @@ func (p *Pool) spawn(i int) (*worker, error) {
 	var r replyMsg
 	if !killed && w.dec.Decode(&r) == nil && r.Ready {
 		w.ready.Store(true)
+		go func() {
+			// Wake the slots, so that slot i sees its worker die even
+			// when it has no task.
+			<-proc.Done()
+			p.mu.Lock()
+			p.mu.Unlock()
+			p.cond.Broadcast()
+		}()
 		return w, nil
 	}
 	proc.Kill()
@@ -424,9 +432,19 @@ func (p *Pool) run(i int) {
 	w := p.workers[i]
 	p.mu.Unlock()
 	for {
-		t := p.next()
+		t := p.next(i)
+		if w != nil && !w.proc.Alive() {
+			// It died idle, or as t reached it: no task was running on it.
+			p.setWorker(i, nil)
+			p.retire(w)
+			w = nil
+		}
 		if t == nil {
-			break
+			if p.isClosed() {
+				break
+			}
+			w, _ = p.replace(i)
+			continue
 		}
 		if w != nil && !subset(t.segs, w.segs) {
 			p.setWorker(i, nil)
@@ -483,11 +501,15 @@ func subset(need, have []uint64) bool {
 }
 
 // next returns the next queued task that has not been abandoned, waiting for
-// one; nil once the pool is closed and its queue empty.
-func (p *Pool) next() *task {
+// one; nil once the pool is closed and its queue empty, or when the worker of
+// slot i has died idle.
+func (p *Pool) next(i int) *task {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for {
+		if w := p.workers[i]; w != nil && !w.proc.Alive() {
+			return nil
+		}
 		for len(p.queue) > 0 {
 			t := p.queue[0]
 			p.queue[0] = nil

@@ -331,3 +331,25 @@ func TestPoolNoLeaks(t *testing.T) {
 		t.Fatalf("%d descriptors open after the pool, %d before", after, before)
 	}
 }
+
+// TestPoolIdleWorkerDies kills a worker that runs no task: no task fails for
+// it, and the pool replaces it.
+func TestPoolIdleWorkerDies(t *testing.T) {
+	p := newPool(t, 1, nil)
+	dead := p.State().Pids[0]
+	if err := syscall.Kill(dead, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	await(t, "the pool to replace the dead worker", func() bool {
+		s := p.State()
+		return s.Workers == 1 && s.Pids[0] != dead
+	})
+	v, err := submit(t, p, pid).Result(bounded(t))
+	if err != nil || v.(int) == dead {
+		t.Fatalf("task after an idle worker died = %v, %v", v, err)
+	}
+	if s := p.State(); s.Failed != 0 || s.Restarted != 1 {
+		t.Fatalf("State = %+v, want none failed, 1 restarted", s)
+	}
+	p.Close()
+}
