@@ -107,9 +107,27 @@ type PoolOptions struct {
 	Stderr io.Writer
 }
 
-// A Pool is a set of worker processes that run registered functions: see the
-// package's pool essay at the top of pool.go, summed up in the README's "A
-// pool of workers". Its methods may be called from any goroutine.
+// A Pool is a set of warm worker processes that run registered functions:
+// Python's multiprocessing.Pool and ProcessPoolExecutor. Each worker is this
+// program started again, as [Start]'s children are; it runs
+// [PoolOptions].Init once, then one task at a time. A task's arguments go as
+// Start's do, shm objects by reference and other values by copy; its result
+// comes back by copy.
+//
+// A crash fails only its task: a worker that dies while it runs a task
+// (os.Exit, a fatal error, SIGKILL, the OOM killer) fails that task with an
+// [*ExitError] that says how the worker ended, and another worker takes its
+// place; a worker that dies idle is replaced and fails nothing. A task that
+// panics or returns an error fails with a [*TaskError], and its worker,
+// which recovered the panic, runs the next task. A task whose context ends
+// while it runs is abandoned: its worker is killed and replaced.
+//
+// A worker inherits the segments that exist when it starts; a task whose
+// objects live in a segment made later is run by a new worker, started in
+// place of the one that took the task.
+//
+// Its methods may be called from any goroutine. A Pool must be ended with
+// [Pool.Close] or [Pool.Kill], which wait for its workers.
 type Pool struct {
 	init     *target
 	initArgs []argMsg

@@ -39,6 +39,14 @@ func failTask(msg string) (int, error) { return 0, errors.New(msg) }
 // exitTask exits the worker.
 func exitTask(code int) { os.Exit(code) }
 
+// fillTask stores x in every element of a, and returns its worker's PID.
+func fillTask(a *shm.RawArray[int64], x int64) int {
+	for i := range a.Len() {
+		a.Store(i, x)
+	}
+	return os.Getpid()
+}
+
 // inc is Map's function.
 func inc(x int) int { return x + 1 }
 
@@ -53,6 +61,7 @@ func init() {
 	shm.Register(failTask)
 	shm.Register(exitTask)
 	shm.Register(inc)
+	shm.Register(fillTask)
 	shm.Register(initCounter)
 }
 
@@ -350,6 +359,38 @@ func TestPoolIdleWorkerDies(t *testing.T) {
 	}
 	if s := p.State(); s.Failed != 0 || s.Restarted != 1 {
 		t.Fatalf("State = %+v, want none failed, 1 restarted", s)
+	}
+	p.Close()
+}
+
+// TestPoolNewSegment passes a task an object in a segment made after the
+// pool's workers started: a new worker, which inherits it, runs the task.
+func TestPoolNewSegment(t *testing.T) {
+	p := newPool(t, 1, nil)
+	old := p.State().Pids[0]
+	segs := shm.SegmentCount()
+	a, err := shm.NewRawArray[int64](1 << 18) // 2 MiB: a segment of its own
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shm.SegmentCount() == segs {
+		t.Fatal("the array did not get a new segment")
+	}
+	v, err := submit(t, p, fillTask, a, 7).Result(bounded(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.(int) == old {
+		t.Fatalf("the task ran in worker %d, which started before its segment existed", old)
+	}
+	for i, x := range a.Slice() {
+		if x != 7 {
+			t.Fatalf("a[%d] = %d, want 7", i, x)
+		}
+	}
+	// The new worker has the segment: the next task stays with it.
+	if w, err := submit(t, p, fillTask, a, 8).Result(bounded(t)); err != nil || w != v {
+		t.Fatalf("second task ran in %v (%v), want worker %v", w, err, v)
 	}
 	p.Close()
 }
