@@ -458,10 +458,10 @@ func (p *Pool) run(i int) {
 			w = nil
 		}
 		if t == nil {
-			if p.isClosed() {
+			if p.drained() {
 				break
 			}
-			w, _ = p.replace(i)
+			w, _ = p.replace(i) // on failure, the next task fails with the error
 			continue
 		}
 		if w != nil && !subset(t.segs, w.segs) {
@@ -500,6 +500,13 @@ func (p *Pool) replace(i int) (*worker, error) {
 	}
 	p.restarted.Add(1)
 	return w, nil
+}
+
+// drained reports whether the pool is closed and its queue empty.
+func (p *Pool) drained() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed && len(p.queue) == 0
 }
 
 func (p *Pool) isClosed() bool {
