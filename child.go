@@ -27,6 +27,9 @@ func runChild() int {
 	if msg == nil {
 		return exitPanic // the parent died before the child started: nobody to report to
 	}
+	if msg.Pool {
+		return runWorker(ctl, msg, fn, args)
+	}
 	res := call(fn, args)
 	writeResult(ctl, res)
 	return res.Code
@@ -103,12 +106,21 @@ func call(t *target, args []reflect.Value) (res resultMsg) {
 		}
 	}()
 	out := t.fn.Call(args)
-	if t.isErr && !out[0].IsNil() {
-		msg := out[0].Interface().(error).Error()
+	if e := t.errOf(out); e != nil {
+		msg := e.Error()
 		fmt.Fprintf(os.Stderr, "shm: child %s (pid %d): %s\n", t, os.Getpid(), msg)
 		return resultMsg{Code: exitError, Message: msg}
 	}
 	return resultMsg{}
+}
+
+// errOf returns the error among out, fn's results, if fn returns one and it
+// is not nil.
+func (t *target) errOf(out []reflect.Value) error {
+	if !t.isErr || out[len(out)-1].IsNil() {
+		return nil
+	}
+	return out[len(out)-1].Interface().(error)
 }
 
 // maxFrames bounds the frames of a panic's stack that reach the parent.

@@ -108,7 +108,7 @@ func (c *Cmd) Start() (*Process, error) {
 		return nil, err
 	}
 	msg := startMsg{Func: t.key, ParentPid: os.Getpid()}
-	if msg.Args, err = encodeArgs(t, c.Args); err != nil {
+	if msg.Args, err = encodeArgs("Start", t, c.Args); err != nil {
 		return nil, err
 	}
 	if c.Dir != "" {
@@ -122,6 +122,19 @@ func (c *Cmd) Start() (*Process, error) {
 			return nil, fmt.Errorf("shm: Start(%s): %w", t, err)
 		}
 	}
+	proc, err := c.launch(t, &msg, nil)
+	if err != nil {
+		return nil, err
+	}
+	c.started = true
+	return proc, nil
+}
+
+// launch starts the child that msg describes, as c says, giving it the
+// segments that msg.Args refer to (a pool worker: every segment, so that its
+// tasks may name objects in any of them) and then extra, the pipes a pool
+// worker gets after its segments (see protocol.go).
+func (c *Cmd) launch(t *target, msg *startMsg, extra []*os.File) (*Process, error) {
 	tokens, err := tokenTable()
 	if err != nil {
 		return nil, err
@@ -129,14 +142,17 @@ func (c *Cmd) Start() (*Process, error) {
 	// A child maps only the segments its arguments live in: a program with
 	// many segments does not make every child map them all.
 	var files []*os.File
-	if msg.Segments, files, err = theHeap.filesFor(msg.Args); err != nil {
+	if msg.Pool {
+		msg.Segments, files = theHeap.allFiles()
+	} else if msg.Segments, files, err = theHeap.filesFor(msg.Args); err != nil {
 		return nil, fmt.Errorf("shm: Start(%s): %w", t, err)
 	}
+	files = append(files, extra...)
 	ctl, err := memfd.Create("shm-control", 0)
 	if err != nil {
 		return nil, fmt.Errorf("shm: Start(%s): %w", t, err)
 	}
-	if err := writeStart(ctl, &msg); err != nil {
+	if err := writeStart(ctl, msg); err != nil {
 		ctl.Close()
 		return nil, fmt.Errorf("shm: Start(%s): %w", t, err)
 	}
@@ -156,6 +172,5 @@ func (c *Cmd) Start() (*Process, error) {
 		ctl.Close()
 		return nil, fmt.Errorf("shm: Start(%s): %w", t, err)
 	}
-	c.started = true
 	return newProcess(cmd, t, ctl), nil
 }

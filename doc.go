@@ -63,6 +63,15 @@
 // A child never outlives its parent: when the parent dies, the kernel kills
 // its children.
 //
+// # Pools of workers
+//
+// [NewPool] starts warm workers, this program started again as children are,
+// that run registered functions for [Pool.Submit] and [Map] and send their
+// results back: Python's multiprocessing.Pool and ProcessPoolExecutor. A
+// worker that dies fails only the task it was running, with an [*ExitError]
+// that says how it died, and is replaced; see [Pool] and the essay at the top
+// of pool.go.
+//
 // # Named segments
 //
 // Unrelated programs, in Go or in Python (python/shmgo.py), share objects

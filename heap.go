@@ -130,6 +130,22 @@ func (h *heap) filesFor(args []argMsg) ([]uint64, []*os.File, error) {
 	return inos, files, nil
 }
 
+// allFiles returns every segment that can be passed to a child, as the inode
+// numbers that name them and their files: what a pool worker inherits.
+func (h *heap) allFiles() ([]uint64, []*os.File) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var inos []uint64
+	var files []*os.File
+	for _, s := range h.segs {
+		if s.file != nil {
+			inos = append(inos, s.ino)
+			files = append(files, s.file)
+		}
+	}
+	return inos, files
+}
+
 // adopt adds segments inherited from the parent.
 func (h *heap) adopt(segs []*segment) {
 	h.mu.Lock()

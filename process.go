@@ -67,11 +67,12 @@ func newProcess(cmd *exec.Cmd, t *target, ctl *os.File) *Process {
 	return p
 }
 
-// encodeArgs checks args against t's parameters and encodes them.
-func encodeArgs(t *target, args []any) ([]argMsg, error) {
+// encodeArgs checks args against t's parameters and encodes them; op names
+// the call in an error.
+func encodeArgs(op string, t *target, args []any) ([]argMsg, error) {
 	ft := t.fn.Type()
 	if len(args) != ft.NumIn() {
-		return nil, fmt.Errorf("shm: Start(%s): %d arguments for %d parameters (%s)", t, len(args), ft.NumIn(), ft)
+		return nil, fmt.Errorf("shm: %s(%s): %d arguments for %d parameters (%s)", op, t, len(args), ft.NumIn(), ft)
 	}
 	out := make([]argMsg, len(args))
 	for i, a := range args {
@@ -81,7 +82,7 @@ func encodeArgs(t *target, args []any) ([]argMsg, error) {
 			out[i], err = encodeArg(v)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("shm: Start(%s): argument %d (%s): %w", t, i+1, pt, err)
+			return nil, fmt.Errorf("shm: %s(%s): argument %d (%s): %w", op, t, i+1, pt, err)
 		}
 	}
 	return out, nil

@@ -411,7 +411,7 @@ func TestRegisterRefuses(t *testing.T) {
 		{"twice", doNothing, "twice"},
 		{"closure", func() {}, "function literal"},
 		{"not a function", "doNothing", "not a function"},
-		{"bad result", func2results, "must return nothing or an error"},
+		{"bad result", func2results, "must return nothing, an error, a result, or a result and an error"},
 		{"variadic", variadic, "variadic"},
 		{"made by reflect.MakeFunc", funcOf(reflect.TypeFor[int]()), "a function made by reflect.MakeFunc cannot be found in another process"},
 		{"pointer to a number", takesIntPtr, "parameter 1 (*int): not a shm object, so the child would write to a copy: make it a shm object such as *shm.RawValue[int], or take int to copy the value"},
@@ -440,8 +440,8 @@ func TestRegisterRefuses(t *testing.T) {
 	}
 }
 
-func func2results() (int, error) { return 0, nil }
-func variadic(xs ...int)         {}
+func func2results() (int, int) { return 0, 0 }
+func variadic(xs ...int)       {}
 
 // Functions whose parameters can never be passed to a child.
 func takesIntPtr(p *int)                        {}

@@ -58,8 +58,19 @@ package shm
 // and so is its file offset: both sides read and write at explicit offsets
 // only.
 //
+// A pool worker (pool.go) is a child whose start message says Pool: its
+// Func and Args are the pool's Init, which it runs once; it then receives
+// two more descriptors after its segments, the read end of a task pipe at
+// fdSegments+len(Segments) and the write end of a reply pipe after it, and
+// it inherits every segment of its parent rather than those of its
+// arguments. It runs tasks from the pipe (taskMsg, replyMsg: a gob stream
+// each way) until the pipe ends, and then reports its result in the control
+// file as any child does. A task's arguments are encoded as a start
+// message's are.
+//
 // The version. protocolVersion changes whenever anything above changes
-// (version 2: generic instantiations got keys of their own).
+// (version 2: generic instantiations got keys of their own; version 3: pool
+// workers).
 
 import (
 	"bytes"
@@ -76,7 +87,7 @@ import (
 const envChild = "SHM_CHILD"
 
 // protocolVersion is the value of envChild: the version of this protocol.
-const protocolVersion = "2"
+const protocolVersion = "3"
 
 // The descriptors a child receives: ExtraFiles[i] is descriptor 3+i.
 const (
@@ -98,6 +109,7 @@ type startMsg struct {
 	ParentPid int
 	Segments  []uint64 // inode of the segment at fdSegments+i
 	Args      []argMsg
+	Pool      bool // a pool worker: Func is its Init; the pipes follow the segments (see pool.go)
 }
 
 // argMsg carries one argument: references for a shm object, gob bytes for a

@@ -12,7 +12,8 @@ import (
 type target struct {
 	key   string // in the registry: see targetKey
 	fn    reflect.Value
-	isErr bool // fn returns an error
+	isErr bool         // fn's last result is an error
+	res   reflect.Type // fn's result other than an error, or nil
 
 	nameOnce sync.Once
 	name     string // see fullName
@@ -40,7 +41,9 @@ var errorType = reflect.TypeFor[error]()
 //
 // fn must be a top-level function or a method expression (not a function
 // literal, a method value nor a function made by reflect.MakeFunc) that
-// returns nothing or an error. Its parameters may be shm objects (*[RawValue],
+// returns nothing, an error, a result, or a result and an error. A result
+// travels back by copy, encoded with encoding/gob, from a [Pool]'s worker to
+// [Future.Result]; [Start] runs fn for its effects and drops its result. Its parameters may be shm objects (*[RawValue],
 // *[Value], *[RawArray], *[Array], *[Mutex]), which the child shares, and
 // values that encoding/gob can copy, which the child receives a copy of.
 // Register refuses, once and for all, a parameter that could never be passed:
@@ -62,12 +65,22 @@ func Register(fn any) {
 		panic(fmt.Sprintf("shm: Register of %s: variadic functions are not supported", name))
 	}
 	isErr := false
+	var res reflect.Type
 	switch {
 	case t.NumOut() == 0:
 	case t.NumOut() == 1 && t.Out(0) == errorType:
 		isErr = true
+	case t.NumOut() == 1 && t.Out(0) != errorType:
+		res = t.Out(0)
+	case t.NumOut() == 2 && t.Out(0) != errorType && t.Out(1) == errorType:
+		res, isErr = t.Out(0), true
 	default:
-		panic(fmt.Sprintf("shm: Register of %s: it must return nothing or an error, not %s", name, t))
+		panic(fmt.Sprintf("shm: Register of %s: it must return nothing, an error, a result, or a result and an error, not %s", name, t))
+	}
+	if res != nil && !isChild() {
+		if err := checkResult(res); err != nil {
+			panic(fmt.Sprintf("shm: Register of %s: result (%s): %v", name, res, err))
+		}
 	}
 	// A child runs the same Register calls as its parent, which checked the
 	// parameters already: a child skips the work, which costs every Start.
@@ -88,7 +101,7 @@ func Register(fn any) {
 	if _, dup := registry[key]; dup {
 		panic(fmt.Sprintf("shm: Register of %s twice", fullName(v.Pointer())))
 	}
-	registry[key] = &target{key: key, fn: v, isErr: isErr}
+	registry[key] = &target{key: key, fn: v, isErr: isErr, res: res}
 }
 
 // lookup returns the registered target that fn is.

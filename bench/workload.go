@@ -108,6 +108,7 @@ func workloads(c config) []*workload {
 		syncs   = "semaphores and barriers"
 		named   = "named segments"
 		procs   = "processes"
+		pools   = "pools"
 	)
 	var ws []*workload
 	add := func(w *workload) { ws = append(ws, w) }
@@ -283,6 +284,24 @@ func workloads(c config) []*workload {
 		Shm:    goImpl("shm", 1, shmOwnerDeath),
 		Python: []impl{pyImpl("Lock", 1, "ownerdeath", deathWait)},
 		Limit:  []impl{goImpl("robust futex", 1, bareOwnerDeath)}})
+
+	// Pools: warm workers that run registered functions.
+	add(&workload{ID: "pool-rtt", Name: "pool round trip of a no-op task", Group: pools, Unit: usPerTrip,
+		Note:   "one worker, one task at a time: Submit then Result; Python: submit().result() and apply_async().get(); limit: a goroutine over channels",
+		Shm:    goImpl("shm", c.n(20_000), shmPoolRoundTrip),
+		Python: []impl{pyImpl("ProcessPoolExecutor", c.n(3000), "pool-rtt", "executor"), pyImpl("Pool", c.n(3000), "pool-rtt", "pool")},
+		Limit:  []impl{goImpl("goroutine", c.n(1_000_000), bareGoroutineRoundTrip)},
+		Target: target{MinSpeedup: 20}})
+	nm := c.n(1_000_000)
+	add(&workload{ID: "pool-map", Name: "pool map of " + short(nm) + " ints (+1), 2 workers", Group: pools, Unit: nsPerOp,
+		Note:   "per item; chunks of n/8 items (each worker gets four); Python: Pool(2).map with the same chunksize; limit: two goroutines over the same chunks",
+		Shm:    goImpl("shm", nm, shmPoolMap),
+		Python: []impl{pyImpl("Pool.map", nm, "pool-map", strconv.Itoa(max(nm/8, 1)))},
+		Limit:  []impl{goImpl("goroutines", nm, bareGoroutineMap)}})
+	add(&workload{ID: "pool-start", Name: "start a pool of 4 workers until ready, then close it", Group: pools, Unit: msPerOp,
+		Note:   "NewPool returns once every worker has run its Init; Python: Pool(4) and one apply, which waits for a worker only",
+		Shm:    goImpl("shm", c.n(10), shmPoolStart),
+		Python: []impl{pyImpl("Pool(4)", c.n(10), "pool-start")}})
 	return ws
 }
 

@@ -17,6 +17,7 @@ its own runs. Every command first runs a small untimed warm-up of itself.
     bench.py barrier PARTIES N
     bench.py startjoin fork|spawn N
     bench.py ownerdeath TIMEOUT 1
+    bench.py pool-rtt executor|pool N | pool-map CHUNK N | pool-start N
     bench.py named-lookup SEG N | named-locked-inc SEG N
 
 The named-* commands use python/shmgo.py on the segment SEG that the Go
@@ -354,6 +355,52 @@ def ownerdeath(timeout):
     return d, ""
 
 
+# ---- pools ----
+
+def inc(x):
+    return x + 1
+
+
+def pool_rtt(kind, n):
+    if kind == "executor":
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(1, mp_context=ctx) as ex:
+            for _ in range(max(n // 10, 1)):
+                ex.submit(noop).result()
+            t = now()
+            for _ in range(n):
+                ex.submit(noop).result()
+            return now() - t
+    with ctx.Pool(1) as p:
+        for _ in range(max(n // 10, 1)):
+            p.apply_async(noop).get()
+        t = now()
+        for _ in range(n):
+            p.apply_async(noop).get()
+        return now() - t
+
+
+def pool_map(chunk, n):
+    xs = list(range(n))
+    with ctx.Pool(2) as p:
+        p.map(inc, xs[: max(n // 10, 1)], chunksize=chunk)
+        t = now()
+        r = p.map(inc, xs, chunksize=chunk)
+        d = now() - t
+    assert r[-1] == n
+    return d
+
+
+def pool_start(n):
+    t = now()
+    for _ in range(n):
+        p = ctx.Pool(4)
+        p.apply(noop)  # a worker is ready
+        p.close()
+        p.join()
+    return now() - t
+
+
 def main(argv):
     cmd, args = argv[0], argv[1:]
     if cmd in ("raw-load", "raw-store", "raw-inc", "locked-inc", "lock", "semaphore"):
@@ -389,6 +436,15 @@ def main(argv):
     elif cmd == "ownerdeath":
         d, failed = ownerdeath(float(args[0]))
         out(d, 1, failed=failed)
+    elif cmd == "pool-rtt":
+        kind, n = args[0], int(args[1])
+        out(pool_rtt(kind, n), n)
+    elif cmd == "pool-map":
+        chunk, n = int(args[0]), int(args[1])
+        out(pool_map(chunk, n), n)
+    elif cmd == "pool-start":
+        n = int(args[0])
+        out(pool_start(n), n)
     else:
         raise SystemExit("unknown command " + cmd)
 

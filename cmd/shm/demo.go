@@ -61,6 +61,7 @@ var scenarios = []scenario{
 	{"scores", "three player processes add points to a shared score", scoreTracker},
 	{"shutdown", "start three workers, then join them all", cleanShutdown},
 	{"start", "workers load data, meet at a Barrier, and start when an Event is set", raceStart},
+	{"pool", "a pool of four warm workers: one is killed mid-task, the pool carries on", poolDemo},
 	{"race", "processes add 1 a million times each to RawValue, Value and atomic counters", func(w io.Writer) error {
 		return race(w, raceProcs, raceN)
 	}},

@@ -1,0 +1,940 @@
+package shm
+
+// A pool of warm workers: Python's multiprocessing.Pool and
+// concurrent.futures.ProcessPoolExecutor, made so that a crash cannot break it.
+//
+// The names. [NewPool](n, opts) starts n workers, each this program run
+// again (as [Start]'s children are), and waits until each has run
+// [PoolOptions].Init once with [PoolOptions].InitArgs: Python's
+// initializer and initargs, the place to hand every worker the shared
+// objects it works on. [Pool.Submit](ctx, fn, args...) queues one call of a
+// registered function and returns a [Future], whose [Future.Result] waits
+// for what fn returned (Python's apply_async and submit; Result is get and
+// result). [Map](ctx, pool, fn, items, chunk) calls fn on every item, chunk
+// items to a task, and returns the results in input order (Python's map with
+// chunksize). [PoolOptions].MaxTasksPerWorker is Python's maxtasksperchild.
+// [Pool.Close] finishes the queued work and then stops the workers (Python's
+// close and join); [Pool.Kill] stops them now (terminate). [Pool.State]
+// tells how many workers are alive and busy, how many tasks are queued, have
+// succeeded and have failed, how many workers were started to replace others,
+// and the workers' process IDs.
+//
+// Arguments and results. A task's arguments travel as [Start]'s do: shm
+// objects by reference, other values by a copy encoded with encoding/gob.
+// Its result (a registered function may return a result, an error, or both)
+// travels back by copy. A worker inherits every segment its parent has when
+// it starts; a task that refers to a segment made since then makes the pool
+// replace the worker that picks it up by one that inherits it, so objects
+// made after NewPool work too, at the cost of one worker start per new
+// segment and worker.
+//
+// Failure, which is the point. A worker that dies while it runs a task
+// (the task called os.Exit, a fatal error, SIGKILL, the OOM killer) fails
+// exactly that task, with an [*ExitError] that says how the worker ended
+// ("signal: killed"); the pool starts another worker in its place, and no
+// other task notices. A task that panics or returns an error fails with a
+// [*TaskError] carrying the panic and its stack, or the error; a panic is
+// recovered in the worker, which goes on to the next task, as Python's pool
+// workers do with an exception. A task whose context ends before the task
+// does is abandoned: if it is running, its worker is killed and replaced,
+// since a process cannot be interrupted otherwise, and the task fails with
+// the context's error. The pool never hangs on a dead worker and never
+// turns one failure into the failure of every later task, where Python's
+// Pool waits forever for a killed worker's result and ProcessPoolExecutor
+// raises BrokenProcessPool for everything that follows.
+//
+// The transport. Tasks go to a worker over a pipe, and results come back on
+// another, each a gob stream (see protocol.go); a worker runs one task at a
+// time. The pipes are in blocking mode, and the slot's goroutine reads the
+// reply itself: the kernel wakes it at once, where the runtime's poller and
+// a reader goroutine cost two more hand-offs (the round trip's median went
+// from about 110 us to about 45 us). What remains is mostly the wake-up of the
+// other process, which a ring in shared memory would need too, through a
+// futex (21.5 us a round trip on the same machine), unless it spun; so
+// dispatch stays on pipes. See the README's "A pool of workers" for the
+// numbers.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Errors a pool returns.
+var (
+	// ErrPoolClosed is returned by [Pool.Submit] and [Map] once [Pool.Close]
+	// or [Pool.Kill] has been called.
+	ErrPoolClosed = errors.New("shm: pool closed")
+
+	// ErrPoolKilled is the error of every task that [Pool.Kill] stopped,
+	// running or queued.
+	ErrPoolKilled = errors.New("shm: pool killed")
+)
+
+// PoolOptions configures a [Pool]. The zero value is a pool whose workers
+// need no set-up, write to this process's standard output and error, and run
+// any number of tasks each.
+type PoolOptions struct {
+	// Init, if not nil, is a registered function that each worker runs once,
+	// with InitArgs, before its first task: Python's initializer and
+	// initargs. Its arguments are passed as [Start] passes them, shm objects
+	// by reference. A worker whose Init returns an error or panics does not
+	// start: NewPool returns the error, and a replacement's error fails the
+	// task it was started for.
+	Init     any
+	InitArgs []any
+
+	// MaxTasksPerWorker, if positive, is how many tasks a worker runs
+	// before it exits and another takes its place: Python's
+	// maxtasksperchild, for tasks that leak.
+	MaxTasksPerWorker int
+
+	// Stdout and Stderr are the workers' standard output and error, as in
+	// [Cmd]; nil means this process's.
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// A Pool is a set of warm worker processes that run registered functions:
+// Python's multiprocessing.Pool and ProcessPoolExecutor. Each worker is this
+// program started again, as [Start]'s children are; it runs
+// [PoolOptions].Init once, then one task at a time. A task's arguments go as
+// Start's do, shm objects by reference and other values by copy; its result
+// comes back by copy.
+//
+// A crash fails only its task: a worker that dies while it runs a task
+// (os.Exit, a fatal error, SIGKILL, the OOM killer) fails that task with an
+// [*ExitError] that says how the worker ended, and another worker takes its
+// place; a worker that dies idle is replaced and fails nothing. A task that
+// panics or returns an error fails with a [*TaskError], and its worker,
+// which recovered the panic, runs the next task. A task whose context ends
+// while it runs is abandoned: its worker is killed and replaced.
+//
+// A worker inherits the segments that exist when it starts; a task whose
+// objects live in a segment made later is run by a new worker, started in
+// place of the one that took the task.
+//
+// Its methods may be called from any goroutine. A Pool must be ended with
+// [Pool.Close] or [Pool.Kill], which wait for its workers.
+type Pool struct {
+	init     *target
+	initArgs []argMsg
+	max      int
+	stdout   io.Writer
+	stderr   io.Writer
+	n        int
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	queue   []*task
+	closed  bool      // Close or Kill was called: no more tasks
+	workers []*worker // by slot; nil while a slot has none
+	killed  chan struct{}
+	wg      sync.WaitGroup // the slots' goroutines
+
+	busy      atomic.Int64
+	done      atomic.Uint64
+	failed    atomic.Uint64
+	restarted atomic.Uint64
+}
+
+// PoolState is a snapshot of a [Pool], from [Pool.State].
+type PoolState struct {
+	Workers   int    // workers alive and ready for a task
+	Busy      int    // workers running a task
+	Queued    int    // tasks waiting for a worker
+	Done      uint64 // tasks that succeeded
+	Failed    uint64 // tasks that failed, for any reason
+	Restarted uint64 // workers started to replace one that ended: died, was killed or reached MaxTasksPerWorker
+	Pids      []int  // the process IDs of the live workers
+}
+
+// A Future is the result of a task that [Pool.Submit] queued.
+type Future struct {
+	done chan struct{}
+	val  any
+	err  error
+}
+
+// Done returns a channel that is closed when the task has finished, failed
+// or been abandoned.
+func (f *Future) Done() <-chan struct{} { return f.done }
+
+// Result waits for the task and returns the result its function returned
+// (nil for a function without one) and its error: nil, a [*TaskError], an
+// [*ExitError] for a worker that died running it, the error of the task's
+// context, or [ErrPoolKilled]. If ctx ends first, Result returns ctx.Err()
+// and leaves the task as it is: ctx is the caller's wait, not the task's.
+func (f *Future) Result(ctx context.Context) (any, error) {
+	select {
+	case <-f.done:
+		return f.val, f.err
+	default:
+	}
+	select {
+	case <-f.done:
+		return f.val, f.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// A TaskError reports a pool task whose function returned an error or
+// panicked. The worker that ran it goes on with other tasks.
+type TaskError struct {
+	Func    string // the task's function
+	Pid     int    // the worker that ran it
+	Message string // the error the function returned, or the panic value and the first lines of its stack
+	Panic   bool   // reports whether the function panicked
+}
+
+// Error names the function and the worker, then gives the error or panic.
+func (e *TaskError) Error() string {
+	if e.Panic {
+		return fmt.Sprintf("shm: %s (pool worker pid %d) panicked: %s", e.Func, e.Pid, e.Message)
+	}
+	return fmt.Sprintf("shm: %s (pool worker pid %d): %s", e.Func, e.Pid, e.Message)
+}
+
+// A task is one call queued on a pool.
+type task struct {
+	ctx    context.Context
+	t      *target
+	msg    taskMsg
+	segs   []uint64 // the segments its arguments refer to
+	decode func(data []byte) (any, error)
+	state  atomic.Int32                // taskQueued, taskRunning or taskOver
+	stop   atomic.Pointer[func() bool] // stops the context.AfterFunc
+	fut    *Future
+	pool   *Pool
+}
+
+const (
+	taskQueued = iota
+	taskRunning
+	taskOver
+)
+
+// finish completes the task's future, once.
+func (t *task) finish(val any, err error) {
+	if t.state.Swap(taskOver) == taskOver {
+		return
+	}
+	if stop := t.stop.Load(); stop != nil {
+		(*stop)()
+	}
+	if err != nil {
+		t.pool.failed.Add(1)
+	} else {
+		t.pool.done.Add(1)
+	}
+	t.fut.val, t.fut.err = val, err
+	close(t.fut.done)
+}
+
+// taskMsg is what a pool tells a worker: run Func on Args, or, for a Map
+// chunk, on each element of the slice gob-encoded in Args[0].Data.
+type taskMsg struct {
+	Func  string
+	Args  []argMsg
+	Chunk bool
+}
+
+// replyMsg is what a worker tells its pool: that it is ready, or how a task
+// ended.
+type replyMsg struct {
+	Ready   bool
+	Data    []byte // the gob-encoded result, if any
+	Err     string
+	Panic   bool
+	Failed  bool
+	Unknown bool // the worker could not run the task at all (Err says why)
+}
+
+// A worker is one worker process, seen from the pool.
+type worker struct {
+	proc    *Process
+	tasks   *os.File // write end of the task pipe
+	results *os.File // read end of the reply pipe
+	bw      *bufio.Writer
+	enc     *gob.Encoder
+	dec     *gob.Decoder // of results
+	segs    []uint64     // the segments it inherited
+	ran     int          // tasks it has run
+	ready   atomic.Bool  // it has run Init
+
+	abandoned atomic.Bool // its task's context ended, and it was killed for that
+}
+
+// NewPool starts n worker processes (n < 1 means runtime.NumCPU()) and
+// returns once each has run opts.Init, or an error, having started nothing
+// that is still running, if opts.Init is not a registered function that
+// fits opts.InitArgs or a worker cannot be started or its Init fails. opts
+// may be nil. On systems other than Linux it returns an error wrapping
+// [errors.ErrUnsupported].
+func NewPool(n int, opts *PoolOptions) (*Pool, error) {
+	if runtime.GOOS != "linux" {
+		return nil, fmt.Errorf("shm: NewPool: %w", errors.ErrUnsupported)
+	}
+	startCalled.Store(true)
+	if !mainCalled.Load() {
+		return nil, ErrNoMain
+	}
+	if opts == nil {
+		opts = &PoolOptions{}
+	}
+	if n < 1 {
+		n = runtime.NumCPU()
+	}
+	p := &Pool{
+		max: opts.MaxTasksPerWorker, n: n,
+		stdout: opts.Stdout, stderr: opts.Stderr,
+		workers: make([]*worker, n), killed: make(chan struct{}),
+	}
+	if p.stdout == nil {
+		p.stdout = os.Stdout
+	}
+	if p.stderr == nil {
+		p.stderr = os.Stderr
+	}
+	p.cond = sync.NewCond(&p.mu)
+	init := opts.Init
+	if init == nil {
+		init = noInit
+	}
+	var err error
+	if p.init, err = lookup(init); err != nil {
+		return nil, err
+	}
+	if p.initArgs, err = encodeArgs("NewPool", p.init, opts.InitArgs); err != nil {
+		return nil, err
+	}
+	// Start the workers together: each start waits for the child to run
+	// Init, and the starts overlap.
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = p.spawn(i)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, w := range p.workers {
+			if w != nil {
+				p.retire(w)
+			}
+		}
+		return nil, err
+	}
+	for i := range n {
+		p.wg.Add(1)
+		go p.run(i)
+	}
+	return p, nil
+}
+
+// noInit is the Init of a pool that has none.
+func noInit() {}
+
+func init() { Register(noInit) }
+
+// spawn starts a worker for slot i and waits until it has run Init. The
+// worker is in the slot from its start, so that Kill can kill it.
+func (p *Pool) spawn(i int) (*worker, error) {
+	tr, tw, err := pipe()
+	if err != nil {
+		return nil, err
+	}
+	rr, rw, err := pipe()
+	if err != nil {
+		tr.Close()
+		tw.Close()
+		return nil, err
+	}
+	msg := &startMsg{Func: p.init.key, ParentPid: os.Getpid(), Args: p.initArgs, Pool: true}
+	c := &Cmd{Stdout: p.stdout, Stderr: p.stderr}
+	proc, err := c.launch(p.init, msg, []*os.File{tr, rw})
+	tr.Close()
+	rw.Close()
+	if err != nil {
+		tw.Close()
+		rr.Close()
+		return nil, err
+	}
+	w := &worker{proc: proc, tasks: tw, results: rr, segs: msg.Segments}
+	w.bw = bufio.NewWriter(tw)
+	w.enc = gob.NewEncoder(w.bw)
+	w.dec = gob.NewDecoder(bufio.NewReader(rr))
+	p.mu.Lock()
+	killed := isClosedChan(p.killed)
+	if !killed {
+		p.workers[i] = w
+	}
+	p.mu.Unlock()
+	var r replyMsg
+	if !killed && w.dec.Decode(&r) == nil && r.Ready {
+		w.ready.Store(true)
+		go func() {
+			// Wake the slots, so that slot i sees its worker die even
+			// when it has no task.
+			<-proc.Done()
+			p.mu.Lock()
+			p.mu.Unlock()
+			p.cond.Broadcast()
+		}()
+		return w, nil
+	}
+	proc.Kill()
+	p.setWorker(i, nil)
+	p.retire(w)
+	if isClosedChan(p.killed) {
+		return nil, ErrPoolKilled
+	}
+	err = proc.Join()
+	if err == nil {
+		err = fmt.Errorf("shm: pool worker (pid %d) exited before it was ready", proc.Pid())
+	}
+	return nil, fmt.Errorf("shm: pool worker Init: %w", err)
+}
+
+// pipe returns a pipe in blocking mode: a read waits in the kernel, which
+// wakes the reader sooner than the runtime's poller does, and a worker, which
+// inherits the pipe's mode, gets blocking reads too. (Fd puts a file in
+// blocking mode.)
+func pipe() (r, w *os.File, err error) {
+	r, w, err = os.Pipe()
+	if err != nil {
+		return nil, nil, fmt.Errorf("shm: pool worker: %w", err)
+	}
+	r.Fd()
+	w.Fd()
+	return r, w, nil
+}
+
+// retire ends a worker: its task pipe is closed, which makes an idle worker
+// exit, and retire waits for the process to end. A busy worker must be
+// killed first.
+func (p *Pool) retire(w *worker) {
+	w.tasks.Close()
+	<-w.proc.Done()
+	w.results.Close()
+}
+
+// setWorker puts w in slot i.
+func (p *Pool) setWorker(i int, w *worker) {
+	p.mu.Lock()
+	p.workers[i] = w
+	p.mu.Unlock()
+}
+
+// run is slot i's goroutine: it gives queued tasks to the slot's worker, and
+// replaces the worker when it ends.
+func (p *Pool) run(i int) {
+	defer p.wg.Done()
+	p.mu.Lock()
+	w := p.workers[i]
+	p.mu.Unlock()
+	for {
+		t := p.next(i)
+		if w != nil && !w.proc.Alive() {
+			// It died idle, or as t reached it: no task was running on it.
+			p.setWorker(i, nil)
+			p.retire(w)
+			w = nil
+		}
+		if t == nil {
+			if p.drained() {
+				break
+			}
+			w, _ = p.replace(i) // on failure, the next task fails with the error
+			continue
+		}
+		if w != nil && !subset(t.segs, w.segs) {
+			p.setWorker(i, nil)
+			p.retire(w)
+			w = nil
+		}
+		if w == nil {
+			var err error
+			if w, err = p.replace(i); err != nil {
+				t.finish(nil, err)
+				continue
+			}
+		}
+		w = p.runTask(i, w, t)
+		if w != nil && p.max > 0 && w.ran >= p.max {
+			p.setWorker(i, nil)
+			p.retire(w)
+			w = nil
+		}
+		if w == nil && !p.isClosed() {
+			w, _ = p.replace(i) // eagerly, so that the pool has n workers; on failure, at the next task
+		}
+	}
+	if w != nil {
+		p.setWorker(i, nil)
+		p.retire(w)
+	}
+}
+
+// replace starts a worker for slot i in place of one that ended.
+func (p *Pool) replace(i int) (*worker, error) {
+	w, err := p.spawn(i)
+	if err != nil {
+		return nil, err
+	}
+	p.restarted.Add(1)
+	return w, nil
+}
+
+// drained reports whether the pool is closed and its queue empty.
+func (p *Pool) drained() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed && len(p.queue) == 0
+}
+
+func (p *Pool) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
+}
+
+// subset reports whether every segment in need is in have.
+func subset(need, have []uint64) bool {
+	for _, s := range need {
+		if !slices.Contains(have, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// next returns the next queued task that has not been abandoned, waiting for
+// one; nil once the pool is closed and its queue empty, or when the worker of
+// slot i has died idle.
+func (p *Pool) next(i int) *task {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		if w := p.workers[i]; w != nil && !w.proc.Alive() {
+			return nil
+		}
+		for len(p.queue) > 0 {
+			t := p.queue[0]
+			p.queue[0] = nil
+			p.queue = p.queue[1:]
+			if t.state.CompareAndSwap(taskQueued, taskRunning) {
+				return t
+			}
+		}
+		if p.closed {
+			return nil
+		}
+		p.cond.Wait()
+	}
+}
+
+// runTask runs t on w, in slot i. It returns w, or nil if w has ended.
+//
+// The slot's goroutine waits for the reply in a read from the worker's pipe,
+// and nothing else: whatever must stop the task (its context, Kill) kills
+// the worker, which ends the read.
+func (p *Pool) runTask(i int, w *worker, t *task) *worker {
+	p.busy.Add(1)
+	defer p.busy.Add(-1)
+	w.ran++
+	stop := func() bool { return true }
+	if t.ctx.Done() != nil {
+		stop = context.AfterFunc(t.ctx, func() {
+			w.abandoned.Store(true)
+			w.proc.Kill()
+		})
+	}
+	// A write to a worker that has died fails, and so does the read.
+	var r replyMsg
+	err := w.enc.Encode(&t.msg)
+	if err == nil {
+		err = w.bw.Flush()
+	}
+	if err == nil {
+		err = w.dec.Decode(&r)
+	}
+	if stop() && err == nil {
+		t.finish(t.result(w, r))
+		return w
+	}
+	// The worker died, or is dying: killed for t's context, or by Kill.
+	w.proc.Kill()
+	<-w.proc.Done()
+	switch {
+	case isClosedChan(p.killed):
+		err = ErrPoolKilled
+	case w.abandoned.Load():
+		err = fmt.Errorf("shm: %s abandoned, its pool worker (pid %d) killed: %w", t.t, w.proc.Pid(), t.ctx.Err())
+	default:
+		err = p.deathError(t, w)
+	}
+	p.setWorker(i, nil)
+	p.retire(w)
+	t.finish(nil, err)
+	return nil
+}
+
+// deathError says how w, which ran t, ended.
+func (p *Pool) deathError(t *task, w *worker) error {
+	st := w.proc.state.Load()
+	if st == nil {
+		return fmt.Errorf("shm: %s: its pool worker (pid %d) ended: %w", t.t, w.proc.Pid(), w.proc.err)
+	}
+	return &ExitError{ProcessState: st, Func: t.t.String(), Message: fmt.Sprintf("the pool worker running it ended (%s)", st)}
+}
+
+// result turns a worker's reply into the task's result.
+func (t *task) result(w *worker, r replyMsg) (any, error) {
+	switch {
+	case r.Unknown:
+		return nil, fmt.Errorf("shm: %s (pool worker pid %d): %s", t.t, w.proc.Pid(), r.Err)
+	case r.Failed:
+		return nil, &TaskError{Func: t.t.String(), Pid: w.proc.Pid(), Message: r.Err, Panic: r.Panic}
+	}
+	return t.decode(r.Data)
+}
+
+// Submit queues fn(args...) to run in a worker and returns its [Future]:
+// Python's apply_async and ProcessPoolExecutor.submit. fn must be
+// registered, and args must fit it as [Start] requires; Submit returns an
+// error, and queues nothing, if they do not, or [ErrPoolClosed] after
+// [Pool.Close] or [Pool.Kill].
+//
+// ctx is the task's: if it ends before the task is done, the task is
+// abandoned and fails with ctx's error; a running task's worker is killed
+// and replaced.
+func (p *Pool) Submit(ctx context.Context, fn any, args ...any) (*Future, error) {
+	t, err := lookup(fn)
+	if err != nil {
+		return nil, err
+	}
+	msgArgs, err := encodeArgs("Submit", t, args)
+	if err != nil {
+		return nil, err
+	}
+	tk := p.newTask(ctx, t, taskMsg{Func: t.key, Args: msgArgs}, func(data []byte) (any, error) {
+		if t.res == nil {
+			return nil, nil
+		}
+		v := reflect.New(t.res)
+		if err := gob.NewDecoder(bytes.NewReader(data)).DecodeValue(v); err != nil {
+			return nil, fmt.Errorf("shm: %s: decoding its result: %w", t, err)
+		}
+		return v.Elem().Interface(), nil
+	})
+	if err := p.enqueue(tk); err != nil {
+		return nil, err
+	}
+	return tk.fut, nil
+}
+
+func (p *Pool) newTask(ctx context.Context, t *target, msg taskMsg, decode func([]byte) (any, error)) *task {
+	tk := &task{ctx: ctx, t: t, msg: msg, decode: decode, fut: &Future{done: make(chan struct{})}, pool: p}
+	for _, a := range msg.Args {
+		for _, r := range a.Refs {
+			if !slices.Contains(tk.segs, r.Seg) {
+				tk.segs = append(tk.segs, r.Seg)
+			}
+		}
+	}
+	return tk
+}
+
+// enqueue queues t, and arranges for it to fail if its context ends first.
+func (p *Pool) enqueue(t *task) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrPoolClosed
+	}
+	if t.ctx.Done() != nil {
+		stop := context.AfterFunc(t.ctx, func() {
+			if t.state.CompareAndSwap(taskQueued, taskRunning) {
+				t.finish(nil, t.ctx.Err())
+			}
+		})
+		t.stop.Store(&stop)
+	}
+	p.queue = append(p.queue, t)
+	p.mu.Unlock()
+	p.cond.Signal()
+	return nil
+}
+
+// Map calls fn on each of items in the pool's workers, chunk items to a task,
+// and returns the results in the order of items: Python's Pool.map with
+// chunksize. chunk < 1 chooses a size that gives each worker about four
+// tasks. fn must be registered. Map waits for every task, and returns the
+// first error in the order of items: a [*TaskError] if fn panicked, or what
+// [Future.Result] returns otherwise. ctx is every task's, as in
+// [Pool.Submit].
+func Map[In, Out any](ctx context.Context, p *Pool, fn func(In) Out, items []In, chunk int) ([]Out, error) {
+	t, err := lookup(fn)
+	if err != nil {
+		return nil, err
+	}
+	if it := reflect.TypeFor[In](); it.Implements(objectType) {
+		return nil, fmt.Errorf("shm: Map(%s): items of type %s: a shm object cannot travel in a slice; pass it through PoolOptions.Init", t, it)
+	}
+	if chunk < 1 {
+		chunk = max(1, (len(items)+4*p.n-1)/(4*p.n))
+	}
+	var futs []*Future
+	for lo := 0; lo < len(items); lo += chunk {
+		part := items[lo:min(lo+chunk, len(items))]
+		var buf bytes.Buffer
+		if err := gob.NewEncoder(&buf).Encode(part); err != nil {
+			return nil, fmt.Errorf("shm: Map(%s): items %d to %d: %w", t, lo, lo+len(part)-1, err)
+		}
+		tk := p.newTask(ctx, t, taskMsg{Func: t.key, Args: []argMsg{{Data: buf.Bytes()}}, Chunk: true}, func(data []byte) (any, error) {
+			var out []Out
+			if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&out); err != nil {
+				return nil, fmt.Errorf("shm: Map(%s): decoding results: %w", t, err)
+			}
+			if len(out) != len(part) {
+				return nil, fmt.Errorf("shm: Map(%s): %d results for %d items", t, len(out), len(part))
+			}
+			return out, nil
+		})
+		if err := p.enqueue(tk); err != nil {
+			return nil, err
+		}
+		futs = append(futs, tk.fut)
+	}
+	results := make([]Out, 0, len(items))
+	var first error
+	for _, f := range futs {
+		<-f.done
+		if f.err != nil {
+			if first == nil {
+				first = f.err
+			}
+			continue
+		}
+		results = append(results, f.val.([]Out)...)
+	}
+	if first != nil {
+		return nil, first
+	}
+	return results, nil
+}
+
+// Close stops the pool once the queued tasks are done: no more tasks are
+// taken, the workers finish what is queued and exit, and Close returns when
+// they have all exited: Python's close() and join(). Close after Close or
+// [Pool.Kill] waits in the same way and returns nil.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.cond.Broadcast()
+	p.wg.Wait()
+	return nil
+}
+
+// Kill stops the pool now: every worker is killed (SIGKILL), every running
+// and queued task fails with [ErrPoolKilled], and Kill returns when the
+// workers have exited: Python's terminate(). Kill after Close or Kill
+// returns once the workers have exited.
+func (p *Pool) Kill() error {
+	p.mu.Lock()
+	p.closed = true
+	if !isClosedChan(p.killed) {
+		close(p.killed)
+	}
+	queued := p.queue
+	p.queue = nil
+	for _, w := range p.workers {
+		if w != nil {
+			w.proc.Kill()
+		}
+	}
+	p.mu.Unlock()
+	p.cond.Broadcast()
+	for _, t := range queued {
+		if t.state.CompareAndSwap(taskQueued, taskRunning) {
+			t.finish(nil, ErrPoolKilled)
+		}
+	}
+	p.wg.Wait()
+	return nil
+}
+
+func isClosedChan(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// State returns a snapshot of the pool's workers and tasks.
+func (p *Pool) State() PoolState {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := PoolState{
+		Busy: int(p.busy.Load()), Queued: len(p.queue),
+		Done: p.done.Load(), Failed: p.failed.Load(), Restarted: p.restarted.Load(),
+	}
+	for _, w := range p.workers {
+		if w != nil && w.ready.Load() && w.proc.Alive() {
+			s.Workers++
+			s.Pids = append(s.Pids, w.proc.Pid())
+		}
+	}
+	return s
+}
+
+// checkResult reports why a function's result of type rt could never travel
+// back to a pool, if it could not; [Register] calls it.
+func checkResult(rt reflect.Type) error {
+	if rt.Implements(objectType) || reflect.PointerTo(rt).Implements(objectType) {
+		return errors.New("a shm object cannot be returned to another process: pass it as a parameter")
+	}
+	return checkParam(rt)
+}
+
+// The worker's side.
+
+// runWorker runs a pool worker, in a child whose Init has been decoded: it
+// runs init, then the tasks from its pipe until the pipe ends, and returns
+// its exit code.
+func runWorker(ctl *os.File, msg *startMsg, init *target, args []reflect.Value) int {
+	taskR := os.NewFile(uintptr(fdSegments+len(msg.Segments)), "shm-tasks")
+	replyW := os.NewFile(uintptr(fdSegments+len(msg.Segments)+1), "shm-replies")
+	if res := call(init, args); res.Code != exitOK {
+		writeResult(ctl, res)
+		return res.Code
+	}
+	bw := bufio.NewWriter(replyW)
+	enc := gob.NewEncoder(bw)
+	if enc.Encode(replyMsg{Ready: true}) != nil || bw.Flush() != nil {
+		return exitPanic // the pool is gone
+	}
+	dec := gob.NewDecoder(bufio.NewReader(taskR))
+	targets := map[string]*target{}
+	for {
+		var m taskMsg
+		if err := dec.Decode(&m); err != nil {
+			if err == io.EOF {
+				break
+			}
+			fmt.Fprintf(os.Stderr, "shm: pool worker: reading a task: %v\n", err)
+			writeResult(ctl, resultMsg{Code: exitPanic, Message: err.Error()})
+			return exitPanic
+		}
+		r := runTask(&m, targets)
+		if enc.Encode(&r) != nil || bw.Flush() != nil {
+			return exitPanic
+		}
+	}
+	writeResult(ctl, resultMsg{})
+	return exitOK
+}
+
+// runTask runs one task in a worker and returns its reply.
+func runTask(m *taskMsg, targets map[string]*target) replyMsg {
+	t := targets[m.Func]
+	if t == nil {
+		registryMu.RLock()
+		t = registry[m.Func]
+		registryMu.RUnlock()
+		if t == nil {
+			name, _, _ := strings.Cut(m.Func, "@")
+			return replyMsg{Unknown: true, Err: fmt.Sprintf("%s is not registered in this program; call %s in an init function", name, registerHint(name))}
+		}
+		targets[m.Func] = t
+	}
+	ft := t.fn.Type()
+	if m.Chunk {
+		items := reflect.New(reflect.SliceOf(ft.In(0)))
+		if err := gob.NewDecoder(bytes.NewReader(m.Args[0].Data)).DecodeValue(items); err != nil {
+			return replyMsg{Unknown: true, Err: fmt.Sprintf("decoding the items: %v", err)}
+		}
+		return callChunk(t, items.Elem())
+	}
+	if len(m.Args) != ft.NumIn() {
+		return replyMsg{Unknown: true, Err: fmt.Sprintf("%s takes %d arguments, got %d", t, ft.NumIn(), len(m.Args))}
+	}
+	args := make([]reflect.Value, len(m.Args))
+	for i, a := range m.Args {
+		v, err := decodeArg(ft.In(i), a)
+		if err != nil {
+			return replyMsg{Unknown: true, Err: fmt.Sprintf("argument %d (%s): %v", i+1, ft.In(i), err)}
+		}
+		args[i] = v
+	}
+	return callTask(t, args)
+}
+
+// callTask calls t and turns what it returns, or its panic, into a reply.
+func callTask(t *target, args []reflect.Value) (r replyMsg) {
+	defer recoverTask(&r, callTask)
+	out := t.fn.Call(args)
+	if err := t.errOf(out); err != nil {
+		return replyMsg{Failed: true, Err: err.Error()}
+	}
+	if t.res != nil {
+		data, err := encodeValue(out[0])
+		if err != nil {
+			return replyMsg{Failed: true, Err: fmt.Sprintf("encoding its result: %v", err)}
+		}
+		return replyMsg{Data: data}
+	}
+	return replyMsg{}
+}
+
+// callChunk calls t on each of items and replies with the results, as a
+// slice.
+func callChunk(t *target, items reflect.Value) (r replyMsg) {
+	defer recoverTask(&r, callChunk)
+	out := reflect.MakeSlice(reflect.SliceOf(t.res), items.Len(), items.Len())
+	arg := make([]reflect.Value, 1)
+	for i := range items.Len() {
+		arg[0] = items.Index(i)
+		out.Index(i).Set(t.fn.Call(arg)[0])
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).EncodeValue(out); err != nil {
+		return replyMsg{Failed: true, Err: fmt.Sprintf("encoding the results: %v", err)}
+	}
+	return replyMsg{Data: buf.Bytes()}
+}
+
+// recoverTask turns a task's panic into its reply, with the panic's value
+// and the frames of the user's code, as [Process.Join] reports a child's.
+// caller is the function that called the task.
+func recoverTask(r *replyMsg, caller any) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	_, frames := panicFrames(debug.Stack(), funcName(reflect.ValueOf(caller)))
+	if len(frames) > maxFrames {
+		frames = append(frames[:maxFrames], "...additional frames elided...\n")
+	}
+	*r = replyMsg{Failed: true, Panic: true, Err: fmt.Sprint(v) + "\n\n" + strings.TrimSuffix(strings.Join(frames, ""), "\n")}
+}

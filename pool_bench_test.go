@@ -1,0 +1,143 @@
+//go:build linux
+
+package shm_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shmgo/shm"
+)
+
+// noop is the round trip's task.
+func noop() {}
+
+func init() { shm.Register(noop) }
+
+// BenchmarkPoolRoundTrip submits a no-op task and waits for it, one at a
+// time, beside the same round trip to a goroutine over channels (the limit
+// for Go). It reports the median besides the mean.
+//
+//	go test -run '^$' -bench PoolRoundTrip -count 3
+func BenchmarkPoolRoundTrip(b *testing.B) {
+	b.Run("pool", func(b *testing.B) {
+		p, err := shm.NewPool(1, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer p.Close()
+		ctx := context.Background()
+		times := make([]time.Duration, 0, b.N)
+		b.ResetTimer()
+		for range b.N {
+			t0 := time.Now()
+			f, err := p.Submit(ctx, noop)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := f.Result(ctx); err != nil {
+				b.Fatal(err)
+			}
+			times = append(times, time.Since(t0))
+		}
+		b.StopTimer()
+		reportMedian(b, times)
+	})
+	b.Run("goroutine", func(b *testing.B) {
+		in, out := make(chan func()), make(chan struct{})
+		go func() {
+			for f := range in {
+				f()
+				out <- struct{}{}
+			}
+		}()
+		defer close(in)
+		times := make([]time.Duration, 0, b.N)
+		for range b.N {
+			t0 := time.Now()
+			in <- func() {}
+			<-out
+			times = append(times, time.Since(t0))
+		}
+		b.StopTimer()
+		reportMedian(b, times)
+	})
+}
+
+func reportMedian(b *testing.B, times []time.Duration) {
+	slices.Sort(times)
+	b.ReportMetric(float64(times[len(times)/2].Nanoseconds())/1e3, "median-us")
+}
+
+// BenchmarkPoolMap adds 1 to each of a million ints in a pool of two
+// workers, with Map's chunk size, beside a pool of two goroutines over
+// the same chunks. It reports the cost per item.
+//
+//	go test -run '^$' -bench PoolMap -benchtime 3x -count 3
+func BenchmarkPoolMap(b *testing.B) {
+	const n, workers = 1_000_000, 2
+	in := make([]int, n)
+	for i := range in {
+		in[i] = i
+	}
+	b.Run("pool", func(b *testing.B) {
+		p, err := shm.NewPool(workers, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer p.Close()
+		b.ResetTimer()
+		for range b.N {
+			out, err := shm.Map(context.Background(), p, inc, in, 0)
+			if err != nil || out[n-1] != n {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/item")
+	})
+	b.Run("goroutines", func(b *testing.B) {
+		for range b.N {
+			out := make([]int, n)
+			chunk := (n + 4*workers - 1) / (4 * workers)
+			jobs := make(chan int)
+			var wg sync.WaitGroup
+			for range workers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for lo := range jobs {
+						for i := lo; i < min(lo+chunk, n); i++ {
+							out[i] = inc(in[i])
+						}
+					}
+				}()
+			}
+			for lo := 0; lo < n; lo += chunk {
+				jobs <- lo
+			}
+			close(jobs)
+			wg.Wait()
+			if out[n-1] != n {
+				b.Fatal("wrong result")
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/item")
+	})
+}
+
+// BenchmarkNewPool measures the time from NewPool to four workers ready, and
+// their Close.
+//
+//	go test -run '^$' -bench NewPool -count 3
+func BenchmarkNewPool(b *testing.B) {
+	for range b.N {
+		p, err := shm.NewPool(4, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.Close()
+	}
+}

@@ -1,0 +1,396 @@
+//go:build linux
+
+package shm_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"github.com/shmgo/shm"
+)
+
+// Pool tasks.
+
+// addOne adds 1 to a shared total under its lock.
+func addOne(total *shm.Value[int64]) { total.Update(func(x int64) int64 { return x + 1 }) }
+
+// pid returns the worker's process ID.
+func pid() int { return os.Getpid() }
+
+// startAndBlock reports its worker's PID, says that it started, and blocks
+// until killed.
+func startAndBlock(pids *shm.RawArray[int64], started *shm.RawValue[atomic.Int32]) {
+	i := started.Ptr().Add(1) - 1
+	pids.Store(int(i), int64(os.Getpid()))
+	sleepForever()
+}
+
+// panics panics.
+func panics(msg string) int { panic(msg) }
+
+// failTask returns an error.
+func failTask(msg string) (int, error) { return 0, errors.New(msg) }
+
+// exitTask exits the worker.
+func exitTask(code int) { os.Exit(code) }
+
+// fillTask stores x in every element of a, and returns its worker's PID.
+func fillTask(a *shm.RawArray[int64], x int64) int {
+	for i := range a.Len() {
+		a.Store(i, x)
+	}
+	return os.Getpid()
+}
+
+// inc is Map's function.
+func inc(x int) int { return x + 1 }
+
+// initCounter is an Init: it counts the workers that ran it.
+func initCounter(n *shm.RawValue[atomic.Int32]) { n.Ptr().Add(1) }
+
+func init() {
+	shm.Register(addOne)
+	shm.Register(pid)
+	shm.Register(startAndBlock)
+	shm.Register(panics)
+	shm.Register(failTask)
+	shm.Register(exitTask)
+	shm.Register(inc)
+	shm.Register(fillTask)
+	shm.Register(initCounter)
+}
+
+// newPool starts a pool that the test kills at its end, whatever happens.
+func newPool(tb testing.TB, n int, opts *shm.PoolOptions) *shm.Pool {
+	tb.Helper()
+	p, err := shm.NewPool(n, opts)
+	if err != nil {
+		tb.Fatalf("NewPool: %v", err)
+	}
+	tb.Cleanup(func() { p.Kill() })
+	return p
+}
+
+func submit(tb testing.TB, p *shm.Pool, fn any, args ...any) *shm.Future {
+	tb.Helper()
+	f, err := p.Submit(context.Background(), fn, args...)
+	if err != nil {
+		tb.Fatalf("Submit: %v", err)
+	}
+	return f
+}
+
+func TestPoolTotal(t *testing.T) {
+	const workers, each = 4, 10000
+	total, err := shm.NewValue(int64(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPool(t, workers, nil)
+	ctx := bounded(t)
+	futs := make([]*shm.Future, 0, workers*each)
+	for range workers * each {
+		futs = append(futs, submit(t, p, addOne, total))
+	}
+	for i, f := range futs {
+		if _, err := f.Result(ctx); err != nil {
+			t.Fatalf("task %d: %v", i, err)
+		}
+	}
+	if got := total.Load(); got != workers*each {
+		t.Fatalf("total = %d, want %d", got, workers*each)
+	}
+	if s := p.State(); s.Done != workers*each || s.Failed != 0 || s.Restarted != 0 {
+		t.Fatalf("State = %+v, want %d done, none failed or restarted", s, workers*each)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPoolInit(t *testing.T) {
+	n := newFlag(t)
+	p := newPool(t, 3, &shm.PoolOptions{Init: initCounter, InitArgs: []any{n}})
+	if got := n.Ptr().Load(); got != 3 {
+		t.Fatalf("Init ran %d times before NewPool returned, want 3", got)
+	}
+	p.Close()
+}
+
+func TestPoolKillWorker(t *testing.T) {
+	const workers = 3
+	pids, err := shm.NewRawArray[int64](1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := newFlag(t)
+	p := newPool(t, workers, nil)
+	ctx := bounded(t)
+	victim := submit(t, p, startAndBlock, pids, started)
+	await(t, "the task to start", func() bool { return started.Ptr().Load() == 1 })
+	var others []*shm.Future
+	for range 100 {
+		others = append(others, submit(t, p, pid))
+	}
+	dead := int(pids.Load(0))
+	if err := syscall.Kill(dead, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_, err = victim.Result(ctx)
+	var ee *shm.ExitError
+	if err == nil || !strings.Contains(err.Error(), "killed") || !errors.As(err, &ee) {
+		t.Fatalf("killed task's error = %v, want an ExitError saying killed", err)
+	}
+	t.Logf("killed task: %v", err)
+	for i, f := range others {
+		if v, err := f.Result(ctx); err != nil || v.(int) == dead {
+			t.Fatalf("task %d after the kill = %v, %v", i, v, err)
+		}
+	}
+	await(t, "the pool to have its workers", func() bool { return p.State().Workers == workers })
+	s := p.State()
+	for _, pid := range s.Pids {
+		if pid == dead {
+			t.Fatalf("the killed worker %d is among the live ones: %v", dead, s.Pids)
+		}
+	}
+	if s.Failed != 1 || s.Restarted != 1 || s.Done != 100 {
+		t.Fatalf("State = %+v, want 1 failed, 1 restarted, 100 done", s)
+	}
+	p.Close()
+}
+
+func TestPoolTaskPanics(t *testing.T) {
+	p := newPool(t, 1, nil)
+	ctx := bounded(t)
+	before := p.State().Pids
+	_, err := submit(t, p, panics, "the sky fell").Result(ctx)
+	var te *shm.TaskError
+	if !errors.As(err, &te) || !te.Panic || !strings.Contains(err.Error(), "the sky fell") || !strings.Contains(err.Error(), "shm_test.panics") {
+		t.Fatalf("panicking task = %v, want a TaskError with the panic and its stack", err)
+	}
+	_, err = submit(t, p, failTask, "no luck").Result(ctx)
+	if !errors.As(err, &te) || te.Panic || !strings.Contains(err.Error(), "no luck") {
+		t.Fatalf("failing task = %v, want a TaskError with its error", err)
+	}
+	v, err := submit(t, p, pid).Result(ctx)
+	if err != nil || v.(int) != before[0] {
+		t.Fatalf("task after a panic ran in %v (%v), want the same worker %d", v, err, before[0])
+	}
+	p.Close()
+}
+
+func TestPoolTaskExits(t *testing.T) {
+	p := newPool(t, 1, nil)
+	_, err := submit(t, p, exitTask, 3).Result(bounded(t))
+	if err == nil || !strings.Contains(err.Error(), "exit status 3") {
+		t.Fatalf("task that exits = %v, want exit status 3", err)
+	}
+	if _, err := submit(t, p, pid).Result(bounded(t)); err != nil {
+		t.Fatalf("task after a worker exited: %v", err)
+	}
+	p.Close()
+}
+
+func TestPoolMaxTasksPerWorker(t *testing.T) {
+	p := newPool(t, 2, &shm.PoolOptions{MaxTasksPerWorker: 1})
+	ctx := bounded(t)
+	var futs []*shm.Future
+	for range 10 {
+		futs = append(futs, submit(t, p, pid))
+	}
+	seen := map[int]bool{}
+	for _, f := range futs {
+		v, err := f.Result(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[v.(int)] {
+			t.Fatalf("worker %d ran two tasks", v.(int))
+		}
+		seen[v.(int)] = true
+	}
+	p.Close()
+}
+
+func TestPoolContext(t *testing.T) {
+	pids, err := shm.NewRawArray[int64](1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := newFlag(t)
+	p := newPool(t, 1, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	f, err := p.Submit(ctx, startAndBlock, pids, started)
+	if err != nil {
+		t.Fatal(err)
+	}
+	await(t, "the task to start", func() bool { return started.Ptr().Load() == 1 })
+	cancel()
+	if _, err := f.Result(bounded(t)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("abandoned task = %v, want context.Canceled", err)
+	}
+	if v, err := submit(t, p, pid).Result(bounded(t)); err != nil || v.(int) == int(pids.Load(0)) {
+		t.Fatalf("task after an abandoned one = %v, %v; want another worker", v, err)
+	}
+	p.Close()
+}
+
+func TestPoolClose(t *testing.T) {
+	total, err := shm.NewValue(int64(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPool(t, 2, nil)
+	var futs []*shm.Future
+	for range 200 {
+		futs = append(futs, submit(t, p, addOne, total))
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range futs {
+		select {
+		case <-f.Done():
+		default:
+			t.Fatalf("task %d not done after Close", i)
+		}
+		if _, err := f.Result(bounded(t)); err != nil {
+			t.Fatalf("task %d: %v", i, err)
+		}
+	}
+	if total.Load() != 200 {
+		t.Fatalf("total after Close = %d, want 200", total.Load())
+	}
+	if _, err := p.Submit(context.Background(), pid); !errors.Is(err, shm.ErrPoolClosed) {
+		t.Fatalf("Submit after Close = %v, want ErrPoolClosed", err)
+	}
+	if s := p.State(); s.Workers != 0 {
+		t.Fatalf("State after Close = %+v, want no workers", s)
+	}
+	noChildren(t)
+}
+
+func TestPoolKill(t *testing.T) {
+	pids, err := shm.NewRawArray[int64](2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := newFlag(t)
+	p := newPool(t, 2, nil)
+	running := []*shm.Future{submit(t, p, startAndBlock, pids, started), submit(t, p, startAndBlock, pids, started)}
+	queued := submit(t, p, pid)
+	await(t, "the tasks to start", func() bool { return started.Ptr().Load() == 2 })
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range append(running, queued) {
+		if _, err := f.Result(bounded(t)); !errors.Is(err, shm.ErrPoolKilled) {
+			t.Fatalf("task after Kill = %v, want ErrPoolKilled", err)
+		}
+	}
+	noChildren(t)
+}
+
+func TestPoolMap(t *testing.T) {
+	p := newPool(t, 3, nil)
+	in := make([]int, 1000)
+	for i := range in {
+		in[i] = i * 7
+	}
+	for _, chunk := range []int{0, 1, 7, 5000} {
+		out, err := shm.Map(bounded(t), p, inc, in, chunk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out) != len(in) {
+			t.Fatalf("chunk %d: %d results for %d items", chunk, len(out), len(in))
+		}
+		for i := range in {
+			if out[i] != in[i]+1 {
+				t.Fatalf("chunk %d: result %d = %d, want %d", chunk, i, out[i], in[i]+1)
+			}
+		}
+	}
+	p.Close()
+}
+
+// TestPoolNoLeaks checks that a pool that ran tasks, lost a worker and was
+// closed leaves no process and no descriptor behind.
+func TestPoolNoLeaks(t *testing.T) {
+	warm, err := shm.NewPool(1, nil) // the first pipes make the runtime's poller
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm.Close()
+	before := openFds(t)
+	p := newPool(t, 2, nil)
+	if _, err := submit(t, p, exitTask, 1).Result(bounded(t)); err == nil {
+		t.Fatal("exiting task succeeded")
+	}
+	submit(t, p, pid).Result(bounded(t))
+	p.Close()
+	noChildren(t)
+	if after := openFds(t); after != before {
+		t.Fatalf("%d descriptors open after the pool, %d before", after, before)
+	}
+}
+
+// TestPoolIdleWorkerDies kills a worker that runs no task: no task fails for
+// it, and the pool replaces it.
+func TestPoolIdleWorkerDies(t *testing.T) {
+	p := newPool(t, 1, nil)
+	dead := p.State().Pids[0]
+	if err := syscall.Kill(dead, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	await(t, "the pool to replace the dead worker", func() bool {
+		s := p.State()
+		return s.Workers == 1 && s.Pids[0] != dead
+	})
+	v, err := submit(t, p, pid).Result(bounded(t))
+	if err != nil || v.(int) == dead {
+		t.Fatalf("task after an idle worker died = %v, %v", v, err)
+	}
+	if s := p.State(); s.Failed != 0 || s.Restarted != 1 {
+		t.Fatalf("State = %+v, want none failed, 1 restarted", s)
+	}
+	p.Close()
+}
+
+// TestPoolNewSegment passes a task an object in a segment made after the
+// pool's workers started: a new worker, which inherits it, runs the task.
+func TestPoolNewSegment(t *testing.T) {
+	p := newPool(t, 1, nil)
+	old := p.State().Pids[0]
+	segs := shm.SegmentCount()
+	a, err := shm.NewRawArray[int64](1 << 18) // 2 MiB: a segment of its own
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shm.SegmentCount() == segs {
+		t.Fatal("the array did not get a new segment")
+	}
+	v, err := submit(t, p, fillTask, a, 7).Result(bounded(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.(int) == old {
+		t.Fatalf("the task ran in worker %d, which started before its segment existed", old)
+	}
+	for i, x := range a.Slice() {
+		if x != 7 {
+			t.Fatalf("a[%d] = %d, want 7", i, x)
+		}
+	}
+	// The new worker has the segment: the next task stays with it.
+	if w, err := submit(t, p, fillTask, a, 8).Result(bounded(t)); err != nil || w != v {
+		t.Fatalf("second task ran in %v (%v), want worker %v", w, err, v)
+	}
+	p.Close()
+}
