@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -84,6 +85,8 @@ type crashConfig struct {
 	kills   int
 	seed    uint64
 	json    bool
+	mode    string // mutex, or a sync mode
+	permits int    // semaphore: the Semaphore's permits
 
 	watchdog time.Duration // a deadlock is this long without a completed update
 	work     int           // mean iterations of busy work between A's and B's writes
@@ -93,10 +96,13 @@ type crashConfig struct {
 	skipRepair       bool // recoverers close the journal without undoing anything
 	ignoreOwnerDead  bool // workers take ErrOwnerDead for nil, as a lock that lost it would
 	neverKillStalled bool // leave the worker stopped mid-update alive: a deadlock
+	badIndex         bool // barrier: workers record index 0 whatever Wait returned
+	overRelease      bool // semaphore: the parent releases two permits for a dead holder
+	silentBroadcast  bool // cond: notifiers also Broadcast without announcing it
 }
 
 func runStressCrash(args []string, stdout, stderr io.Writer) int {
-	cfg := crashConfig{workers: 4, kills: 1000, watchdog: 10 * time.Second, work: 10000}
+	cfg := crashConfig{workers: 4, kills: 1000, watchdog: 10 * time.Second, work: 10000, mode: modeMutex, permits: 2}
 	fs := flag.NewFlagSet("stress crash", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, stressUsage) }
@@ -104,6 +110,8 @@ func runStressCrash(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.kills, "kills", cfg.kills, "how many workers to kill")
 	fs.Uint64Var(&cfg.seed, "seed", 0, "seed for whom to kill and when")
 	fs.BoolVar(&cfg.json, "json", false, "print the results as JSON")
+	fs.StringVar(&cfg.mode, "mode", cfg.mode, "what to crash: mutex, event, cond, barrier or semaphore")
+	fs.IntVar(&cfg.permits, "permits", cfg.permits, "semaphore mode: the Semaphore's permits")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -122,10 +130,29 @@ func runStressCrash(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "shm stress crash: -kills %d: must be at least 0\n", cfg.kills)
 		return 2
 	}
+	if cfg.mode != modeMutex && !slices.Contains(syncModes, cfg.mode) {
+		fmt.Fprintf(stderr, "shm stress crash: -mode %q: must be mutex, %s\n", cfg.mode, strings.Join(syncModes, ", "))
+		return 2
+	}
+	if cfg.mode != modeMutex && cfg.workers > maxSyncWorkers {
+		fmt.Fprintf(stderr, "shm stress crash: -workers %d: -mode %s takes at most %d\n", cfg.workers, cfg.mode, maxSyncWorkers)
+		return 2
+	}
+	if cfg.mode == modeBarrier && cfg.workers < 2 {
+		fmt.Fprintf(stderr, "shm stress crash: -workers %d: -mode barrier needs at least 2\n", cfg.workers)
+		return 2
+	}
+	if cfg.permits < 1 {
+		fmt.Fprintf(stderr, "shm stress crash: -permits %d: must be at least 1\n", cfg.permits)
+		return 2
+	}
 	seeded := false
 	fs.Visit(func(f *flag.Flag) { seeded = seeded || f.Name == "seed" })
 	if !seeded {
 		cfg.seed = rand.Uint64()
+	}
+	if cfg.mode != modeMutex {
+		return syncCrash(cfg, stdout, stderr)
 	}
 	return crash(cfg, stdout, stderr)
 }
