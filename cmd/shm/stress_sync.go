@@ -89,7 +89,7 @@ type syncState struct {
 	overLimit atomic.Int64 // semaphore: times a holder counted more than permits
 	maxHeld   atomic.Int64 // semaphore: the most holders counted at once
 
-	flags    [maxSyncWorkers]atomic.Int32 // semaphore: a worker's state (semIdle...); barrier: 1 while in Wait
+	flags    [maxSyncWorkers]atomic.Int32 // semaphore: a worker's state (semIdle...); barrier, cond: 1 while in Wait
 	idxCount [maxSyncWorkers]atomic.Int64 // barrier: how often Wait returned each index
 }
 
@@ -215,7 +215,12 @@ func condWorker(st *shm.RawValue[syncState], c *shm.Cond, cfg syncWorkerConfig) 
 		if r%n == int64(cfg.Slot) {
 			s.stallAfter(afterClear, cfg.Slot)
 			s.round.Store(r + 1)
-			s.stallAfter(afterSet, cfg.Slot)
+			if othersInWait(s, cfg) {
+				// Only then does the Broadcast matter to every other worker:
+				// a worker blocked on the Mutex would get ErrOwnerDead and
+				// see the round moved on.
+				s.stallAfter(afterSet, cfg.Slot)
+			}
 			s.notes.Add(1)
 			c.Broadcast()
 			s.progress.Add(1)
@@ -229,7 +234,9 @@ func condWorker(st *shm.RawValue[syncState], c *shm.Cond, cfg syncWorkerConfig) 
 			}
 			notes := s.notes.Load()
 			ctx, cancel := s.timeout(cfg)
+			s.flags[cfg.Slot].Store(1)
 			err := c.Wait(ctx)
+			s.flags[cfg.Slot].Store(0)
 			cancel()
 			switch {
 			case errors.Is(err, shm.ErrOwnerDead):
@@ -246,6 +253,17 @@ func condWorker(st *shm.RawValue[syncState], c *shm.Cond, cfg syncWorkerConfig) 
 		s.mu.Unlock()
 	}
 	return nil
+}
+
+// othersInWait reports whether every worker but this one waits on the Cond.
+// The caller holds the Mutex, so none of them can return from Wait yet.
+func othersInWait(s *syncState, cfg syncWorkerConfig) bool {
+	for i := range cfg.Workers {
+		if i != cfg.Slot && s.flags[i].Load() != 1 {
+			return false
+		}
+	}
+	return true
 }
 
 // barrierWorker waits on b until told to stop or b breaks.
