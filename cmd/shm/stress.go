@@ -18,7 +18,7 @@ import (
 	"github.com/shmgo/shm"
 )
 
-const stressUsage = `usage: shm stress crash [-workers n] [-kills n] [-seed n] [-json]
+const stressUsage = `usage: shm stress crash [-mode m] [-workers n] [-kills n] [-permits n] [-seed n] [-json]
 
 Stress crash is a crash campaign against shm.Mutex. Worker processes take
 turns updating shared data under one Mutex: an update adds 1 to A and, after
@@ -52,8 +52,20 @@ At the end, the command prints what happened and checks that:
 It exits with status 0 when every check passes and 1 when one fails. The
 flags are:
 
+	-mode m     mutex (the default: the campaign above), or event, cond,
+	            barrier or semaphore: workers wait on and notify that
+	            primitive, and the command kills waiters and notifiers
+	            alike, some in the window where a death matters most
+	            (a notifier mid-turn, a party inside Wait, a permit
+	            holder), and checks that no survivor hangs (no wait runs
+	            out after 10s), that no wait returns without a notify,
+	            the primitive's invariant (a Set or Broadcast wakes its
+	            waiters; every Barrier index as often as the others; no
+	            more holders than permits), and that workers ended as
+	            expected
 	-workers n  worker processes (default 4)
 	-kills n    how many workers to kill (default 1000)
+	-permits n  -mode semaphore: the Semaphore's permits (default 2)
 	-seed n     seed for whom to kill and when (default: random); the
 	            processes' timing varies from run to run anyway
 	-json       print the results as one JSON object instead of text;
