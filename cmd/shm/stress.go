@@ -715,6 +715,9 @@ func (c *crashRun) wait(what string, cond func() bool) error {
 		if !c.stopping {
 			for _, w := range c.procs {
 				if w != nil && w.poll() {
+					if cond() {
+						return nil // the worker waited for, a killed one, ended between the looks
+					}
 					return fmt.Errorf("worker %d (pid %d) ended on its own: %v", w.slot, w.p.Pid(), w.err)
 				}
 			}

@@ -888,6 +888,9 @@ func (c *syncRun) wait(what string, cond func() bool) error {
 		if !c.stopping && c.cfg.mode != modeBarrier {
 			for _, w := range c.procs {
 				if w != nil && w.poll() {
+					if cond() {
+						return nil // the worker waited for, a killed one, ended between the looks
+					}
 					return fmt.Errorf("worker %d (pid %d) ended on its own: %v", w.slot, w.p.Pid(), w.err)
 				}
 			}
