@@ -89,7 +89,7 @@ type syncState struct {
 	overLimit atomic.Int64 // semaphore: times a holder counted more than permits
 	maxHeld   atomic.Int64 // semaphore: the most holders counted at once
 
-	flags    [maxSyncWorkers]atomic.Int32 // semaphore: a worker's state (semIdle...); barrier, cond: 1 while in Wait
+	flags    [maxSyncWorkers]atomic.Int32 // semaphore: a worker's state (semIdle...); barrier: 1 while in Wait; cond: 1 + the Broadcasts counted when its Wait began
 	idxCount [maxSyncWorkers]atomic.Int64 // barrier: how often Wait returned each index
 }
 
@@ -234,7 +234,7 @@ func condWorker(st *shm.RawValue[syncState], c *shm.Cond, cfg syncWorkerConfig) 
 			}
 			notes := s.notes.Load()
 			ctx, cancel := s.timeout(cfg)
-			s.flags[cfg.Slot].Store(1)
+			s.flags[cfg.Slot].Store(int32(notes) + 1)
 			err := c.Wait(ctx)
 			s.flags[cfg.Slot].Store(0)
 			cancel()
@@ -255,11 +255,13 @@ func condWorker(st *shm.RawValue[syncState], c *shm.Cond, cfg syncWorkerConfig) 
 	return nil
 }
 
-// othersInWait reports whether every worker but this one waits on the Cond.
-// The caller holds the Mutex, so none of them can return from Wait yet.
+// othersInWait reports whether every worker but this one waits on the Cond
+// and has not been woken: it began its Wait after the latest Broadcast. The
+// caller holds the Mutex, so none of them can return from Wait yet.
 func othersInWait(s *syncState, cfg syncWorkerConfig) bool {
+	want := int32(s.notes.Load()) + 1
 	for i := range cfg.Workers {
-		if i != cfg.Slot && s.flags[i].Load() != 1 {
+		if i != cfg.Slot && s.flags[i].Load() != want {
 			return false
 		}
 	}
