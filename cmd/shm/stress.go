@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -17,7 +18,7 @@ import (
 	"github.com/shmgo/shm"
 )
 
-const stressUsage = `usage: shm stress crash [-workers n] [-kills n] [-seed n] [-json]
+const stressUsage = `usage: shm stress crash [-mode m] [-workers n] [-kills n] [-permits n] [-seed n] [-json]
 
 Stress crash is a crash campaign against shm.Mutex. Worker processes take
 turns updating shared data under one Mutex: an update adds 1 to A and, after
@@ -51,8 +52,20 @@ At the end, the command prints what happened and checks that:
 It exits with status 0 when every check passes and 1 when one fails. The
 flags are:
 
+	-mode m     mutex (the default: the campaign above), or event, cond,
+	            barrier or semaphore: workers wait on and notify that
+	            primitive, and the command kills waiters and notifiers
+	            alike, some in the window where a death matters most
+	            (a notifier mid-turn, a party inside Wait, a permit
+	            holder), and checks that no survivor hangs (no wait runs
+	            out after 10s), that no wait returns without a notify,
+	            the primitive's invariant (a Set or Broadcast wakes its
+	            waiters; every Barrier index as often as the others; no
+	            more holders than permits), and that workers ended as
+	            expected
 	-workers n  worker processes (default 4)
 	-kills n    how many workers to kill (default 1000)
+	-permits n  -mode semaphore: the Semaphore's permits (default 2)
 	-seed n     seed for whom to kill and when (default: random); the
 	            processes' timing varies from run to run anyway
 	-json       print the results as one JSON object instead of text;
@@ -84,6 +97,8 @@ type crashConfig struct {
 	kills   int
 	seed    uint64
 	json    bool
+	mode    string // mutex, or a sync mode
+	permits int    // semaphore: the Semaphore's permits
 
 	watchdog time.Duration // a deadlock is this long without a completed update
 	work     int           // mean iterations of busy work between A's and B's writes
@@ -93,10 +108,13 @@ type crashConfig struct {
 	skipRepair       bool // recoverers close the journal without undoing anything
 	ignoreOwnerDead  bool // workers take ErrOwnerDead for nil, as a lock that lost it would
 	neverKillStalled bool // leave the worker stopped mid-update alive: a deadlock
+	badIndex         bool // barrier: workers record index 0 whatever Wait returned
+	overRelease      bool // semaphore: the parent releases two permits for a dead holder
+	silentBroadcast  bool // cond: notifiers also Broadcast without announcing it
 }
 
 func runStressCrash(args []string, stdout, stderr io.Writer) int {
-	cfg := crashConfig{workers: 4, kills: 1000, watchdog: 10 * time.Second, work: 10000}
+	cfg := crashConfig{workers: 4, kills: 1000, watchdog: 10 * time.Second, work: 10000, mode: modeMutex, permits: 2}
 	fs := flag.NewFlagSet("stress crash", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, stressUsage) }
@@ -104,6 +122,8 @@ func runStressCrash(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.kills, "kills", cfg.kills, "how many workers to kill")
 	fs.Uint64Var(&cfg.seed, "seed", 0, "seed for whom to kill and when")
 	fs.BoolVar(&cfg.json, "json", false, "print the results as JSON")
+	fs.StringVar(&cfg.mode, "mode", cfg.mode, "what to crash: mutex, event, cond, barrier or semaphore")
+	fs.IntVar(&cfg.permits, "permits", cfg.permits, "semaphore mode: the Semaphore's permits")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -122,10 +142,29 @@ func runStressCrash(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "shm stress crash: -kills %d: must be at least 0\n", cfg.kills)
 		return 2
 	}
+	if cfg.mode != modeMutex && !slices.Contains(syncModes, cfg.mode) {
+		fmt.Fprintf(stderr, "shm stress crash: -mode %q: must be mutex, %s\n", cfg.mode, strings.Join(syncModes, ", "))
+		return 2
+	}
+	if cfg.mode != modeMutex && cfg.workers > maxSyncWorkers {
+		fmt.Fprintf(stderr, "shm stress crash: -workers %d: -mode %s takes at most %d\n", cfg.workers, cfg.mode, maxSyncWorkers)
+		return 2
+	}
+	if cfg.mode == modeBarrier && cfg.workers < 2 {
+		fmt.Fprintf(stderr, "shm stress crash: -workers %d: -mode barrier needs at least 2\n", cfg.workers)
+		return 2
+	}
+	if cfg.permits < 1 {
+		fmt.Fprintf(stderr, "shm stress crash: -permits %d: must be at least 1\n", cfg.permits)
+		return 2
+	}
 	seeded := false
 	fs.Visit(func(f *flag.Flag) { seeded = seeded || f.Name == "seed" })
 	if !seeded {
 		cfg.seed = rand.Uint64()
+	}
+	if cfg.mode != modeMutex {
+		return syncCrash(cfg, stdout, stderr)
 	}
 	return crash(cfg, stdout, stderr)
 }
@@ -676,6 +715,9 @@ func (c *crashRun) wait(what string, cond func() bool) error {
 		if !c.stopping {
 			for _, w := range c.procs {
 				if w != nil && w.poll() {
+					if cond() {
+						return nil // the worker waited for, a killed one, ended between the looks
+					}
 					return fmt.Errorf("worker %d (pid %d) ended on its own: %v", w.slot, w.p.Pid(), w.err)
 				}
 			}
