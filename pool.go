@@ -494,11 +494,14 @@ func (p *Pool) run(i int) {
 
 // replace starts a worker for slot i in place of one that ended.
 func (p *Pool) replace(i int) (*worker, error) {
+	// Counted before the worker can show in State, so that State never
+	// shows a replacement that Restarted does not count.
+	p.restarted.Add(1)
 	w, err := p.spawn(i)
 	if err != nil {
+		p.restarted.Add(^uint64(0))
 		return nil, err
 	}
-	p.restarted.Add(1)
 	return w, nil
 }
 

@@ -18,7 +18,7 @@ import (
 	"github.com/shmgo/shm"
 )
 
-const stressUsage = `usage: shm stress crash [-mode m] [-workers n] [-kills n] [-permits n] [-seed n] [-json]
+const stressUsage = `usage: shm stress crash [-mode m] [-workers n] [-kills n] [-seed n] [-json]
 
 Stress crash is a crash campaign against shm.Mutex. Worker processes take
 turns updating shared data under one Mutex: an update adds 1 to A and, after
@@ -52,20 +52,18 @@ At the end, the command prints what happened and checks that:
 It exits with status 0 when every check passes and 1 when one fails. The
 flags are:
 
-	-mode m     mutex (the default: the campaign above), or event, cond,
-	            barrier or semaphore: workers wait on and notify that
+	-mode m     mutex (the default: the campaign above), or event, cond
+	            or barrier: workers wait on and notify that
 	            primitive, and the command kills waiters and notifiers
 	            alike, some in the window where a death matters most
-	            (a notifier mid-turn, a party inside Wait, a permit
-	            holder), and checks that no survivor hangs (no wait runs
-	            out after 10s), that no wait returns without a notify,
-	            the primitive's invariant (a Set or Broadcast wakes its
-	            waiters; every Barrier index as often as the others; no
-	            more holders than permits), and that workers ended as
-	            expected
+	            (a notifier mid-turn, a party inside Wait), and checks
+	            that no survivor hangs (no wait runs out after 10s), that
+	            no wait returns without a notify, the primitive's
+	            invariant (a Set or Broadcast wakes its waiters; every
+	            Barrier index as often as the others), and that workers
+	            ended as expected
 	-workers n  worker processes (default 4)
 	-kills n    how many workers to kill (default 1000)
-	-permits n  -mode semaphore: the Semaphore's permits (default 2)
 	-seed n     seed for whom to kill and when (default: random); the
 	            processes' timing varies from run to run anyway
 	-json       print the results as one JSON object instead of text;
@@ -122,8 +120,7 @@ func runStressCrash(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.kills, "kills", cfg.kills, "how many workers to kill")
 	fs.Uint64Var(&cfg.seed, "seed", 0, "seed for whom to kill and when")
 	fs.BoolVar(&cfg.json, "json", false, "print the results as JSON")
-	fs.StringVar(&cfg.mode, "mode", cfg.mode, "what to crash: mutex, event, cond, barrier or semaphore")
-	fs.IntVar(&cfg.permits, "permits", cfg.permits, "semaphore mode: the Semaphore's permits")
+	fs.StringVar(&cfg.mode, "mode", cfg.mode, "what to crash: mutex, event, cond or barrier")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0

@@ -58,14 +58,18 @@ const (
 	modeSemaphore = "semaphore"
 )
 
-var syncModes = []string{modeEvent, modeCond, modeBarrier, modeSemaphore}
+// syncModes are the modes -mode accepts besides mutex. The semaphore
+// campaign is written but not offered: its parent can wait forever in the
+// audit that pauses the workers (the pause has no time limit), which hung a
+// 1,000-kill run and a -race test; it stays out until that is fixed.
+var syncModes = []string{modeEvent, modeCond, modeBarrier}
 
 // maxSyncWorkers bounds -workers in the sync modes: the shared state has a
 // slot per worker.
 const maxSyncWorkers = 64
 
-// syncState is the shared memory of a sync campaign.
-type syncState struct {
+// syncCrashState is the shared memory of a sync campaign.
+type syncCrashState struct {
 	mu     shm.Mutex                 // cond: guards round
 	events [maxSyncWorkers]shm.Event // event: events[i] says it is worker i's turn
 	sem    shm.Semaphore
@@ -124,13 +128,13 @@ func init() {
 	shm.Register(semWorker)
 }
 
-func (s *syncState) timeout(cfg syncWorkerConfig) (context.Context, context.CancelFunc) {
+func (s *syncCrashState) timeout(cfg syncWorkerConfig) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), cfg.Timeout)
 }
 
 // stallAfter stops the worker for good if the parent asked for a worker to
 // stop after step, so that the parent can kill it there.
-func (s *syncState) stallAfter(step int32, slot int) {
+func (s *syncCrashState) stallAfter(step int32, slot int) {
 	if s.stallReq.Load() == step && s.stallReq.CompareAndSwap(step, 0) {
 		s.stalled.Store(int32(slot + 1))
 		for {
@@ -151,7 +155,7 @@ const (
 // Event that says it is its turn: the worker whose turn it is clears its own,
 // sets the next worker's and moves the round on, in that order, so that a
 // replacement of a worker killed on the way redoes what is left.
-func eventWorker(st *shm.RawValue[syncState], cfg syncWorkerConfig) error {
+func eventWorker(st *shm.RawValue[syncCrashState], cfg syncWorkerConfig) error {
 	s := st.Ptr()
 	s.started.Add(1)
 	n := int64(cfg.Workers)
@@ -188,7 +192,7 @@ func eventWorker(st *shm.RawValue[syncState], cfg syncWorkerConfig) error {
 }
 
 // condWorker plays the Cond ring until told to stop.
-func condWorker(st *shm.RawValue[syncState], c *shm.Cond, cfg syncWorkerConfig) error {
+func condWorker(st *shm.RawValue[syncCrashState], c *shm.Cond, cfg syncWorkerConfig) error {
 	s := st.Ptr()
 	s.started.Add(1)
 	n := int64(cfg.Workers)
@@ -258,7 +262,7 @@ func condWorker(st *shm.RawValue[syncState], c *shm.Cond, cfg syncWorkerConfig) 
 // othersInWait reports whether every worker but this one waits on the Cond
 // and has not been woken: it began its Wait after the latest Broadcast. The
 // caller holds the Mutex, so none of them can return from Wait yet.
-func othersInWait(s *syncState, cfg syncWorkerConfig) bool {
+func othersInWait(s *syncCrashState, cfg syncWorkerConfig) bool {
 	want := int32(s.notes.Load()) + 1
 	for i := range cfg.Workers {
 		if i != cfg.Slot && s.flags[i].Load() != want {
@@ -269,7 +273,7 @@ func othersInWait(s *syncState, cfg syncWorkerConfig) bool {
 }
 
 // barrierWorker waits on b until told to stop or b breaks.
-func barrierWorker(st *shm.RawValue[syncState], b *shm.Barrier, cfg syncWorkerConfig) error {
+func barrierWorker(st *shm.RawValue[syncCrashState], b *shm.Barrier, cfg syncWorkerConfig) error {
 	s := st.Ptr()
 	s.started.Add(1)
 	for !s.stop.Load() {
@@ -301,7 +305,7 @@ func barrierWorker(st *shm.RawValue[syncState], b *shm.Barrier, cfg syncWorkerCo
 }
 
 // semWorker acquires and releases the Semaphore until told to stop.
-func semWorker(st *shm.RawValue[syncState], cfg syncWorkerConfig) error {
+func semWorker(st *shm.RawValue[syncCrashState], cfg syncWorkerConfig) error {
 	s := st.Ptr()
 	rng := rand.New(rand.NewPCG(cfg.Seed, uint64(cfg.Slot)))
 	flag := &s.flags[cfg.Slot]
@@ -452,8 +456,8 @@ func syncCrash(cfg crashConfig, stdout, stderr io.Writer) int {
 // A syncRun is a sync campaign in progress, in the parent.
 type syncRun struct {
 	cfg    crashConfig
-	st     *shm.RawValue[syncState]
-	s      *syncState
+	st     *shm.RawValue[syncCrashState]
+	s      *syncCrashState
 	cond   *shm.Cond
 	bar    *shm.Barrier
 	rng    *rand.Rand
@@ -474,7 +478,7 @@ type syncRun struct {
 }
 
 func runSyncCrash(cfg crashConfig, progress io.Writer) (*syncResult, error) {
-	st, err := shm.NewRawValue(syncState{})
+	st, err := shm.NewRawValue(syncCrashState{})
 	if err != nil {
 		return nil, err
 	}
