@@ -132,3 +132,10 @@ func NamedSegmentCount() int {
 	}
 	return n
 }
+
+// SetHookBeforeSleep sets a function that a Mutex's sleeper runs just before
+// its futex wait, after it last looked at its context; nil removes it.
+func SetHookBeforeSleep(f func()) { testHookBeforeSleep = f }
+
+// CtxWakes returns how many wake-ups Mutex waiters' ended contexts sent.
+func CtxWakes() uint64 { return lockStats.ctxWakes.Load() }

@@ -36,14 +36,30 @@ import (
 // goroutine is out of the kernel (see wakeUntilOut): the other sleepers look
 // again and go back to sleep.
 
-// waitStats counts sleeps on the words of Events, Conds, Semaphores and
-// Barriers, for tests.
-var waitStats struct {
+// sleepStats counts the futex sleeps of one kind of waiter, for tests.
+type sleepStats struct {
 	sleeps      atomic.Uint64 // futex waits
 	sleeping    atomic.Int64  // goroutines in a futex wait now
 	maxSleeping atomic.Int64  // the most there ever were at once
 	lastTimeout atomic.Int64  // the timeout of the latest futex wait, in ns; 0 for none
+	ctxWakes    atomic.Uint64 // wake-ups sent because a waiter's context ended
 }
+
+// wait is futex.Wait, counted.
+func (st *sleepStats) wait(fw *atomic.Uint32, val uint32, timeout time.Duration) error {
+	st.sleeps.Add(1)
+	st.lastTimeout.Store(int64(timeout))
+	n := st.sleeping.Add(1)
+	for hi := st.maxSleeping.Load(); n > hi && !st.maxSleeping.CompareAndSwap(hi, n); hi = st.maxSleeping.Load() {
+	}
+	err := futex.Wait(fw, val, timeout)
+	st.sleeping.Add(-1)
+	return err
+}
+
+// waitStats counts sleeps on the words of Events, Conds, Semaphores and
+// Barriers; lockStats those on Mutexes.
+var waitStats sleepStats
 
 // A waiter is what a goroutine waits for.
 type waiter interface {
@@ -72,7 +88,7 @@ func waitOn(ctx context.Context, fw *atomic.Uint32, w waiter) error {
 	done := ctx.Done()
 	var inKernel atomic.Bool // this goroutine is in, or about to enter, a futex wait on fw
 	if done != nil {
-		stop := context.AfterFunc(ctx, func() { wakeUntilOut(fw, &inKernel) })
+		stop := context.AfterFunc(ctx, func() { wakeUntilOut(fw, &inKernel, &waitStats) })
 		defer stop()
 	}
 	for {
@@ -118,13 +134,7 @@ func sleep(ctx context.Context, fw *atomic.Uint32, w waiter, inKernel *atomic.Bo
 	var err error
 	timedOut := false
 	if ctx.Err() == nil { // checked after inKernel is set: see wakeUntilOut
-		waitStats.sleeps.Add(1)
-		waitStats.lastTimeout.Store(int64(timeout))
-		n := waitStats.sleeping.Add(1)
-		for hi := waitStats.maxSleeping.Load(); n > hi && !waitStats.maxSleeping.CompareAndSwap(hi, n); hi = waitStats.maxSleeping.Load() {
-		}
-		err = futex.Wait(fw, val, timeout)
-		waitStats.sleeping.Add(-1)
+		err = waitStats.wait(fw, val, timeout)
 		if timedOut = err == futex.ErrTimeout; timedOut {
 			err = nil
 		}
@@ -144,9 +154,11 @@ func sleep(ctx context.Context, fw *atomic.Uint32, w waiter, inKernel *atomic.Bo
 // wakes again, backing off, until the goroutine is out. The goroutine sets
 // inKernel before it checks its context, so either this sees it set or the
 // goroutine sees its context ended and does not sleep.
-func wakeUntilOut(fw *atomic.Uint32, inKernel *atomic.Bool) {
+// A Mutex's sleeper uses it too. st counts the wake-ups.
+func wakeUntilOut(fw *atomic.Uint32, inKernel *atomic.Bool, st *sleepStats) {
 	for d := 20 * time.Microsecond; inKernel.Load(); d = min(2*d, 10*time.Millisecond) {
 		futex.Wake(fw, wakeAll)
+		st.ctxWakes.Add(1)
 		time.Sleep(d)
 	}
 }

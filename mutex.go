@@ -111,14 +111,15 @@ var (
 	deathPoll = 1 * time.Second
 )
 
+// testHookBeforeSleep, when set by a test, runs just before a sleeper's futex
+// wait, after it last looked at its context.
+var testHookBeforeSleep func()
+
 // lockStats counts slow-path events, for tests.
 var lockStats struct {
-	sleeps      atomic.Uint64 // futex waits
-	watches     atomic.Uint64 // owners watched through a pidfd
-	parks       atomic.Uint64 // goroutines parked behind their process's sleeper
-	sleeping    atomic.Int64  // goroutines in a futex wait now
-	maxSleeping atomic.Int64  // the most there ever were at once
-	lastTimeout atomic.Int64  // the timeout of the latest futex wait, in ns
+	sleepStats               // futex waits of sleepers on Mutexes
+	watches    atomic.Uint64 // owners watched through a pidfd
+	parks      atomic.Uint64 // goroutines parked behind their process's sleeper
 }
 
 // NewMutex returns a new unlocked Mutex in shared memory. With [In], the
@@ -236,10 +237,11 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 	}
 	defer q.endTurn()
 	fw := futexWord(&m.w)
+	var inKernel atomic.Bool // this goroutine is in, or about to enter, its futex wait
 	if done != nil {
-		// Wake the sleepers on m when ctx ends; the ones not waiting for ctx
-		// go back to sleep.
-		stop := context.AfterFunc(ctx, func() { futex.Wake(fw, wakeAll) })
+		// Wake the sleepers on m when ctx ends, until this one is out of the
+		// kernel (see wakeUntilOut); the others go back to sleep.
+		stop := context.AfterFunc(ctx, func() { wakeUntilOut(fw, &inKernel, &lockStats.sleepStats) })
 		defer stop()
 	}
 	for {
@@ -264,8 +266,10 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 			w |= waitersBit
 		}
 		timeout := q.owner.timeout()
+		inKernel.Store(true) // before the context is checked: see wakeUntilOut
 		if ctx != nil {
 			if err := ctx.Err(); err != nil {
+				inKernel.Store(false)
 				futex.Wake(fw, 1) // pass on a wake-up this sleeper may have taken
 				return err
 			}
@@ -275,13 +279,11 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 				}
 			}
 		}
-		lockStats.sleeps.Add(1)
-		lockStats.lastTimeout.Store(int64(timeout))
-		n := lockStats.sleeping.Add(1)
-		for hi := lockStats.maxSleeping.Load(); n > hi && !lockStats.maxSleeping.CompareAndSwap(hi, n); hi = lockStats.maxSleeping.Load() {
+		if testHookBeforeSleep != nil {
+			testHookBeforeSleep()
 		}
-		err := futex.Wait(fw, uint32(w), timeout)
-		lockStats.sleeping.Add(-1)
+		err := lockStats.wait(fw, uint32(w), timeout)
+		inKernel.Store(false)
 		if err != nil && err != futex.ErrTimeout {
 			return fmt.Errorf("shm: Mutex: %w", err)
 		}

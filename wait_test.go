@@ -118,3 +118,38 @@ func TestWaiterOnOwnProcess(t *testing.T) {
 	}
 	m.Unlock()
 }
+
+// TestCancelJustBeforeSleep ends a waiter's context after the waiter last
+// looked at it and before it enters the kernel: the wake-up that the end of
+// the context sends then comes before the sleep. With the periodic checks
+// all but off, only a wake-up repeated until the waiter is out of the kernel
+// can end its wait.
+func TestCancelJustBeforeSleep(t *testing.T) {
+	first, every := shm.SetPolls(time.Hour, time.Hour)
+	defer shm.SetPolls(first, every)
+	m := newMutex(t)
+	m.Lock()
+	defer m.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var once sync.Once
+	shm.SetHookBeforeSleep(func() {
+		once.Do(func() {
+			wakes := shm.CtxWakes()
+			cancel()
+			// The wake-up for the end of the context comes before the sleep.
+			await(t, "the context's wake-up", func() bool { return shm.CtxWakes() > wakes })
+		})
+	})
+	defer shm.SetHookBeforeSleep(nil)
+	got := make(chan error, 1)
+	go func() { got <- m.LockContext(ctx) }()
+	select {
+	case err := <-got:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("LockContext = %v, want context.Canceled", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("LockContext did not return within a minute of its context's end")
+	}
+}
