@@ -24,14 +24,7 @@ func MaxWaitSleeping() int64 {
 }
 
 // gateRefs returns how many goroutines of this process wait on fw.
-func gateRefs(fw *atomic.Uint32) int {
-	gates.mu.Lock()
-	defer gates.mu.Unlock()
-	if g := gates.m[fw]; g != nil {
-		return g.refs
-	}
-	return 0
-}
+func gateRefs(fw *atomic.Uint32) int { return gates.refs(fw) }
 
 // Waiting returns how many goroutines of this process are in e.Wait past
 // their spin.

@@ -73,14 +73,7 @@ func MaxSleeping() int64 {
 func Parks() uint64 { return lockStats.parks.Load() }
 
 // Queued returns how many goroutines of this process are in m's wait queue.
-func (m *Mutex) Queued() int {
-	queues.mu.Lock()
-	defer queues.mu.Unlock()
-	if q := queues.m[m]; q != nil {
-		return q.refs
-	}
-	return 0
-}
+func (m *Mutex) Queued() int { return queues.refs(futexWord(&m.w)) }
 
 // LastSleep returns the timeout of this process's latest sleep on a Mutex.
 func LastSleep() time.Duration { return time.Duration(lockStats.lastTimeout.Load()) }

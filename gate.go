@@ -83,8 +83,8 @@ func waitOn(ctx context.Context, fw *atomic.Uint32, w waiter) error {
 	if spinUntil(w) {
 		return nil
 	}
-	g := joinGate(fw)
-	defer g.leave(fw)
+	g := gates.join(fw, newGate)
+	defer gates.leave(fw, nil)
 	done := ctx.Done()
 	var inKernel atomic.Bool // this goroutine is in, or about to enter, a futex wait on fw
 	if done != nil {
@@ -180,50 +180,76 @@ func spinUntil(w waiter) bool {
 	return w.ready()
 }
 
+// A perWord keeps, for each futex word that goroutines of this process wait
+// on, one value they share: the word's gate, or a Mutex's wait queue. It is
+// made by the first goroutine to come and dropped when the last one leaves.
+// Shared memory stays mapped at one address for the life of the process, so
+// the address names the word.
+type perWord[V any] struct {
+	mu sync.Mutex
+	m  map[*atomic.Uint32]*counted[V]
+}
+
+type counted[V any] struct {
+	refs int // goroutines that joined and have not left
+	v    V
+}
+
+// join returns fw's value, making it with newV if need be; the caller must
+// leave.
+func (pw *perWord[V]) join(fw *atomic.Uint32, newV func() V) V {
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	c := pw.m[fw]
+	if c == nil {
+		if pw.m == nil {
+			pw.m = make(map[*atomic.Uint32]*counted[V])
+		}
+		c = &counted[V]{v: newV()}
+		pw.m[fw] = c
+	}
+	c.refs++
+	return c.v
+}
+
+// leave undoes join; the last goroutine to leave calls last, if not nil, on
+// the value as it is dropped.
+func (pw *perWord[V]) leave(fw *atomic.Uint32, last func(V)) {
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	c := pw.m[fw]
+	if c.refs--; c.refs == 0 {
+		delete(pw.m, fw)
+		if last != nil {
+			last(c.v)
+		}
+	}
+}
+
+// refs returns how many goroutines have joined fw's value and not left.
+func (pw *perWord[V]) refs(fw *atomic.Uint32) int {
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	if c := pw.m[fw]; c != nil {
+		return c.refs
+	}
+	return 0
+}
+
 // A gate holds the goroutines of this process that wait on one futex word:
 // one of them, the sleeper, sleeps in the kernel, and the others wait for its
 // sleep to end.
 type gate struct {
-	refs int // goroutines in waitOn for the word; guarded by gates.mu
-
 	mu      sync.Mutex
 	sleeper bool          // a goroutine holds the sleeper's role
 	waiting bool          // a goroutine waits on woke
 	woke    chan struct{} // closed when the sleeper's sleep ends
 }
 
-// gates maps each futex word that goroutines of this process wait on to its
-// gate. Shared memory stays mapped at one address for the life of the
-// process, so the address names the word.
-var gates struct {
-	mu sync.Mutex
-	m  map[*atomic.Uint32]*gate
-}
+// gates holds the gate of each word that goroutines of this process wait on.
+var gates perWord[*gate]
 
-// joinGate returns fw's gate, making it if need be; the caller must leave it.
-func joinGate(fw *atomic.Uint32) *gate {
-	gates.mu.Lock()
-	defer gates.mu.Unlock()
-	g := gates.m[fw]
-	if g == nil {
-		if gates.m == nil {
-			gates.m = make(map[*atomic.Uint32]*gate)
-		}
-		g = &gate{woke: make(chan struct{})}
-		gates.m[fw] = g
-	}
-	g.refs++
-	return g
-}
-
-// leave undoes joinGate.
-func (g *gate) leave(fw *atomic.Uint32) {
-	gates.mu.Lock()
-	defer gates.mu.Unlock()
-	if g.refs--; g.refs == 0 {
-		delete(gates.m, fw)
-	}
-}
+func newGate() *gate { return &gate{woke: make(chan struct{})} }
 
 // turn gives the caller the sleeper's role if nobody holds it, and reports
 // so; otherwise it returns a channel that is closed when the sleeper's sleep

@@ -230,13 +230,13 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 	if ctx != nil {
 		done = ctx.Done()
 	}
-	q := joinQueue(m)
-	defer q.leave(m)
+	fw := futexWord(&m.w)
+	q := queues.join(fw, newWaitQueue)
+	defer queues.leave(fw, stopWatch)
 	if !q.takeTurn(done) {
 		return ctx.Err()
 	}
 	defer q.endTurn()
-	fw := futexWord(&m.w)
 	var inKernel atomic.Bool // this goroutine is in, or about to enter, its futex wait
 	if done != nil {
 		// Wake the sleepers on m when ctx ends, until this one is out of the
@@ -297,8 +297,6 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 // process spends at most one OS thread and one pidfd on a lock, however many
 // of its goroutines wait for it.
 type waitQueue struct {
-	refs int // goroutines in lockSlow for the Mutex; guarded by queues.mu
-
 	mu      sync.Mutex
 	sleeper bool          // a goroutine holds the sleeper's role
 	parked  int           // goroutines parked on turn
@@ -307,39 +305,14 @@ type waitQueue struct {
 	owner ownerWatch // used only by the sleeper
 }
 
-// queues maps each Mutex that goroutines of this process wait for to its
-// queue. A Mutex is keyed by its address: shared memory stays mapped at one
-// address for the life of the process.
-var queues struct {
-	mu sync.Mutex
-	m  map[*Mutex]*waitQueue
-}
+// queues holds the wait queue of each Mutex that goroutines of this process
+// wait for, by its futex word.
+var queues perWord[*waitQueue]
 
-// joinQueue returns m's queue, making it if need be; the caller must leave it.
-func joinQueue(m *Mutex) *waitQueue {
-	queues.mu.Lock()
-	defer queues.mu.Unlock()
-	q := queues.m[m]
-	if q == nil {
-		if queues.m == nil {
-			queues.m = make(map[*Mutex]*waitQueue)
-		}
-		q = &waitQueue{turn: make(chan struct{}, 1)}
-		queues.m[m] = q
-	}
-	q.refs++
-	return q
-}
+func newWaitQueue() *waitQueue { return &waitQueue{turn: make(chan struct{}, 1)} }
 
-// leave undoes joinQueue. The last goroutine to leave stops the owner watch.
-func (q *waitQueue) leave(m *Mutex) {
-	queues.mu.Lock()
-	defer queues.mu.Unlock()
-	if q.refs--; q.refs == 0 {
-		delete(queues.m, m)
-		q.owner.follow(0)
-	}
-}
+// stopWatch stops the owner watch of a queue that its last goroutine left.
+func stopWatch(q *waitQueue) { q.owner.follow(0) }
 
 // takeTurn waits until the caller holds the sleeper's role and reports true,
 // or until done is closed and reports false.
