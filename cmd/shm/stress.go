@@ -18,7 +18,7 @@ import (
 	"github.com/shmgo/shm"
 )
 
-const stressUsage = `usage: shm stress crash [-mode m] [-workers n] [-kills n] [-seed n] [-json]
+const stressUsage = `usage: shm stress crash [-mode m] [-workers n] [-kills n] [-permits n] [-seed n] [-json]
 
 Stress crash is a crash campaign against shm.Mutex. Worker processes take
 turns updating shared data under one Mutex: an update adds 1 to A and, after
@@ -52,18 +52,21 @@ At the end, the command prints what happened and checks that:
 It exits with status 0 when every check passes and 1 when one fails. The
 flags are:
 
-	-mode m     mutex (the default: the campaign above), or event, cond
-	            or barrier: workers wait on and notify that
+	-mode m     mutex (the default: the campaign above), or event, cond,
+	            barrier or semaphore: workers wait on and notify that
 	            primitive, and the command kills waiters and notifiers
 	            alike, some in the window where a death matters most
-	            (a notifier mid-turn, a party inside Wait), and checks
-	            that no survivor hangs (no wait runs out after 10s), that
-	            no wait returns without a notify, the primitive's
-	            invariant (a Set or Broadcast wakes its waiters; every
-	            Barrier index as often as the others), and that workers
-	            ended as expected
+	            (a notifier mid-turn, a party inside Wait, a holder of
+	            a permit), and checks that no survivor hangs (no wait
+	            runs out after 10s), that no wait returns without a
+	            notify, the primitive's invariant (a Set or Broadcast
+	            wakes its waiters; every Barrier index as often as the
+	            others; never more holders than permits, and no permit
+	            lost but to a kill inside Acquire or Release), and that
+	            workers ended as expected
 	-workers n  worker processes (default 4)
 	-kills n    how many workers to kill (default 1000)
+	-permits n  -mode semaphore: the Semaphore's permits (default 2)
 	-seed n     seed for whom to kill and when (default: random); the
 	            processes' timing varies from run to run anyway
 	-json       print the results as one JSON object instead of text;
@@ -120,7 +123,8 @@ func runStressCrash(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.kills, "kills", cfg.kills, "how many workers to kill")
 	fs.Uint64Var(&cfg.seed, "seed", 0, "seed for whom to kill and when")
 	fs.BoolVar(&cfg.json, "json", false, "print the results as JSON")
-	fs.StringVar(&cfg.mode, "mode", cfg.mode, "what to crash: mutex, event, cond or barrier")
+	fs.IntVar(&cfg.permits, "permits", cfg.permits, "the Semaphore's permits")
+	fs.StringVar(&cfg.mode, "mode", cfg.mode, "what to crash: mutex, event, cond, barrier or semaphore")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -698,6 +702,27 @@ const pollEvery = 100 * time.Microsecond
 // runCampaign runs the campaign cfg.mode names, printing progress to
 // progress.
 func runCampaign(cfg crashConfig, progress io.Writer) (report, error) {
+	c, err := newCampaign(cfg, progress)
+	if err != nil {
+		return nil, err
+	}
+	mode := ""
+	if cfg.mode != modeMutex {
+		mode = "mode " + cfg.mode + ", "
+	}
+	fmt.Fprintf(c.out, "shm stress crash: %sseed %d, %s, %s\n", mode, cfg.seed, plural(cfg.workers, "worker"), plural(cfg.kills, "kill"))
+
+	if err := c.loop(); err != nil {
+		c.fail(err)
+	} else if err := c.stopWorkers(); err != nil {
+		c.fail(err)
+	}
+	c.progress(true)
+	return c.w.finish(), nil
+}
+
+// newCampaign makes the shared memory of the campaign cfg.mode names.
+func newCampaign(cfg crashConfig, progress io.Writer) (*campaign, error) {
 	c := &campaign{
 		cfg:   cfg,
 		rng:   rand.New(rand.NewPCG(cfg.seed, 0)),
@@ -716,19 +741,7 @@ func runCampaign(cfg crashConfig, progress io.Writer) (report, error) {
 	c.sh = c.w.shared()
 	c.begin = time.Now()
 	c.lastAdvance = c.begin
-	mode := ""
-	if cfg.mode != modeMutex {
-		mode = "mode " + cfg.mode + ", "
-	}
-	fmt.Fprintf(c.out, "shm stress crash: %sseed %d, %s, %s\n", mode, cfg.seed, plural(cfg.workers, "worker"), plural(cfg.kills, "kill"))
-
-	if err := c.loop(); err != nil {
-		c.fail(err)
-	} else if err := c.stopWorkers(); err != nil {
-		c.fail(err)
-	}
-	c.progress(true)
-	return c.w.finish(), nil
+	return c, nil
 }
 
 // fail ends a failed run: it notes err unless the watchdog did, and kills

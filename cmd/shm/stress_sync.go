@@ -56,11 +56,8 @@ const (
 	modeSemaphore = "semaphore"
 )
 
-// syncModes are the modes -mode accepts besides mutex. The semaphore
-// campaign is written but not offered: its parent can wait forever in the
-// audit that pauses the workers (the pause has no time limit), which hung a
-// 1,000-kill run and a -race test; it stays out until that is fixed.
-var syncModes = []string{modeEvent, modeCond, modeBarrier}
+// syncModes are the modes -mode accepts besides mutex.
+var syncModes = []string{modeEvent, modeCond, modeBarrier, modeSemaphore}
 
 // maxSyncWorkers bounds -workers in the sync modes: the shared state has a
 // slot per worker.
@@ -78,7 +75,6 @@ type syncCrashState struct {
 	campaignShared
 	progress atomic.Int64 // waits or turns completed: the watchdog's counter
 	pause    atomic.Bool  // semaphore: the parent asks the workers to park
-	parked   atomic.Int64 // semaphore: workers parked
 
 	timeouts  atomic.Int64 // waits that ran out
 	spurious  atomic.Int64 // waits that returned nil with nothing to wake them
@@ -98,6 +94,7 @@ const (
 	semAcquiring // in Acquire: it may or may not have a permit
 	semHolding   // it holds a permit
 	semReleasing // in Release: it may or may not still have one
+	semParked    // parked for an audit: it has none
 )
 
 // syncWorkerConfig is what a sync worker is told; its fields are exported
@@ -296,11 +293,11 @@ func semWorker(st *shm.RawValue[syncCrashState], cfg syncWorkerConfig) error {
 	s.started.Add(1)
 	for !s.stop.Load() {
 		if s.pause.Load() {
-			s.parked.Add(1)
+			flag.Store(semParked)
 			for s.pause.Load() && !s.stop.Load() {
 				time.Sleep(100 * time.Microsecond)
 			}
-			s.parked.Add(-1)
+			flag.Store(semIdle)
 			continue
 		}
 		flag.Store(semAcquiring)
@@ -584,16 +581,15 @@ func (c *syncRun) noteSpread() {
 }
 
 // audit parks the workers, counts the free permits, makes them up to
-// -permits again, and lets the workers go on.
+// -permits again, and lets the workers go on. The workers get a watchdog's
+// time to park: each finishes what it is doing first, which takes no longer
+// than an operation, and a worker that cannot is stuck.
 func (c *syncRun) audit() error {
 	s := c.s
 	s.pause.Store(true)
 	defer s.pause.Store(false)
-	c.starting = true // parked workers make no progress
-	err := c.wait("the workers to park", func() bool { return s.parked.Load() == int64(c.cfg.workers) })
-	c.starting = false
 	c.lastAdvance = time.Now()
-	if err != nil {
+	if err := c.wait("the workers to park", c.allParked); err != nil {
 		return err
 	}
 	free := c.countFree()
@@ -604,6 +600,18 @@ func (c *syncRun) audit() error {
 		s.sem.Release()
 	}
 	return nil
+}
+
+// allParked reports whether every worker is parked. Each slot's flag is
+// its live worker's: the parent clears the flag of a worker it kills, so a
+// worker killed while parked does not count for its replacement.
+func (c *syncRun) allParked() bool {
+	for i := range c.cfg.workers {
+		if c.s.flags[i].Load() != semParked {
+			return false
+		}
+	}
+	return true
 }
 
 // countFree takes every free permit and returns how many it took.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -129,11 +130,66 @@ func TestStressSyncBadCommandLine(t *testing.T) {
 		{"stress", "crash", "-mode", "nosuch"},
 		{"stress", "crash", "-mode", "barrier", "-workers", "1"},
 		{"stress", "crash", "-mode", "event", "-workers", "65"},
-		{"stress", "crash", "-mode", "semaphore"}, // not offered yet: see syncModes
+		{"stress", "crash", "-mode", "semaphore", "-permits", "0"},
 	} {
 		code, out, errOut := runCmd(args...)
 		if code != 2 || out != "" || errOut == "" {
 			t.Errorf("shm %s: status %d, stdout %q, stderr %q; want 2, nothing, a message", strings.Join(args, " "), code, out, errOut)
 		}
+	}
+}
+
+// TestStressCrashSemaphoreParkedKill kills a worker while the workers are
+// parked for an audit, replaces it, and audits: the audit must end, and find
+// the permits all free. A worker killed while parked once left a shared count
+// of parked workers raised, and the audit, unbounded, waited forever.
+func TestStressCrashSemaphoreParkedKill(t *testing.T) {
+	cfg := crashConfig{mode: modeSemaphore, workers: 2, permits: 2, seed: 1, work: 1000, watchdog: 10 * time.Second}
+	c, err := newCampaign(cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.abort)
+	r := c.w.(*syncRun)
+	for slot := range c.procs {
+		if err := c.startWorker(slot); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.waitStarted(); err != nil {
+		t.Fatal(err)
+	}
+	r.s.pause.Store(true)
+	if err := c.wait("the workers to park", r.allParked); err != nil {
+		t.Fatalf("%v: %s", err, c.deadlock)
+	}
+	if killed, err := c.kill(0); !killed || err != nil {
+		t.Fatalf("killing a parked worker: %v, %v", killed, err)
+	}
+	if err := r.afterKill(0); err != nil {
+		t.Fatalf("afterKill: %v: %s", err, c.deadlock)
+	}
+	r.s.pause.Store(false)
+	if err := r.audit(); err != nil {
+		t.Fatalf("audit: %v: %s", err, c.deadlock)
+	}
+	if r.audits != 1 || r.permitsLost != 0 || r.permitsExtra != 0 {
+		t.Errorf("%d audits, %d permits lost, %d extra; want 1, 0, 0", r.audits, r.permitsLost, r.permitsExtra)
+	}
+}
+
+// TestStressCrashSemaphoreOverRelease makes the parent release two permits
+// for each holder killed, as a Semaphore that freed a dead holder's permit
+// twice would: the campaign must see too many holders or too many permits.
+func TestStressCrashSemaphoreOverRelease(t *testing.T) {
+	code, r, errOut := crashJSON[syncResult](t, crashConfig{mode: modeSemaphore, workers: 3, kills: 6, seed: 1, overRelease: true})
+	if code != 1 || r.OK {
+		t.Fatalf("status %d, ok %v; want 1, false\nstderr:\n%s", code, r.OK, errOut)
+	}
+	if got := r.Checks.failed(); !slices.Equal(got, []string{checkPrimitive}) {
+		t.Errorf("failed checks %q, want %q", got, checkPrimitive)
+	}
+	if r.PermitsFreed < 1 {
+		t.Errorf("%d permits freed for dead holders, want at least 1", r.PermitsFreed)
 	}
 }
