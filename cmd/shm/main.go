@@ -3,7 +3,7 @@
 // Usage:
 //
 //	shm demo [-list] [-procs n] [-n count] [-segment name] [-rm] [name ...]
-//	shm stress crash [-workers n] [-kills n] [-seed n] [-json]
+//	shm stress crash [-mode m] [-workers n] [-kills n] [-permits n] [-seed n] [-json]
 //	shm ls [-a] [-json]
 //	shm inspect [-n count] [-json] name
 //	shm rm name ...
@@ -19,7 +19,9 @@
 // "shm stress crash" is a crash campaign against shm.Mutex: worker processes
 // update shared data under one lock while the command kills them with
 // SIGKILL, a thousand times by default, and then it checks that no update
-// was lost, none was left half done and the lock never hung.
+// was lost, none was left half done and the lock never hung. With -mode
+// event, cond, barrier or semaphore it does the same to workers that wait
+// on and notify that primitive, and checks that no survivor hangs.
 //
 // "shm ls", "shm inspect" and "shm rm" list the named segments in /dev/shm,
 // show the objects in one (name, kind, type, lock and value), and remove

@@ -278,3 +278,15 @@ func TestRaceStart(t *testing.T) {
 		t.Errorf("total %d, want %d", got, n*(n-1)/2)
 	}
 }
+
+// TestPoolDemo runs the pool scenario: the killed worker fails its task
+// alone (1000 additions and 4 Map chunks done, 1 failed), and is replaced.
+func TestPoolDemo(t *testing.T) {
+	out := runScenario(t, "pool")
+	contains(t, out,
+		"4 workers ready in ",
+		"the doomed task: ",
+		"the other 1000 tasks: total 1000 (want 1000), run by ",
+		"Map(square, 1..8, chunk 2) = [1 4 9 16 25 36 49 64]\n",
+		"closed: done 1004, failed 1, workers restarted 1\n")
+}

@@ -18,7 +18,7 @@ import (
 	"github.com/shmgo/shm"
 )
 
-const stressUsage = `usage: shm stress crash [-mode m] [-workers n] [-kills n] [-seed n] [-json]
+const stressUsage = `usage: shm stress crash [-mode m] [-workers n] [-kills n] [-permits n] [-seed n] [-json]
 
 Stress crash is a crash campaign against shm.Mutex. Worker processes take
 turns updating shared data under one Mutex: an update adds 1 to A and, after
@@ -52,18 +52,21 @@ At the end, the command prints what happened and checks that:
 It exits with status 0 when every check passes and 1 when one fails. The
 flags are:
 
-	-mode m     mutex (the default: the campaign above), or event, cond
-	            or barrier: workers wait on and notify that
+	-mode m     mutex (the default: the campaign above), or event, cond,
+	            barrier or semaphore: workers wait on and notify that
 	            primitive, and the command kills waiters and notifiers
 	            alike, some in the window where a death matters most
-	            (a notifier mid-turn, a party inside Wait), and checks
-	            that no survivor hangs (no wait runs out after 10s), that
-	            no wait returns without a notify, the primitive's
-	            invariant (a Set or Broadcast wakes its waiters; every
-	            Barrier index as often as the others), and that workers
-	            ended as expected
+	            (a notifier mid-turn, a party inside Wait, a holder of
+	            a permit), and checks that no survivor hangs (no wait
+	            runs out after 10s), that no wait returns without a
+	            notify, the primitive's invariant (a Set or Broadcast
+	            wakes its waiters; every Barrier index as often as the
+	            others; never more holders than permits, and no permit
+	            lost but to a kill inside Acquire or Release), and that
+	            workers ended as expected
 	-workers n  worker processes (default 4)
 	-kills n    how many workers to kill (default 1000)
+	-permits n  -mode semaphore: the Semaphore's permits (default 2)
 	-seed n     seed for whom to kill and when (default: random); the
 	            processes' timing varies from run to run anyway
 	-json       print the results as one JSON object instead of text;
@@ -120,7 +123,8 @@ func runStressCrash(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.kills, "kills", cfg.kills, "how many workers to kill")
 	fs.Uint64Var(&cfg.seed, "seed", 0, "seed for whom to kill and when")
 	fs.BoolVar(&cfg.json, "json", false, "print the results as JSON")
-	fs.StringVar(&cfg.mode, "mode", cfg.mode, "what to crash: mutex, event, cond or barrier")
+	fs.IntVar(&cfg.permits, "permits", cfg.permits, "the Semaphore's permits")
+	fs.StringVar(&cfg.mode, "mode", cfg.mode, "what to crash: mutex, event, cond, barrier or semaphore")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -160,15 +164,13 @@ func runStressCrash(args []string, stdout, stderr io.Writer) int {
 	if !seeded {
 		cfg.seed = rand.Uint64()
 	}
-	if cfg.mode != modeMutex {
-		return syncCrash(cfg, stdout, stderr)
-	}
 	return crash(cfg, stdout, stderr)
 }
 
-// crash runs the campaign, prints its results and returns the exit status.
+// crash runs the campaign cfg.mode names, prints its results and returns the
+// exit status.
 func crash(cfg crashConfig, stdout, stderr io.Writer) int {
-	res, err := runCrash(cfg, stderr)
+	res, err := runCampaign(cfg, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "shm stress crash: %v\n", err)
 		return 1
@@ -183,7 +185,7 @@ func crash(cfg crashConfig, stdout, stderr io.Writer) int {
 	} else {
 		res.print(stdout)
 	}
-	if !res.OK {
+	if !res.passed() {
 		return 1
 	}
 	return 0
@@ -214,12 +216,9 @@ type crashState struct {
 	brokenSeen atomic.Int64 // locks (not after a death) that found A+B != 0
 
 	// Read and written without mu.
-	maxWait  atomic.Int64 // longest wait for mu, in nanoseconds
-	holder   atomic.Int64 // PID of the worker that holds mu, for a deadlock report
-	started  atomic.Int64 // workers that have begun their loop
-	stallReq atomic.Int32 // a step: the parent asks a worker to stop after it
-	stalled  atomic.Int32 // slot+1 of the worker that did
-	stop     atomic.Bool  // the parent asks the workers to return
+	campaignShared
+	maxWait atomic.Int64 // longest wait for mu, in nanoseconds
+	holder  atomic.Int64 // PID of the worker that holds mu, for a deadlock report
 }
 
 // A journal records the update in flight: the values it started from, so
@@ -321,17 +320,6 @@ func (s *crashState) update(slot int, tallies *shm.RawArray[atomic.Int64], work 
 	j.open.Store(0)
 }
 
-// stallAfter stops the worker for good if the parent asked for a worker to
-// stop after step, so that the parent can kill it there.
-func (s *crashState) stallAfter(step int32, slot int) {
-	if s.stallReq.Load() == step && s.stallReq.CompareAndSwap(step, 0) {
-		s.stalled.Store(int32(slot + 1))
-		for {
-			time.Sleep(time.Hour) // until the parent kills this process
-		}
-	}
-}
-
 var busySink uint64
 
 // busy spins for n rounds of a xorshift generator.
@@ -405,25 +393,11 @@ type crashResult struct {
 	A              int64         `json:"a"`
 	B              int64         `json:"b"`
 	Tallies        int64         `json:"tallies"` // sum of the workers' tallies
-	Checks         []crashCheck  `json:"checks"`
+	Checks         crashChecks   `json:"checks"`
 	OK             bool          `json:"ok"` // every check passed
 }
 
-type crashCheck struct {
-	Name   string `json:"name"`
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail"`
-}
-
-// check returns the named check's result.
-func (r *crashResult) check(name string) crashCheck {
-	for _, c := range r.Checks {
-		if c.Name == name {
-			return c
-		}
-	}
-	return crashCheck{}
-}
+func (r *crashResult) passed() bool { return r.OK }
 
 func (r *crashResult) print(w io.Writer) {
 	fmt.Fprintf(w, "seed %d (rerun with -seed %[1]d)\n", r.Seed)
@@ -438,18 +412,7 @@ func (r *crashResult) print(w io.Writer) {
 	line("updates in flight rolled back", r.RolledBack)
 	fmt.Fprintf(w, "%-30s %8d (A+B != 0 in %d)\n", "dirty states repaired", r.Dirty, r.Broken)
 	line("longest wait for the lock", roundDuration(r.LongestWait))
-	for _, c := range r.Checks {
-		status := "ok  "
-		if !c.OK {
-			status = "FAIL"
-		}
-		fmt.Fprintf(w, "%s  %s: %s\n", status, c.Name, c.Detail)
-	}
-	if r.OK {
-		fmt.Fprintln(w, "PASS")
-	} else {
-		fmt.Fprintln(w, "FAIL")
-	}
+	r.Checks.print(w)
 }
 
 func plural(n int, what string) string {
@@ -468,273 +431,61 @@ const (
 	checkWorkers   = "workers ended as expected"
 )
 
-// A crashProc is one worker process.
-type crashProc struct {
-	slot  int
-	p     *shm.Process
-	done  chan error // Join's result
-	err   error
-	ended bool
-}
-
-// poll reports whether the worker has ended, without waiting.
-func (w *crashProc) poll() bool {
-	if !w.ended {
-		select {
-		case w.err = <-w.done:
-			w.ended = true
-		default:
-		}
-	}
-	return w.ended
-}
-
-// A crashRun is a campaign in progress, in the parent.
-type crashRun struct {
-	cfg     crashConfig
+// A mutexRun is the mutex campaign's part of the parent: it asks a worker to
+// stop mid-update for a kill in the window, replaces each worker killed, and
+// makes the checks.
+type mutexRun struct {
+	*campaign
 	st      *shm.RawValue[crashState]
 	s       *crashState
 	tallies *shm.RawArray[atomic.Int64]
-	rng     *rand.Rand
-	procs   []*crashProc // by slot
-	starts  int          // workers started, replacements included
-	res     crashResult
-
-	stopping bool     // the workers were told to return
-	starting bool     // waiting for workers to start: the watchdog sleeps
-	deadlock string   // what the watchdog saw, if it fired
-	problems []string // workers that did not end as they should have
-
-	// The watchdog: when the count last moved.
-	lastCount   int64
-	lastAdvance time.Time
-
-	// Progress.
-	out          io.Writer
-	tty          bool
-	begin        time.Time
-	lastProgress time.Time
-	lastTenth    int
 }
 
-// pollEvery is how often the parent looks at the shared state while it waits.
-const pollEvery = 100 * time.Microsecond
-
-// runCrash runs a campaign, printing progress to progress.
-func runCrash(cfg crashConfig, progress io.Writer) (*crashResult, error) {
+func newMutexRun(c *campaign) (*mutexRun, error) {
 	st, err := shm.NewRawValue(crashState{})
 	if err != nil {
 		return nil, err
 	}
-	tallies, err := shm.NewRawArray[atomic.Int64](cfg.workers)
+	tallies, err := shm.NewRawArray[atomic.Int64](c.cfg.workers)
 	if err != nil {
 		return nil, err
 	}
-	c := &crashRun{
-		cfg: cfg, st: st, s: st.Ptr(), tallies: tallies,
-		rng:   rand.New(rand.NewPCG(cfg.seed, 0)),
-		procs: make([]*crashProc, cfg.workers),
-		out:   progress, tty: isTerminal(progress),
-	}
-	c.res.Seed, c.res.Workers = cfg.seed, cfg.workers
-	c.begin = time.Now()
-	c.lastAdvance = c.begin
-	fmt.Fprintf(c.out, "shm stress crash: seed %d, %s, %s\n", cfg.seed, plural(cfg.workers, "worker"), plural(cfg.kills, "kill"))
-
-	if err := c.campaign(); err != nil {
-		if !errors.Is(err, errDeadlock) {
-			c.problems = append(c.problems, err.Error())
-		}
-		c.abort()
-	} else if err := c.stopWorkers(); err != nil {
-		if !errors.Is(err, errDeadlock) {
-			c.problems = append(c.problems, err.Error())
-		}
-		c.abort()
-	}
-	c.progress(true)
-	c.finish()
-	c.res.Elapsed = time.Since(c.begin)
-	return &c.res, nil
+	return &mutexRun{campaign: c, st: st, s: st.Ptr(), tallies: tallies}, nil
 }
 
-// campaign starts the workers and kills one after another.
-func (c *crashRun) campaign() error {
-	for slot := range c.procs {
-		if err := c.startWorker(slot); err != nil {
-			return err
-		}
-	}
-	if err := c.waitStarted(); err != nil {
-		return err
-	}
-	for k := range c.cfg.kills {
-		var slot int
-		if k%2 == 0 {
-			// Ask for a worker to stop in the middle of an update, and kill it there.
-			step := int32(k/2%updateSteps + 1)
-			c.s.stallReq.Store(step)
-			if err := c.wait("a worker to stop mid-update", func() bool { return c.s.stalled.Load() != 0 }); err != nil {
-				return err
-			}
-			slot = int(c.s.stalled.Swap(0)) - 1
-			if c.cfg.neverKillStalled {
-				return c.wait("the test's deadlock", func() bool { return false })
-			}
-			c.res.KillsMidUpdate++
-		} else {
-			// A random worker at a random moment.
-			slot = c.rng.IntN(len(c.procs))
-			deadline := time.Now().Add(time.Duration(c.rng.Int64N(int64(5 * time.Millisecond))))
-			if err := c.wait("the moment to kill", func() bool { return !time.Now().Before(deadline) }); err != nil {
-				return err
-			}
-			c.res.KillsRandom++
-		}
-		if err := c.kill(slot); err != nil {
-			return err
-		}
-		c.res.Kills++
-		if err := c.startWorker(slot); err != nil {
-			return err
-		}
-		if err := c.waitStarted(); err != nil {
-			return err
-		}
-		c.progress(false)
-	}
-	return nil
+func (c *mutexRun) shared() *campaignShared { return &c.s.campaignShared }
+
+func (c *mutexRun) start(slot int, seed uint64) (*shm.Process, error) {
+	cfg := crashWorkerConfig{Slot: slot, Seed: seed, Work: c.cfg.work, SkipRepair: c.cfg.skipRepair, IgnoreOwnerDead: c.cfg.ignoreOwnerDead}
+	return shm.Start(crashWorker, c.st, c.tallies, cfg)
 }
 
-// startWorker starts a worker in slot.
-func (c *crashRun) startWorker(slot int) error {
-	cfg := crashWorkerConfig{Slot: slot, Seed: c.cfg.seed ^ uint64(c.starts)<<32, Work: c.cfg.work, SkipRepair: c.cfg.skipRepair, IgnoreOwnerDead: c.cfg.ignoreOwnerDead}
-	p, err := shm.Start(crashWorker, c.st, c.tallies, cfg)
-	if err != nil {
-		return fmt.Errorf("starting worker %d: %w", slot, err)
-	}
-	c.starts++
-	w := &crashProc{slot: slot, p: p, done: make(chan error, 1)}
-	go func() { w.done <- p.Join() }()
-	c.procs[slot] = w
-	return nil
+// watched is the count of completed updates.
+func (c *mutexRun) watched() int64 { return c.s.count.Load() }
+
+func (c *mutexRun) progressText() string {
+	return fmt.Sprintf("%d updates, %d ErrOwnerDead", c.s.count.Load(), c.s.ownerDead.Load())
 }
 
-// waitStarted waits until every worker started has begun its loop. The
-// watchdog sleeps meanwhile: a deadlock needs workers running, and a process
-// can take long to start on a busy machine. Starting has a minute.
-func (c *crashRun) waitStarted() error {
-	deadline := time.Now().Add(startTimeout)
-	c.starting = true
-	err := c.wait("the workers to start", func() bool {
-		return c.s.started.Load() == int64(c.starts) || time.Now().After(deadline)
-	})
-	c.starting = false
-	c.lastAdvance = time.Now()
-	if err == nil && c.s.started.Load() != int64(c.starts) {
-		err = fmt.Errorf("%d of %d workers did not start within %s", int64(c.starts)-c.s.started.Load(), c.starts, startTimeout)
-	}
-	return err
+func (c *mutexRun) deadlockText(what string) string {
+	return fmt.Sprintf("no update completed for %s while the parent waited for %s (lock holder: %s)",
+		c.cfg.watchdog, what, c.holderText())
 }
 
-const startTimeout = time.Minute
-
-// kill kills the worker in slot and checks that it died of SIGKILL.
-func (c *crashRun) kill(slot int) error {
-	w := c.procs[slot]
-	if err := w.p.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("killing worker %d (pid %d): %w", slot, w.p.Pid(), err)
-	}
-	if err := c.wait("a killed worker to end", w.poll); err != nil {
-		return err
-	}
-	if !killedBySIGKILL(w.err) {
-		return fmt.Errorf("worker %d (pid %d) was killed, but Join says %v", slot, w.p.Pid(), w.err)
-	}
-	return nil
+// windowVictim asks for a worker to stop in the middle of an update, at each
+// step in turn.
+func (c *mutexRun) windowVictim() (int, error) {
+	return c.stalledVictim(int32(c.windowKills%updateSteps+1), "a worker to stop mid-update")
 }
 
-func killedBySIGKILL(err error) bool {
-	var e *shm.ExitError
-	if !errors.As(err, &e) {
-		return false
-	}
-	ws, ok := e.Sys().(syscall.WaitStatus)
-	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
-}
+func (c *mutexRun) beforeKill() error { return nil }
 
-// stopWorkers tells the workers to return and waits for them.
-func (c *crashRun) stopWorkers() error {
-	c.stopping = true
-	c.s.stop.Store(true)
-	for _, w := range c.procs {
-		if err := c.wait("the workers to return", w.poll); err != nil {
-			return err
-		}
-		if w.err != nil {
-			c.problems = append(c.problems, fmt.Sprintf("worker %d (pid %d): %v", w.slot, w.p.Pid(), w.err))
-		}
-	}
-	return nil
-}
+func (c *mutexRun) afterKill(slot int) error { return c.replace(slot) }
 
-// abort kills the workers still running, to end a failed run.
-func (c *crashRun) abort() {
-	c.stopping = true
-	// Kill them all before waiting for any, so that a waiting worker has no
-	// time to take over the lock of one killed before it.
-	for _, w := range c.procs {
-		if w != nil && !w.poll() {
-			w.p.Kill()
-		}
-	}
-	for _, w := range c.procs {
-		if w == nil || w.ended {
-			continue
-		}
-		select {
-		case w.err = <-w.done:
-			w.ended = true
-			c.res.KillsAtAbort++
-		case <-time.After(c.cfg.watchdog):
-			c.problems = append(c.problems, fmt.Sprintf("worker %d (pid %d) did not end when killed", w.slot, w.p.Pid()))
-		}
-	}
-}
+// wake has nothing to do: the workers never wait but for the lock.
+func (c *mutexRun) wake() error { return nil }
 
-var errDeadlock = errors.New("deadlock")
-
-// wait polls cond until it holds. Between polls it checks that no worker has
-// ended unexpectedly, feeds the watchdog and prints progress.
-func (c *crashRun) wait(what string, cond func() bool) error {
-	for !cond() {
-		now := time.Now()
-		if !c.stopping {
-			for _, w := range c.procs {
-				if w != nil && w.poll() {
-					if cond() {
-						return nil // the worker waited for, a killed one, ended between the looks
-					}
-					return fmt.Errorf("worker %d (pid %d) ended on its own: %v", w.slot, w.p.Pid(), w.err)
-				}
-			}
-		}
-		if n := c.s.count.Load(); n != c.lastCount {
-			c.lastCount, c.lastAdvance = n, now
-		} else if !c.starting && now.Sub(c.lastAdvance) >= c.cfg.watchdog {
-			c.deadlock = fmt.Sprintf("no update completed for %s while the parent waited for %s (lock holder: %s)",
-				c.cfg.watchdog, what, c.holderText())
-			return errDeadlock
-		}
-		if c.tty {
-			c.progress(false)
-		}
-		time.Sleep(pollEvery)
-	}
-	return nil
-}
-
-func (c *crashRun) holderText() string {
+func (c *mutexRun) holderText() string {
 	pid := c.s.holder.Load()
 	if pid == 0 {
 		return "none recorded"
@@ -746,46 +497,14 @@ func (c *crashRun) holderText() string {
 	return text
 }
 
-// progress prints a progress line: rewritten every 200ms on a terminal, and
-// a new line per tenth of the kills otherwise.
-func (c *crashRun) progress(final bool) {
-	now := time.Now()
-	line := fmt.Sprintf("shm stress crash: %d/%d kills, %d updates, %d ErrOwnerDead, %s",
-		c.res.Kills, c.cfg.kills, c.s.count.Load(), c.s.ownerDead.Load(), now.Sub(c.begin).Round(100*time.Millisecond))
-	if c.tty {
-		if final || now.Sub(c.lastProgress) >= 200*time.Millisecond {
-			fmt.Fprintf(c.out, "\r%s\x1b[K", line)
-			c.lastProgress = now
-		}
-		if final {
-			fmt.Fprintln(c.out)
-		}
-		return
-	}
-	tenth := 10
-	if c.cfg.kills > 0 {
-		tenth = c.res.Kills * 10 / c.cfg.kills
-	}
-	if tenth > c.lastTenth || final && c.res.Kills < c.cfg.kills {
-		c.lastTenth = tenth
-		fmt.Fprintln(c.out, line)
-	}
-}
-
-// isTerminal reports whether w is a terminal (or another character device).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
 // finish takes the lock once every worker has ended, repairs what the last
 // death left, and makes the checks.
-func (c *crashRun) finish() {
-	s, r := c.s, &c.res
+func (c *mutexRun) finish() report {
+	s := c.s
+	r := &crashResult{
+		Seed: c.cfg.seed, Workers: c.cfg.workers,
+		Kills: c.kills, KillsMidUpdate: c.windowKills, KillsRandom: c.randomKills, KillsAtAbort: c.abortKills,
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.watchdog)
 	defer cancel()
 	locked := true
@@ -812,9 +531,7 @@ func (c *crashRun) finish() {
 		s.mu.Unlock()
 	}
 
-	add := func(name string, ok bool, format string, args ...any) {
-		r.Checks = append(r.Checks, crashCheck{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)})
-	}
+	add := r.Checks.add
 	if c.deadlock == "" {
 		add(checkDeadlock, true, "an update completed at least every %s", c.cfg.watchdog)
 	} else {
@@ -854,9 +571,495 @@ func (c *crashRun) finish() {
 	} else {
 		add(checkWorkers, false, "%s", strings.Join(c.problems, "; "))
 	}
+	r.OK = r.Checks.ok()
+	r.Elapsed = time.Since(c.begin)
+	return r
+}
 
-	r.OK = true
-	for _, ch := range r.Checks {
-		r.OK = r.OK && ch.OK
+// The campaign runner: what every crash campaign's parent does, whatever its
+// workers do. It starts the workers, and then, -kills times, picks a victim
+// (every other one in the window where a death matters most, the others at
+// random), kills it and lets the workload account for the kill and replace
+// it. While it waits for anything it checks that no worker ended on its own,
+// feeds the watchdog and prints progress. At the end it tells the workers to
+// return, or kills them all if the run failed, and the workload makes the
+// checks.
+
+// A workload is what the workers of one kind of campaign do, as the parent
+// sees it. Its methods run in the parent, with the campaign's machinery at
+// hand.
+type workload interface {
+	// shared returns the part of the shared memory the runner uses.
+	shared() *campaignShared
+	// start starts a worker in slot, seeded with seed.
+	start(slot int, seed uint64) (*shm.Process, error)
+	// progress returns the watchdog's counter: a campaign in which it stands
+	// still for -watchdog while workers run has deadlocked.
+	watched() int64
+	// progressText describes the progress, for the progress line.
+	progressText() string
+	// deadlockText describes a deadlock seen while the parent waited for what.
+	deadlockText(what string) string
+	// windowVictim waits for a worker in the window where its death matters
+	// most and returns its slot, or -1 if there is none to wait for: then
+	// the victim is a random one.
+	windowVictim() (int, error)
+	// beforeKill runs before the runner picks each victim.
+	beforeKill() error
+	// afterKill accounts for the worker killed in slot and replaces it.
+	afterKill(slot int) error
+	// wake wakes the workers' waits once they have been told to return.
+	wake() error
+	// finish makes the checks, once the workers have ended.
+	finish() report
+}
+
+// A report is a campaign's results: a crashResult or a syncResult.
+type report interface {
+	print(w io.Writer)
+	passed() bool
+}
+
+// campaignShared is the part of a campaign's shared memory that the runner
+// uses, embedded in each workload's.
+type campaignShared struct {
+	started  atomic.Int64 // workers that have begun their loop
+	stop     atomic.Bool  // the parent asks the workers to return
+	stallReq atomic.Int32 // a step: the parent asks a worker to stop after it
+	stalled  atomic.Int32 // slot+1 of the worker that did
+}
+
+// stallAfter stops the worker for good if the parent asked for a worker to
+// stop after step, so that the parent can kill it there.
+func (s *campaignShared) stallAfter(step int32, slot int) {
+	if s.stallReq.Load() == step && s.stallReq.CompareAndSwap(step, 0) {
+		s.stalled.Store(int32(slot + 1))
+		for {
+			time.Sleep(time.Hour) // until the parent kills this process
+		}
+	}
+}
+
+// A crashProc is one worker process.
+type crashProc struct {
+	slot  int
+	p     *shm.Process
+	done  chan error // Join's result
+	err   error
+	ended bool
+}
+
+// poll reports whether the worker has ended, without waiting.
+func (w *crashProc) poll() bool {
+	if !w.ended {
+		select {
+		case w.err = <-w.done:
+			w.ended = true
+		default:
+		}
+	}
+	return w.ended
+}
+
+// A campaign is a crash campaign in progress, in the parent.
+type campaign struct {
+	cfg    crashConfig
+	w      workload
+	sh     *campaignShared
+	rng    *rand.Rand
+	procs  []*crashProc // by slot
+	starts int          // workers started, replacements included
+
+	// mayReturn says that workers may return on their own: barrier parties
+	// do when their Barrier breaks.
+	mayReturn bool
+
+	kills       int // workers killed
+	windowKills int // of those, in the window
+	randomKills int // of those, at random moments
+	abortKills  int // workers killed to end a failed run
+
+	stopping bool     // the workers were told to return
+	starting bool     // waiting for workers to start: the watchdog sleeps
+	deadlock string   // what the watchdog saw, if it fired
+	problems []string // workers that did not end as they should have
+
+	// The watchdog: when its counter last moved.
+	lastCount   int64
+	lastAdvance time.Time
+
+	// Progress.
+	out          io.Writer
+	tty          bool
+	begin        time.Time
+	lastProgress time.Time
+	lastTenth    int
+}
+
+// pollEvery is how often the parent looks at the shared state while it waits.
+const pollEvery = 100 * time.Microsecond
+
+// runCampaign runs the campaign cfg.mode names, printing progress to
+// progress.
+func runCampaign(cfg crashConfig, progress io.Writer) (report, error) {
+	c, err := newCampaign(cfg, progress)
+	if err != nil {
+		return nil, err
+	}
+	mode := ""
+	if cfg.mode != modeMutex {
+		mode = "mode " + cfg.mode + ", "
+	}
+	fmt.Fprintf(c.out, "shm stress crash: %sseed %d, %s, %s\n", mode, cfg.seed, plural(cfg.workers, "worker"), plural(cfg.kills, "kill"))
+
+	if err := c.loop(); err != nil {
+		c.fail(err)
+	} else if err := c.stopWorkers(); err != nil {
+		c.fail(err)
+	}
+	c.progress(true)
+	return c.w.finish(), nil
+}
+
+// newCampaign makes the shared memory of the campaign cfg.mode names.
+func newCampaign(cfg crashConfig, progress io.Writer) (*campaign, error) {
+	c := &campaign{
+		cfg:   cfg,
+		rng:   rand.New(rand.NewPCG(cfg.seed, 0)),
+		procs: make([]*crashProc, cfg.workers),
+		out:   progress, tty: isTerminal(progress),
+	}
+	var err error
+	if cfg.mode == modeMutex {
+		c.w, err = newMutexRun(c)
+	} else {
+		c.w, err = newSyncRun(c)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.sh = c.w.shared()
+	c.begin = time.Now()
+	c.lastAdvance = c.begin
+	return c, nil
+}
+
+// fail ends a failed run: it notes err unless the watchdog did, and kills
+// the workers.
+func (c *campaign) fail(err error) {
+	if !errors.Is(err, errDeadlock) {
+		c.problems = append(c.problems, err.Error())
+	}
+	c.abort()
+}
+
+// loop starts the workers and kills one after another.
+func (c *campaign) loop() error {
+	for slot := range c.procs {
+		if err := c.startWorker(slot); err != nil {
+			return err
+		}
+	}
+	if err := c.waitStarted(); err != nil {
+		return err
+	}
+	for k := 0; c.kills < c.cfg.kills; k++ {
+		if err := c.w.beforeKill(); err != nil {
+			return err
+		}
+		slot, err := c.pickVictim(k%2 == 0)
+		if err != nil {
+			return err
+		}
+		if killed, err := c.kill(slot); err != nil {
+			return err
+		} else if !killed {
+			continue // a worker that had returned on its own
+		}
+		c.kills++
+		if err := c.w.afterKill(slot); err != nil {
+			return err
+		}
+		c.progress(false)
+	}
+	return nil
+}
+
+// pickVictim chooses whom to kill, waiting for the moment: in the window
+// where a death matters most if window and the workload has one, else a
+// random worker at a random moment.
+func (c *campaign) pickVictim(window bool) (int, error) {
+	if window {
+		slot, err := c.w.windowVictim()
+		if err != nil {
+			return 0, err
+		}
+		if slot >= 0 {
+			c.windowKills++
+			return slot, nil
+		}
+	}
+	deadline := time.Now().Add(time.Duration(c.rng.Int64N(int64(5 * time.Millisecond))))
+	if err := c.wait("the moment to kill", func() bool { return !time.Now().Before(deadline) }); err != nil {
+		return 0, err
+	}
+	c.randomKills++
+	return c.rng.IntN(c.cfg.workers), nil
+}
+
+// stalledVictim asks for a worker to stop after step, waits for one to do
+// it (described by what), and returns its slot.
+func (c *campaign) stalledVictim(step int32, what string) (int, error) {
+	c.sh.stallReq.Store(step)
+	if err := c.wait(what, func() bool { return c.sh.stalled.Load() != 0 }); err != nil {
+		return 0, err
+	}
+	if c.cfg.neverKillStalled {
+		return 0, c.wait("the test's deadlock", func() bool { return false })
+	}
+	return int(c.sh.stalled.Swap(0)) - 1, nil
+}
+
+// startWorker starts a worker in slot.
+func (c *campaign) startWorker(slot int) error {
+	p, err := c.w.start(slot, c.cfg.seed^uint64(c.starts)<<32)
+	if err != nil {
+		return fmt.Errorf("starting worker %d: %w", slot, err)
+	}
+	c.starts++
+	w := &crashProc{slot: slot, p: p, done: make(chan error, 1)}
+	go func() { w.done <- p.Join() }()
+	c.procs[slot] = w
+	return nil
+}
+
+// replace starts a worker in slot and waits for it to start.
+func (c *campaign) replace(slot int) error {
+	if err := c.startWorker(slot); err != nil {
+		return err
+	}
+	return c.waitStarted()
+}
+
+// waitStarted waits until every worker started has begun its loop. The
+// watchdog sleeps meanwhile: a deadlock needs workers running, and a process
+// can take long to start on a busy machine. Starting has a minute.
+func (c *campaign) waitStarted() error {
+	deadline := time.Now().Add(startTimeout)
+	c.starting = true
+	err := c.wait("the workers to start", func() bool {
+		return c.sh.started.Load() == int64(c.starts) || time.Now().After(deadline)
+	})
+	c.starting = false
+	c.lastAdvance = time.Now()
+	if err == nil && c.sh.started.Load() != int64(c.starts) {
+		err = fmt.Errorf("%d of %d workers did not start within %s", int64(c.starts)-c.sh.started.Load(), c.starts, startTimeout)
+	}
+	return err
+}
+
+const startTimeout = time.Minute
+
+// kill kills the worker in slot, checks that it died of SIGKILL, and reports
+// whether it did: a worker that may return on its own may have done so.
+func (c *campaign) kill(slot int) (bool, error) {
+	w := c.procs[slot]
+	if c.mayReturn && w.poll() {
+		return false, nil
+	}
+	if err := w.p.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return false, fmt.Errorf("killing worker %d (pid %d): %w", slot, w.p.Pid(), err)
+	}
+	if err := c.wait("a killed worker to end", w.poll); err != nil {
+		return false, err
+	}
+	if killedBySIGKILL(w.err) {
+		return true, nil
+	}
+	if c.mayReturn && w.err == nil {
+		return false, nil // it returned before the signal came
+	}
+	return false, fmt.Errorf("worker %d (pid %d) was killed, but Join says %v", slot, w.p.Pid(), w.err)
+}
+
+func killedBySIGKILL(err error) bool {
+	var e *shm.ExitError
+	if !errors.As(err, &e) {
+		return false
+	}
+	ws, ok := e.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
+}
+
+// anyEnded reports whether a worker that may return on its own did.
+func (c *campaign) anyEnded() bool {
+	if !c.mayReturn {
+		return false
+	}
+	for _, w := range c.procs {
+		if w.poll() {
+			return true
+		}
+	}
+	return false
+}
+
+// stopWorkers tells the workers to return, wakes those waiting, and waits
+// for them.
+func (c *campaign) stopWorkers() error {
+	c.stopping = true
+	c.sh.stop.Store(true)
+	if err := c.w.wake(); err != nil {
+		return err
+	}
+	for _, w := range c.procs {
+		if err := c.wait("the workers to return", w.poll); err != nil {
+			return err
+		}
+		if w.err != nil {
+			c.problems = append(c.problems, fmt.Sprintf("worker %d (pid %d): %v", w.slot, w.p.Pid(), w.err))
+		}
+	}
+	return nil
+}
+
+// abort kills the workers still running, to end a failed run.
+func (c *campaign) abort() {
+	c.stopping = true
+	// Kill them all before waiting for any, so that a waiting worker has no
+	// time to take over the lock of one killed before it.
+	for _, w := range c.procs {
+		if w != nil && !w.poll() {
+			w.p.Kill()
+		}
+	}
+	for _, w := range c.procs {
+		if w == nil || w.ended {
+			continue
+		}
+		select {
+		case w.err = <-w.done:
+			w.ended = true
+			c.abortKills++
+		case <-time.After(c.cfg.watchdog):
+			c.problems = append(c.problems, fmt.Sprintf("worker %d (pid %d) did not end when killed", w.slot, w.p.Pid()))
+		}
+	}
+}
+
+var errDeadlock = errors.New("deadlock")
+
+// wait polls cond until it holds. Between polls it checks that no worker has
+// ended unexpectedly, feeds the watchdog and prints progress.
+func (c *campaign) wait(what string, cond func() bool) error {
+	for !cond() {
+		now := time.Now()
+		if !c.stopping && !c.mayReturn {
+			for _, w := range c.procs {
+				if w != nil && w.poll() {
+					if cond() {
+						return nil // the worker waited for, a killed one, ended between the looks
+					}
+					return fmt.Errorf("worker %d (pid %d) ended on its own: %v", w.slot, w.p.Pid(), w.err)
+				}
+			}
+		}
+		if n := c.w.watched(); n != c.lastCount {
+			c.lastCount, c.lastAdvance = n, now
+		} else if !c.starting && now.Sub(c.lastAdvance) >= c.cfg.watchdog {
+			c.deadlock = c.w.deadlockText(what)
+			return errDeadlock
+		}
+		if c.tty {
+			c.progress(false)
+		}
+		time.Sleep(pollEvery)
+	}
+	return nil
+}
+
+// progress prints a progress line: rewritten every 200ms on a terminal, and
+// a new line per tenth of the kills otherwise.
+func (c *campaign) progress(final bool) {
+	now := time.Now()
+	line := fmt.Sprintf("shm stress crash: %d/%d kills, %s, %s",
+		c.kills, c.cfg.kills, c.w.progressText(), now.Sub(c.begin).Round(100*time.Millisecond))
+	if c.tty {
+		if final || now.Sub(c.lastProgress) >= 200*time.Millisecond {
+			fmt.Fprintf(c.out, "\r%s\x1b[K", line)
+			c.lastProgress = now
+		}
+		if final {
+			fmt.Fprintln(c.out)
+		}
+		return
+	}
+	tenth := 10
+	if c.cfg.kills > 0 {
+		tenth = c.kills * 10 / c.cfg.kills
+	}
+	if tenth > c.lastTenth || final && c.kills < c.cfg.kills {
+		c.lastTenth = tenth
+		fmt.Fprintln(c.out, line)
+	}
+}
+
+// isTerminal reports whether w is a terminal (or another character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// A crashCheck is the result of one of a campaign's checks.
+type crashCheck struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
+// crashChecks are a campaign's checks, in the order it made them.
+type crashChecks []crashCheck
+
+func (cs *crashChecks) add(name string, ok bool, format string, args ...any) {
+	*cs = append(*cs, crashCheck{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)})
+}
+
+// check returns the named check's result.
+func (cs crashChecks) check(name string) crashCheck {
+	for _, c := range cs {
+		if c.Name == name {
+			return c
+		}
+	}
+	return crashCheck{}
+}
+
+// ok reports whether every check passed.
+func (cs crashChecks) ok() bool {
+	for _, c := range cs {
+		if !c.OK {
+			return false
+		}
+	}
+	return true
+}
+
+// print prints the checks, then PASS or FAIL.
+func (cs crashChecks) print(w io.Writer) {
+	for _, c := range cs {
+		status := "ok  "
+		if !c.OK {
+			status = "FAIL"
+		}
+		fmt.Fprintf(w, "%s  %s: %s\n", status, c.Name, c.Detail)
+	}
+	if cs.ok() {
+		fmt.Fprintln(w, "PASS")
+	} else {
+		fmt.Fprintln(w, "FAIL")
 	}
 }

@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -58,11 +56,8 @@ const (
 	modeSemaphore = "semaphore"
 )
 
-// syncModes are the modes -mode accepts besides mutex. The semaphore
-// campaign is written but not offered: its parent can wait forever in the
-// audit that pauses the workers (the pause has no time limit), which hung a
-// 1,000-kill run and a -race test; it stays out until that is fixed.
-var syncModes = []string{modeEvent, modeCond, modeBarrier}
+// syncModes are the modes -mode accepts besides mutex.
+var syncModes = []string{modeEvent, modeCond, modeBarrier, modeSemaphore}
 
 // maxSyncWorkers bounds -workers in the sync modes: the shared state has a
 // slot per worker.
@@ -77,13 +72,9 @@ type syncCrashState struct {
 	round atomic.Int64 // event, cond: whose turn it is
 	notes atomic.Int64 // cond: Broadcasts made, counted under mu before each
 
+	campaignShared
 	progress atomic.Int64 // waits or turns completed: the watchdog's counter
-	started  atomic.Int64
-	stop     atomic.Bool
 	pause    atomic.Bool  // semaphore: the parent asks the workers to park
-	parked   atomic.Int64 // semaphore: workers parked
-	stallReq atomic.Int32 // event, cond: a step to stop a notifier after
-	stalled  atomic.Int32 // slot+1 of the worker that did
 
 	timeouts  atomic.Int64 // waits that ran out
 	spurious  atomic.Int64 // waits that returned nil with nothing to wake them
@@ -103,6 +94,7 @@ const (
 	semAcquiring // in Acquire: it may or may not have a permit
 	semHolding   // it holds a permit
 	semReleasing // in Release: it may or may not still have one
+	semParked    // parked for an audit: it has none
 )
 
 // syncWorkerConfig is what a sync worker is told; its fields are exported
@@ -130,17 +122,6 @@ func init() {
 
 func (s *syncCrashState) timeout(cfg syncWorkerConfig) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), cfg.Timeout)
-}
-
-// stallAfter stops the worker for good if the parent asked for a worker to
-// stop after step, so that the parent can kill it there.
-func (s *syncCrashState) stallAfter(step int32, slot int) {
-	if s.stallReq.Load() == step && s.stallReq.CompareAndSwap(step, 0) {
-		s.stalled.Store(int32(slot + 1))
-		for {
-			time.Sleep(time.Hour) // until the parent kills this process
-		}
-	}
 }
 
 // The steps of a notifier's turn after which the parent may ask it to stop.
@@ -312,11 +293,11 @@ func semWorker(st *shm.RawValue[syncCrashState], cfg syncWorkerConfig) error {
 	s.started.Add(1)
 	for !s.stop.Load() {
 		if s.pause.Load() {
-			s.parked.Add(1)
+			flag.Store(semParked)
 			for s.pause.Load() && !s.stop.Load() {
 				time.Sleep(100 * time.Microsecond)
 			}
-			s.parked.Add(-1)
+			flag.Store(semIdle)
 			continue
 		}
 		flag.Store(semAcquiring)
@@ -374,18 +355,11 @@ type syncResult struct {
 	Audits        int           `json:"audits"`        // semaphore: counts of the free permits
 	PermitsLost   int           `json:"permits_lost"`  // semaphore: found missing by the audits
 	PermitsExtra  int           `json:"permits_extra"` // semaphore: found beyond -permits by the audits
-	Checks        []crashCheck  `json:"checks"`
+	Checks        crashChecks   `json:"checks"`
 	OK            bool          `json:"ok"`
 }
 
-func (r *syncResult) check(name string) crashCheck {
-	for _, c := range r.Checks {
-		if c.Name == name {
-			return c
-		}
-	}
-	return crashCheck{}
-}
+func (r *syncResult) passed() bool { return r.OK }
 
 // The names of the sync checks.
 const (
@@ -415,113 +389,61 @@ func (r *syncResult) print(w io.Writer) {
 		line("permits freed for the dead", r.PermitsFreed)
 		fmt.Fprintf(w, "%-30s %8d (%d lost)\n", "audits of the free permits", r.Audits, r.PermitsLost)
 	}
-	for _, c := range r.Checks {
-		status := "ok  "
-		if !c.OK {
-			status = "FAIL"
-		}
-		fmt.Fprintf(w, "%s  %s: %s\n", status, c.Name, c.Detail)
-	}
-	if r.OK {
-		fmt.Fprintln(w, "PASS")
-	} else {
-		fmt.Fprintln(w, "FAIL")
-	}
+	r.Checks.print(w)
 }
 
-// syncCrash runs a sync campaign, prints its results and returns the exit
-// status.
-func syncCrash(cfg crashConfig, stdout, stderr io.Writer) int {
-	res, err := runSyncCrash(cfg, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "shm stress crash: %v\n", err)
-		return 1
-	}
-	if cfg.json {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
-			fmt.Fprintf(stderr, "shm stress crash: %v\n", err)
-			return 1
-		}
-	} else {
-		res.print(stdout)
-	}
-	if !res.OK {
-		return 1
-	}
-	return 0
-}
-
-// A syncRun is a sync campaign in progress, in the parent.
+// A syncRun is a sync campaign's part of the parent.
 type syncRun struct {
-	cfg    crashConfig
-	st     *shm.RawValue[syncCrashState]
-	s      *syncCrashState
-	cond   *shm.Cond
-	bar    *shm.Barrier
-	rng    *rand.Rand
-	procs  []*crashProc
-	starts int
-	res    syncResult
+	*campaign
+	st   *shm.RawValue[syncCrashState]
+	s    *syncCrashState
+	cond *shm.Cond
+	bar  *shm.Barrier
 
-	stopping     bool
-	starting     bool
-	deadlock     string
-	problems     []string
 	epochKills   int // barrier: kills since the Barrier was made
-	lastProgress int64
-	lastAdvance  time.Time
-	begin        time.Time
-	lastTenth    int
-	out          io.Writer
+	barriers     int // barrier: Barriers made
+	indexSpread  int64
+	permitsFreed int // semaphore
+	audits       int // semaphore
+	permitsLost  int // semaphore
+	permitsExtra int // semaphore
 }
 
-func runSyncCrash(cfg crashConfig, progress io.Writer) (*syncResult, error) {
+func newSyncRun(c *campaign) (*syncRun, error) {
 	st, err := shm.NewRawValue(syncCrashState{})
 	if err != nil {
 		return nil, err
 	}
-	c := &syncRun{
-		cfg: cfg, st: st, s: st.Ptr(),
-		rng:   rand.New(rand.NewPCG(cfg.seed, 0)),
-		procs: make([]*crashProc, cfg.workers),
-		out:   progress,
-	}
-	switch cfg.mode {
+	r := &syncRun{campaign: c, st: st, s: st.Ptr()}
+	switch c.cfg.mode {
 	case modeCond:
-		if c.cond, err = shm.NewCond(&c.s.mu); err != nil {
+		if r.cond, err = shm.NewCond(&r.s.mu); err != nil {
 			return nil, err
 		}
 	case modeBarrier:
-		if err := c.newBarrier(); err != nil {
+		c.mayReturn = true // the parties return when their Barrier breaks
+		if err := r.newBarrier(); err != nil {
 			return nil, err
 		}
 	case modeSemaphore:
-		for range cfg.permits {
-			c.s.sem.Release()
+		for range c.cfg.permits {
+			r.s.sem.Release()
 		}
-		c.res.Permits = cfg.permits
 	}
-	c.res.Mode, c.res.Seed, c.res.Workers = cfg.mode, cfg.seed, cfg.workers
-	c.begin = time.Now()
-	c.lastAdvance = c.begin
-	fmt.Fprintf(c.out, "shm stress crash: mode %s, seed %d, %s, %s\n", cfg.mode, cfg.seed, plural(cfg.workers, "worker"), plural(cfg.kills, "kill"))
-	if err := c.campaign(); err != nil {
-		if !errors.Is(err, errDeadlock) {
-			c.problems = append(c.problems, err.Error())
-		}
-		c.abort()
-	} else if err := c.stopWorkers(); err != nil {
-		if !errors.Is(err, errDeadlock) {
-			c.problems = append(c.problems, err.Error())
-		}
-		c.abort()
-	}
-	c.progress(true)
-	c.finish()
-	c.res.Elapsed = time.Since(c.begin)
-	return &c.res, nil
+	return r, nil
+}
+
+func (c *syncRun) shared() *campaignShared { return &c.s.campaignShared }
+
+// watched is the count of waits or turns completed.
+func (c *syncRun) watched() int64 { return c.s.progress.Load() }
+
+func (c *syncRun) progressText() string {
+	return fmt.Sprintf("%d operations, %d timeouts", c.s.progress.Load(), c.s.timeouts.Load())
+}
+
+func (c *syncRun) deadlockText(what string) string {
+	return fmt.Sprintf("no progress for %s while the parent waited for %s", c.cfg.watchdog, what)
 }
 
 func (c *syncRun) newBarrier() error {
@@ -530,7 +452,7 @@ func (c *syncRun) newBarrier() error {
 		return err
 	}
 	c.bar = b
-	c.res.Barriers++
+	c.barriers++
 	c.epochKills = 0
 	for i := range c.cfg.workers {
 		c.s.idxCount[i].Store(0)
@@ -538,104 +460,39 @@ func (c *syncRun) newBarrier() error {
 	return nil
 }
 
-func (c *syncRun) campaign() error {
-	for slot := range c.procs {
-		if err := c.startWorker(slot); err != nil {
-			return err
-		}
-	}
-	if err := c.waitStarted(); err != nil {
-		return err
-	}
-	for k := 0; c.res.Kills < c.cfg.kills; k++ {
-		if c.anyEnded() {
-			if err := c.newEpoch(); err != nil {
-				return err
-			}
-		}
-		slot, err := c.pickVictim(k%2 == 0)
-		if err != nil {
-			return err
-		}
-		if killed, err := c.kill(slot); err != nil {
-			return err
-		} else if !killed {
-			continue // a barrier party that had returned: its Barrier broke
-		}
-		c.res.Kills++
-		c.epochKills++
-		if err := c.afterKill(slot); err != nil {
-			return err
-		}
-		c.progress(false)
+// beforeKill starts a new Barrier when the last one broke.
+func (c *syncRun) beforeKill() error {
+	if c.anyEnded() {
+		return c.newEpoch()
 	}
 	return nil
 }
 
-// pickVictim chooses whom to kill, waiting for the moment: in the window
-// where a death matters most if window, else at random.
-func (c *syncRun) pickVictim(window bool) (int, error) {
+// windowVictim waits for a notifier stopped in the middle of its turn, a
+// party in Wait, or a worker holding a permit.
+func (c *syncRun) windowVictim() (int, error) {
 	s := c.s
-	if window {
-		switch c.cfg.mode {
-		case modeEvent, modeCond:
-			// A notifier stopped in the middle of its turn.
-			step := int32(c.res.KillsInWindow%notifySteps + 1)
-			s.stallReq.Store(step)
-			if err := c.wait("a notifier to stop mid-turn", func() bool { return s.stalled.Load() != 0 }); err != nil {
-				return 0, err
-			}
-			if c.cfg.neverKillStalled {
-				return 0, c.wait("the test's deadlock", func() bool { return false })
-			}
-			c.res.KillsInWindow++
-			return int(s.stalled.Swap(0)) - 1, nil
-		case modeBarrier, modeSemaphore:
-			// A party in Wait, or a worker holding a permit.
-			want := int32(1)
-			if c.cfg.mode == modeSemaphore {
-				want = semHolding
-			}
-			start := c.rng.IntN(c.cfg.workers)
-			slot := -1
-			err := c.wait("a worker in the window", func() bool {
-				for i := range c.cfg.workers {
-					j := (start + i) % c.cfg.workers
-					if s.flags[j].Load() == want && !c.procs[j].poll() {
-						slot = j
-						return true
-					}
-				}
-				return c.anyEnded()
-			})
-			if err != nil {
-				return 0, err
-			}
-			if slot >= 0 {
-				c.res.KillsInWindow++
-				return slot, nil
+	switch c.cfg.mode {
+	case modeEvent, modeCond:
+		return c.stalledVictim(int32(c.windowKills%notifySteps+1), "a notifier to stop mid-turn")
+	}
+	want := int32(1)
+	if c.cfg.mode == modeSemaphore {
+		want = semHolding
+	}
+	start := c.rng.IntN(c.cfg.workers)
+	slot := -1
+	err := c.wait("a worker in the window", func() bool {
+		for i := range c.cfg.workers {
+			j := (start + i) % c.cfg.workers
+			if s.flags[j].Load() == want && !c.procs[j].poll() {
+				slot = j
+				return true
 			}
 		}
-	}
-	deadline := time.Now().Add(time.Duration(c.rng.Int64N(int64(5 * time.Millisecond))))
-	if err := c.wait("the moment to kill", func() bool { return !time.Now().Before(deadline) }); err != nil {
-		return 0, err
-	}
-	c.res.KillsRandom++
-	return c.rng.IntN(c.cfg.workers), nil
-}
-
-// anyEnded reports whether a barrier worker returned: its Barrier broke.
-func (c *syncRun) anyEnded() bool {
-	if c.cfg.mode != modeBarrier {
-		return false
-	}
-	for _, w := range c.procs {
-		if w.poll() {
-			return true
-		}
-	}
-	return false
+		return c.anyEnded()
+	})
+	return slot, err
 }
 
 // afterKill accounts for the worker killed in slot and replaces it.
@@ -646,24 +503,19 @@ func (c *syncRun) afterKill(slot int) error {
 		switch s.flags[slot].Swap(semIdle) {
 		case semHolding:
 			s.sem.Release()
-			c.res.PermitsFreed++
+			c.permitsFreed++
 			if c.cfg.overRelease {
 				s.sem.Release()
 			}
 		case semAcquiring, semReleasing:
-			if err := c.startWorker(slot); err != nil {
-				return err
-			}
-			if err := c.waitStarted(); err != nil {
+			if err := c.replace(slot); err != nil {
 				return err
 			}
 			return c.audit()
 		}
 	case modeBarrier:
-		if err := c.startWorker(slot); err != nil {
-			return err
-		}
-		if err := c.waitStarted(); err != nil {
+		c.epochKills++
+		if err := c.replace(slot); err != nil {
 			return err
 		}
 		// Either the parties go on (a round passes) or the Barrier broke and
@@ -677,10 +529,7 @@ func (c *syncRun) afterKill(slot int) error {
 		}
 		return nil
 	}
-	if err := c.startWorker(slot); err != nil {
-		return err
-	}
-	if err := c.waitStarted(); err != nil {
+	if err := c.replace(slot); err != nil {
 		return err
 	}
 	if c.cfg.mode == modeEvent || c.cfg.mode == modeCond {
@@ -726,32 +575,43 @@ func (c *syncRun) noteSpread() {
 		v := c.s.idxCount[i].Load()
 		lo, hi = min(lo, v), max(hi, v)
 	}
-	if excess := hi - lo - int64(c.epochKills); excess > c.res.IndexSpread {
-		c.res.IndexSpread = excess
+	if excess := hi - lo - int64(c.epochKills); excess > c.indexSpread {
+		c.indexSpread = excess
 	}
 }
 
 // audit parks the workers, counts the free permits, makes them up to
-// -permits again, and lets the workers go on.
+// -permits again, and lets the workers go on. The workers get a watchdog's
+// time to park: each finishes what it is doing first, which takes no longer
+// than an operation, and a worker that cannot is stuck.
 func (c *syncRun) audit() error {
 	s := c.s
 	s.pause.Store(true)
 	defer s.pause.Store(false)
-	c.starting = true // parked workers make no progress
-	err := c.wait("the workers to park", func() bool { return s.parked.Load() == int64(c.cfg.workers) })
-	c.starting = false
 	c.lastAdvance = time.Now()
-	if err != nil {
+	if err := c.wait("the workers to park", c.allParked); err != nil {
 		return err
 	}
 	free := c.countFree()
-	c.res.Audits++
-	c.res.PermitsLost += max(c.cfg.permits-free, 0)
-	c.res.PermitsExtra += max(free-c.cfg.permits, 0)
+	c.audits++
+	c.permitsLost += max(c.cfg.permits-free, 0)
+	c.permitsExtra += max(free-c.cfg.permits, 0)
 	for range c.cfg.permits {
 		s.sem.Release()
 	}
 	return nil
+}
+
+// allParked reports whether every worker is parked. Each slot's flag is
+// its live worker's: the parent clears the flag of a worker it kills, so a
+// worker killed while parked does not count for its replacement.
+func (c *syncRun) allParked() bool {
+	for i := range c.cfg.workers {
+		if c.s.flags[i].Load() != semParked {
+			return false
+		}
+	}
+	return true
 }
 
 // countFree takes every free permit and returns how many it took.
@@ -763,77 +623,28 @@ func (c *syncRun) countFree() int {
 	return n
 }
 
-func (c *syncRun) startWorker(slot int) error {
+func (c *syncRun) start(slot int, seed uint64) (*shm.Process, error) {
 	wc := syncWorkerConfig{
 		Slot: slot, Workers: c.cfg.workers, Permits: c.cfg.permits,
-		Seed: c.cfg.seed ^ uint64(c.starts)<<32, Work: c.cfg.work, Timeout: c.cfg.watchdog,
+		Seed: seed, Work: c.cfg.work, Timeout: c.cfg.watchdog,
 		SkipRepair: c.cfg.skipRepair, BadIndex: c.cfg.badIndex,
 		SilentBroadcast: c.cfg.silentBroadcast,
 	}
-	var p *shm.Process
-	var err error
 	switch c.cfg.mode {
 	case modeEvent:
-		p, err = shm.Start(eventWorker, c.st, wc)
+		return shm.Start(eventWorker, c.st, wc)
 	case modeCond:
-		p, err = shm.Start(condWorker, c.st, c.cond, wc)
+		return shm.Start(condWorker, c.st, c.cond, wc)
 	case modeBarrier:
-		p, err = shm.Start(barrierWorker, c.st, c.bar, wc)
-	case modeSemaphore:
-		p, err = shm.Start(semWorker, c.st, wc)
+		return shm.Start(barrierWorker, c.st, c.bar, wc)
+	default:
+		return shm.Start(semWorker, c.st, wc)
 	}
-	if err != nil {
-		return fmt.Errorf("starting worker %d: %w", slot, err)
-	}
-	c.starts++
-	w := &crashProc{slot: slot, p: p, done: make(chan error, 1)}
-	go func() { w.done <- p.Join() }()
-	c.procs[slot] = w
-	return nil
 }
 
-func (c *syncRun) waitStarted() error {
-	deadline := time.Now().Add(startTimeout)
-	c.starting = true
-	err := c.wait("the workers to start", func() bool {
-		return c.s.started.Load() == int64(c.starts) || time.Now().After(deadline)
-	})
-	c.starting = false
-	c.lastAdvance = time.Now()
-	if err == nil && c.s.started.Load() != int64(c.starts) {
-		err = fmt.Errorf("%d of %d workers did not start within %s", int64(c.starts)-c.s.started.Load(), c.starts, startTimeout)
-	}
-	return err
-}
-
-// kill kills the worker in slot and reports whether it did: a barrier party
-// may have returned already.
-func (c *syncRun) kill(slot int) (bool, error) {
-	w := c.procs[slot]
-	if c.cfg.mode == modeBarrier && w.poll() {
-		return false, nil
-	}
-	if err := w.p.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return false, fmt.Errorf("killing worker %d (pid %d): %w", slot, w.p.Pid(), err)
-	}
-	if err := c.wait("a killed worker to end", w.poll); err != nil {
-		return false, err
-	}
-	if killedBySIGKILL(w.err) {
-		return true, nil
-	}
-	if c.cfg.mode == modeBarrier && w.err == nil {
-		return false, nil // it returned before the signal came
-	}
-	return false, fmt.Errorf("worker %d (pid %d) was killed, but Join says %v", slot, w.p.Pid(), w.err)
-}
-
-// stopWorkers tells the workers to return, wakes those waiting, and waits
-// for them.
-func (c *syncRun) stopWorkers() error {
-	c.stopping = true
+// wake wakes the workers waiting on the primitive, once told to return.
+func (c *syncRun) wake() error {
 	s := c.s
-	s.stop.Store(true)
 	switch c.cfg.mode {
 	case modeEvent:
 		for i := range c.cfg.workers {
@@ -843,96 +654,34 @@ func (c *syncRun) stopWorkers() error {
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.watchdog)
 		err := s.mu.LockContext(ctx)
 		cancel()
-		if err == nil || errors.Is(err, shm.ErrOwnerDead) {
-			s.notes.Add(1)
-			c.cond.Broadcast()
-			s.mu.Unlock()
-		} else {
+		if err != nil && !errors.Is(err, shm.ErrOwnerDead) {
 			c.deadlock = fmt.Sprintf("the parent could not lock the Cond's Mutex within %s to stop the workers: %v", c.cfg.watchdog, err)
 			return errDeadlock
 		}
+		s.notes.Add(1)
+		c.cond.Broadcast()
+		s.mu.Unlock()
 	case modeBarrier:
 		c.bar.Abort()
 	}
-	for _, w := range c.procs {
-		if err := c.wait("the workers to return", w.poll); err != nil {
-			return err
-		}
-		if w.err != nil {
-			c.problems = append(c.problems, fmt.Sprintf("worker %d (pid %d): %v", w.slot, w.p.Pid(), w.err))
-		}
-	}
 	return nil
-}
-
-func (c *syncRun) abort() {
-	c.stopping = true
-	for _, w := range c.procs {
-		if w != nil && !w.poll() {
-			w.p.Kill()
-		}
-	}
-	for _, w := range c.procs {
-		if w == nil || w.ended {
-			continue
-		}
-		select {
-		case w.err = <-w.done:
-			w.ended = true
-			c.res.KillsAtAbort++
-		case <-time.After(c.cfg.watchdog):
-			c.problems = append(c.problems, fmt.Sprintf("worker %d (pid %d) did not end when killed", w.slot, w.p.Pid()))
-		}
-	}
-}
-
-// wait polls cond until it holds, checking that no worker ended unexpectedly
-// and feeding the watchdog.
-func (c *syncRun) wait(what string, cond func() bool) error {
-	for !cond() {
-		now := time.Now()
-		if !c.stopping && c.cfg.mode != modeBarrier {
-			for _, w := range c.procs {
-				if w != nil && w.poll() {
-					if cond() {
-						return nil // the worker waited for, a killed one, ended between the looks
-					}
-					return fmt.Errorf("worker %d (pid %d) ended on its own: %v", w.slot, w.p.Pid(), w.err)
-				}
-			}
-		}
-		if n := c.s.progress.Load(); n != c.lastProgress {
-			c.lastProgress, c.lastAdvance = n, now
-		} else if !c.starting && now.Sub(c.lastAdvance) >= c.cfg.watchdog {
-			c.deadlock = fmt.Sprintf("no progress for %s while the parent waited for %s", c.cfg.watchdog, what)
-			return errDeadlock
-		}
-		time.Sleep(pollEvery)
-	}
-	return nil
-}
-
-func (c *syncRun) progress(final bool) {
-	tenth := 10
-	if c.cfg.kills > 0 {
-		tenth = c.res.Kills * 10 / c.cfg.kills
-	}
-	if tenth > c.lastTenth || final && c.res.Kills < c.cfg.kills {
-		c.lastTenth = tenth
-		fmt.Fprintf(c.out, "shm stress crash: %d/%d kills, %d operations, %d timeouts, %s\n",
-			c.res.Kills, c.cfg.kills, c.s.progress.Load(), c.s.timeouts.Load(), time.Since(c.begin).Round(100*time.Millisecond))
-	}
 }
 
 // finish makes the checks.
-func (c *syncRun) finish() {
-	s, r := c.s, &c.res
+func (c *syncRun) finish() report {
+	s := c.s
+	r := &syncResult{
+		Mode: c.cfg.mode, Seed: c.cfg.seed, Workers: c.cfg.workers,
+		Kills: c.kills, KillsInWindow: c.windowKills, KillsRandom: c.randomKills, KillsAtAbort: c.abortKills,
+		Barriers: c.barriers, PermitsFreed: c.permitsFreed, Audits: c.audits, PermitsLost: c.permitsLost, PermitsExtra: c.permitsExtra,
+	}
+	if c.cfg.mode == modeSemaphore {
+		r.Permits = c.cfg.permits
+	}
 	r.Operations, r.Timeouts, r.Spurious = s.progress.Load(), s.timeouts.Load(), s.spurious.Load()
 	r.OwnerDead, r.Broken, r.LostWakeUps = s.ownerDead.Load(), s.broken.Load(), s.lostWake.Load()
 	r.MaxHolders, r.OverLimit = s.maxHeld.Load(), s.overLimit.Load()
-	add := func(name string, ok bool, format string, args ...any) {
-		r.Checks = append(r.Checks, crashCheck{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)})
-	}
+	add := r.Checks.add
 	switch {
 	case c.deadlock != "":
 		add(checkNoHang, false, "%s; %d waits timed out", c.deadlock, r.Timeouts)
@@ -968,6 +717,7 @@ func (c *syncRun) finish() {
 		if c.deadlock == "" && len(c.problems) == 0 {
 			c.noteSpread()
 		}
+		r.IndexSpread = c.indexSpread
 		if r.IndexSpread > 0 {
 			add(checkPrimitive, false, "the indices Wait returned in one Barrier's life were uneven by %d more than its kills explain", r.IndexSpread)
 		} else {
@@ -997,8 +747,7 @@ func (c *syncRun) finish() {
 	} else {
 		add(checkWorkers, false, "%s", strings.Join(c.problems, "; "))
 	}
-	r.OK = true
-	for _, ch := range r.Checks {
-		r.OK = r.OK && ch.OK
-	}
+	r.OK = r.Checks.ok()
+	r.Elapsed = time.Since(c.begin)
+	return r
 }

@@ -8,10 +8,11 @@ import (
 	"time"
 )
 
-// parseCrash decodes the JSON that "shm stress crash -json" prints.
-func parseCrash(tb testing.TB, out string) *crashResult {
+// parseCrash decodes the JSON that "shm stress crash -json" prints, into a
+// crashResult or a syncResult.
+func parseCrash[R any](tb testing.TB, out string) *R {
 	tb.Helper()
-	var r crashResult
+	var r R
 	dec := json.NewDecoder(strings.NewReader(out))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
@@ -23,26 +24,32 @@ func parseCrash(tb testing.TB, out string) *crashResult {
 	return &r
 }
 
-// crashJSON runs a campaign with cfg, as the command does with -json, and
-// returns its exit status and results.
-func crashJSON(tb testing.TB, cfg crashConfig) (int, *crashResult, string) {
+// crashJSON runs the campaign cfg.mode names, as the command does with
+// -json, and returns its exit status, results and standard error.
+func crashJSON[R any](tb testing.TB, cfg crashConfig) (int, *R, string) {
 	tb.Helper()
 	cfg.json = true
+	if cfg.mode == "" {
+		cfg.mode = modeMutex
+	}
 	if cfg.watchdog == 0 {
 		cfg.watchdog = 10 * time.Second
 	}
 	if cfg.work == 0 {
 		cfg.work = 10000
 	}
+	if cfg.permits == 0 {
+		cfg.permits = 2
+	}
 	var o, e bytes.Buffer
 	code := crash(cfg, &o, &e)
-	return code, parseCrash(tb, o.String()), e.String()
+	return code, parseCrash[R](tb, o.String()), e.String()
 }
 
-// failedChecks returns the names of the checks that failed.
-func failedChecks(r *crashResult) []string {
+// failed returns the names of the checks that failed.
+func (cs crashChecks) failed() []string {
 	var names []string
-	for _, c := range r.Checks {
+	for _, c := range cs {
 		if !c.OK {
 			names = append(names, c.Name)
 		}
@@ -52,9 +59,9 @@ func failedChecks(r *crashResult) []string {
 
 func TestStressCrash(t *testing.T) {
 	code, out, errOut := runCmd("stress", "crash", "-workers", "3", "-kills", "20", "-json")
-	r := parseCrash(t, out)
+	r := parseCrash[crashResult](t, out)
 	if code != 0 || !r.OK {
-		t.Fatalf("status %d, failed checks %q; want 0 and none\n%s\nstderr:\n%s", code, failedChecks(r), out, errOut)
+		t.Fatalf("status %d, failed checks %q; want 0 and none\n%s\nstderr:\n%s", code, r.Checks.failed(), out, errOut)
 	}
 	if len(r.Checks) != 5 {
 		t.Errorf("%d checks, want 5:\n%s", len(r.Checks), out)
@@ -104,19 +111,19 @@ func TestStressCrashText(t *testing.T) {
 // TestStressCrashBrokenRepair makes the recoverers skip the repair: the
 // campaign must see that the invariant and the counts are broken.
 func TestStressCrashBrokenRepair(t *testing.T) {
-	code, r, errOut := crashJSON(t, crashConfig{workers: 2, kills: 4, seed: 1, skipRepair: true})
+	code, r, errOut := crashJSON[crashResult](t, crashConfig{workers: 2, kills: 4, seed: 1, skipRepair: true})
 	if code != 1 || r.OK {
 		t.Fatalf("status %d, ok %v; want 1, false\nstderr:\n%s", code, r.OK, errOut)
 	}
-	got := strings.Join(failedChecks(r), ", ")
+	got := strings.Join(r.Checks.failed(), ", ")
 	if want := checkInvariant + ", " + checkCounted; got != want {
 		t.Errorf("failed checks %q, want %q", got, want)
 	}
 	if r.A+r.B < 1 {
 		t.Errorf("A+B = %d after 2 kills mid-update without repair, want at least 1", r.A+r.B)
 	}
-	if !strings.Contains(r.check(checkInvariant).Detail, "locks found A+B != 0") {
-		t.Errorf("invariant check: %q", r.check(checkInvariant).Detail)
+	if !strings.Contains(r.Checks.check(checkInvariant).Detail, "locks found A+B != 0") {
+		t.Errorf("invariant check: %q", r.Checks.check(checkInvariant).Detail)
 	}
 }
 
@@ -124,27 +131,27 @@ func TestStressCrashBrokenRepair(t *testing.T) {
 // as they would if the lock lost it: the campaign must see the updates left
 // in flight.
 func TestStressCrashLostOwnerDeath(t *testing.T) {
-	code, r, errOut := crashJSON(t, crashConfig{workers: 2, kills: 4, seed: 1, ignoreOwnerDead: true})
+	code, r, errOut := crashJSON[crashResult](t, crashConfig{workers: 2, kills: 4, seed: 1, ignoreOwnerDead: true})
 	if code != 1 || r.OK {
 		t.Fatalf("status %d, ok %v; want 1, false\nstderr:\n%s", code, r.OK, errOut)
 	}
-	if got := strings.Join(failedChecks(r), ", "); got != checkReported {
+	if got := strings.Join(r.Checks.failed(), ", "); got != checkReported {
 		t.Errorf("failed checks %q, want %q", got, checkReported)
 	}
-	contains(t, r.check(checkReported).Detail, "locks found an update in flight without ErrOwnerDead")
+	contains(t, r.Checks.check(checkReported).Detail, "locks found an update in flight without ErrOwnerDead")
 }
 
 // TestStressCrashDeadlock leaves the worker stopped mid-update alive, holding
 // the lock: the watchdog must report a deadlock, and the campaign end it.
 func TestStressCrashDeadlock(t *testing.T) {
-	code, r, errOut := crashJSON(t, crashConfig{workers: 2, kills: 2, seed: 1, neverKillStalled: true, watchdog: time.Second})
+	code, r, errOut := crashJSON[crashResult](t, crashConfig{workers: 2, kills: 2, seed: 1, neverKillStalled: true, watchdog: time.Second})
 	if code != 1 || r.OK {
 		t.Fatalf("status %d, ok %v; want 1, false\nstderr:\n%s", code, r.OK, errOut)
 	}
-	if got := strings.Join(failedChecks(r), ", "); got != checkDeadlock {
+	if got := strings.Join(r.Checks.failed(), ", "); got != checkDeadlock {
 		t.Errorf("failed checks %q, want %q", got, checkDeadlock)
 	}
-	contains(t, r.check(checkDeadlock).Detail, "no update completed for 1s", "in the middle of an update")
+	contains(t, r.Checks.check(checkDeadlock).Detail, "no update completed for 1s", "in the middle of an update")
 	// Both workers were killed to end the run; the one that stopped
 	// mid-update held the lock, so the parent got ErrOwnerDead and repaired.
 	// The other worker, waiting for the lock, may have taken it over in the
