@@ -629,6 +629,18 @@ func (t *task) result(w *worker, r replyMsg) (any, error) {
 // abandoned and fails with ctx's error; a running task's worker is killed
 // and replaced.
 func (p *Pool) Submit(ctx context.Context, fn any, args ...any) (*Future, error) {
+	tk, err := p.newCall(ctx, fn, args)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.enqueue(tk); err != nil {
+		return nil, err
+	}
+	return tk.fut, nil
+}
+
+// newCall checks and encodes fn(args...) for Submit, and returns its task.
+func (p *Pool) newCall(ctx context.Context, fn any, args []any) (*task, error) {
 	t, err := lookup(fn)
 	if err != nil {
 		return nil, err
@@ -637,7 +649,7 @@ func (p *Pool) Submit(ctx context.Context, fn any, args ...any) (*Future, error)
 	if err != nil {
 		return nil, err
 	}
-	tk := p.newTask(ctx, t, taskMsg{Func: t.key, Args: msgArgs}, func(data []byte) (any, error) {
+	return p.newTask(ctx, t, taskMsg{Func: t.key, Args: msgArgs}, func(data []byte) (any, error) {
 		if t.res == nil {
 			return nil, nil
 		}
@@ -646,11 +658,7 @@ func (p *Pool) Submit(ctx context.Context, fn any, args ...any) (*Future, error)
 			return nil, fmt.Errorf("shm: %s: decoding its result: %w", t, err)
 		}
 		return v.Elem().Interface(), nil
-	})
-	if err := p.enqueue(tk); err != nil {
-		return nil, err
-	}
-	return tk.fut, nil
+	}), nil
 }
 
 func (p *Pool) newTask(ctx context.Context, t *target, msg taskMsg, decode func([]byte) (any, error)) *task {
