@@ -601,7 +601,7 @@ func (p *Pool) runTask(i int, w *worker, t *task) *worker {
 
 // deathError says how w, which ran t, ended.
 func (p *Pool) deathError(t *task, w *worker) error {
-	st := w.proc.state.Load()
+	st := w.proc.exited()
 	if st == nil {
 		return fmt.Errorf("shm: %s: its pool worker (pid %d) ended: %w", t.t, w.proc.Pid(), w.proc.err)
 	}
