@@ -653,11 +653,11 @@ func (p *Pool) newCall(ctx context.Context, fn any, args []any) (*task, error) {
 		if t.res == nil {
 			return nil, nil
 		}
-		v := reflect.New(t.res)
-		if err := gob.NewDecoder(bytes.NewReader(data)).DecodeValue(v); err != nil {
+		v, err := decodeValue(t.res, data)
+		if err != nil {
 			return nil, fmt.Errorf("shm: %s: decoding its result: %w", t, err)
 		}
-		return v.Elem().Interface(), nil
+		return v.Interface(), nil
 	}), nil
 }
 
@@ -715,11 +715,11 @@ func Map[In, Out any](ctx context.Context, p *Pool, fn func(In) Out, items []In,
 	var futs []*Future
 	for lo := 0; lo < len(items); lo += chunk {
 		part := items[lo:min(lo+chunk, len(items))]
-		var buf bytes.Buffer
-		if err := gob.NewEncoder(&buf).Encode(part); err != nil {
+		data, err := encodeValue(reflect.ValueOf(part))
+		if err != nil {
 			return nil, fmt.Errorf("shm: Map(%s): items %d to %d: %w", t, lo, lo+len(part)-1, err)
 		}
-		tk := p.newTask(ctx, t, taskMsg{Func: t.key, Args: []argMsg{{Data: buf.Bytes()}}, Chunk: true}, func(data []byte) (any, error) {
+		tk := p.newTask(ctx, t, taskMsg{Func: t.key, Args: []argMsg{{Data: data}}, Chunk: true}, func(data []byte) (any, error) {
 			var out []Out
 			if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&out); err != nil {
 				return nil, fmt.Errorf("shm: Map(%s): decoding results: %w", t, err)
@@ -881,11 +881,11 @@ func runTask(m *taskMsg, targets map[string]*target) replyMsg {
 	}
 	ft := t.fn.Type()
 	if m.Chunk {
-		items := reflect.New(reflect.SliceOf(ft.In(0)))
-		if err := gob.NewDecoder(bytes.NewReader(m.Args[0].Data)).DecodeValue(items); err != nil {
+		items, err := decodeValue(reflect.SliceOf(ft.In(0)), m.Args[0].Data)
+		if err != nil {
 			return replyMsg{Unknown: true, Err: fmt.Sprintf("decoding the items: %v", err)}
 		}
-		return callChunk(t, items.Elem())
+		return callChunk(t, items)
 	}
 	if len(m.Args) != ft.NumIn() {
 		return replyMsg{Unknown: true, Err: fmt.Sprintf("%s takes %d arguments, got %d", t, ft.NumIn(), len(m.Args))}
@@ -928,11 +928,11 @@ func callChunk(t *target, items reflect.Value) (r replyMsg) {
 		arg[0] = items.Index(i)
 		out.Index(i).Set(t.fn.Call(arg)[0])
 	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).EncodeValue(out); err != nil {
+	data, err := encodeValue(out)
+	if err != nil {
 		return replyMsg{Failed: true, Err: fmt.Sprintf("encoding the results: %v", err)}
 	}
-	return replyMsg{Data: buf.Bytes()}
+	return replyMsg{Data: data}
 }
 
 // recoverTask turns a task's panic into its reply, with the panic's value
