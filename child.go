@@ -66,26 +66,45 @@ func setUpChild(ctl *os.File) (*startMsg, *target, []reflect.Value, error) {
 	}
 	theHeap.adopt(segs)
 
+	t, err := registered(msg.Func)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	args, err := decodeArgs(t, msg.Args)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", t, err)
+	}
+	return msg, t, args, nil
+}
+
+// registered returns the target whose registry key a parent sent: to a child
+// in its start message, to a pool worker in a task.
+func registered(key string) (*target, error) {
 	registryMu.RLock()
-	t := registry[msg.Func]
+	t := registry[key]
 	registryMu.RUnlock()
 	if t == nil {
-		name, _, _ := strings.Cut(msg.Func, "@")
-		return nil, nil, nil, fmt.Errorf("%s is not registered in this program; call %s in an init function", name, registerHint(name))
+		name, _, _ := strings.Cut(key, "@")
+		return nil, fmt.Errorf("%s is not registered in this program; call %s in an init function", name, registerHint(name))
 	}
+	return t, nil
+}
+
+// decodeArgs makes t's arguments from what a parent sent for them.
+func decodeArgs(t *target, msgs []argMsg) ([]reflect.Value, error) {
 	ft := t.fn.Type()
-	if len(msg.Args) != ft.NumIn() {
-		return nil, nil, nil, fmt.Errorf("%s takes %d arguments, got %d", t, ft.NumIn(), len(msg.Args))
+	if len(msgs) != ft.NumIn() {
+		return nil, fmt.Errorf("%d arguments for %d parameters", len(msgs), ft.NumIn())
 	}
-	args := make([]reflect.Value, len(msg.Args))
-	for i, a := range msg.Args {
+	args := make([]reflect.Value, len(msgs))
+	for i, a := range msgs {
 		v, err := decodeArg(ft.In(i), a)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("%s: argument %d (%s): %w", t, i+1, ft.In(i), err)
+			return nil, fmt.Errorf("argument %d (%s): %w", i+1, ft.In(i), err)
 		}
 		args[i] = v
 	}
-	return msg, t, args, nil
+	return args, nil
 }
 
 // call runs the target and turns what it returns, or its panic, into a

@@ -846,7 +846,6 @@ func runWorker(ctl *os.File, msg *startMsg, init *target, args []reflect.Value) 
 		return exitPanic // the pool is gone
 	}
 	dec := gob.NewDecoder(bufio.NewReader(taskR))
-	targets := map[string]*target{}
 	for {
 		var m taskMsg
 		if err := dec.Decode(&m); err != nil {
@@ -857,7 +856,7 @@ func runWorker(ctl *os.File, msg *startMsg, init *target, args []reflect.Value) 
 			writeResult(ctl, resultMsg{Code: exitPanic, Message: err.Error()})
 			return exitPanic
 		}
-		r := runTask(&m, targets)
+		r := runTask(&m)
 		if enc.Encode(&r) != nil || bw.Flush() != nil {
 			return exitPanic
 		}
@@ -867,36 +866,21 @@ func runWorker(ctl *os.File, msg *startMsg, init *target, args []reflect.Value) 
 }
 
 // runTask runs one task in a worker and returns its reply.
-func runTask(m *taskMsg, targets map[string]*target) replyMsg {
-	t := targets[m.Func]
-	if t == nil {
-		registryMu.RLock()
-		t = registry[m.Func]
-		registryMu.RUnlock()
-		if t == nil {
-			name, _, _ := strings.Cut(m.Func, "@")
-			return replyMsg{Unknown: true, Err: fmt.Sprintf("%s is not registered in this program; call %s in an init function", name, registerHint(name))}
-		}
-		targets[m.Func] = t
+func runTask(m *taskMsg) replyMsg {
+	t, err := registered(m.Func)
+	if err != nil {
+		return replyMsg{Unknown: true, Err: err.Error()}
 	}
-	ft := t.fn.Type()
 	if m.Chunk {
-		items, err := decodeValue(reflect.SliceOf(ft.In(0)), m.Args[0].Data)
+		items, err := decodeValue(reflect.SliceOf(t.fn.Type().In(0)), m.Args[0].Data)
 		if err != nil {
 			return replyMsg{Unknown: true, Err: fmt.Sprintf("decoding the items: %v", err)}
 		}
 		return callChunk(t, items)
 	}
-	if len(m.Args) != ft.NumIn() {
-		return replyMsg{Unknown: true, Err: fmt.Sprintf("%s takes %d arguments, got %d", t, ft.NumIn(), len(m.Args))}
-	}
-	args := make([]reflect.Value, len(m.Args))
-	for i, a := range m.Args {
-		v, err := decodeArg(ft.In(i), a)
-		if err != nil {
-			return replyMsg{Unknown: true, Err: fmt.Sprintf("argument %d (%s): %v", i+1, ft.In(i), err)}
-		}
-		args[i] = v
+	args, err := decodeArgs(t, m.Args)
+	if err != nil {
+		return replyMsg{Unknown: true, Err: err.Error()}
 	}
 	return callTask(t, args)
 }
