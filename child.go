@@ -115,13 +115,9 @@ func decodeArgs(t *target, msgs []argMsg) ([]reflect.Value, error) {
 func call(t *target, args []reflect.Value) (res resultMsg) {
 	defer func() {
 		if r := recover(); r != nil {
-			header, frames := panicFrames(debug.Stack(), funcName(reflect.ValueOf(call)))
-			value := fmt.Sprint(r)
-			fmt.Fprintf(os.Stderr, "panic: %s\n\n%s\n%s", value, header, strings.Join(frames, ""))
-			if len(frames) > maxFrames {
-				frames = append(frames[:maxFrames], "...additional frames elided...\n")
-			}
-			res = resultMsg{Code: exitPanic, Panic: true, Message: value + "\n\n" + strings.TrimSuffix(strings.Join(frames, ""), "\n")}
+			header, frames, msg := panicReport(r, call)
+			fmt.Fprintf(os.Stderr, "panic: %v\n\n%s\n%s", r, header, strings.Join(frames, ""))
+			res = resultMsg{Code: exitPanic, Panic: true, Message: msg}
 		}
 	}()
 	out := t.fn.Call(args)
@@ -144,6 +140,19 @@ func (t *target) errOf(out []reflect.Value) error {
 
 // maxFrames bounds the frames of a panic's stack that reach the parent.
 const maxFrames = 16
+
+// panicReport describes a panic with value v, recovered in a deferred
+// function of caller, the function that called the target: the goroutine's
+// header line and the frames of the user's code (see panicFrames), and the
+// message that reaches the parent, v and at most maxFrames of the frames.
+func panicReport(v, caller any) (header string, frames []string, msg string) {
+	header, frames = panicFrames(debug.Stack(), funcName(reflect.ValueOf(caller)))
+	short := frames
+	if len(short) > maxFrames {
+		short = append(short[:maxFrames:maxFrames], "...additional frames elided...\n")
+	}
+	return header, frames, fmt.Sprint(v) + "\n\n" + strings.TrimSuffix(strings.Join(short, ""), "\n")
+}
 
 // panicFrames cuts a stack printed by runtime/debug.Stack in a deferred
 // function of call, after a panic, down to the frames of the user's code:

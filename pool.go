@@ -65,9 +65,7 @@ import (
 	"os"
 	"reflect"
 	"runtime"
-	"runtime/debug"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -927,9 +925,6 @@ func recoverTask(r *replyMsg, caller any) {
 	if v == nil {
 		return
 	}
-	_, frames := panicFrames(debug.Stack(), funcName(reflect.ValueOf(caller)))
-	if len(frames) > maxFrames {
-		frames = append(frames[:maxFrames], "...additional frames elided...\n")
-	}
-	*r = replyMsg{Failed: true, Panic: true, Err: fmt.Sprint(v) + "\n\n" + strings.TrimSuffix(strings.Join(frames, ""), "\n")}
+	_, _, msg := panicReport(v, caller)
+	*r = replyMsg{Failed: true, Panic: true, Err: msg}
 }
