@@ -132,7 +132,6 @@ type Pool struct {
 	max      int
 	stdout   io.Writer
 	stderr   io.Writer
-	n        int
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -297,7 +296,7 @@ func NewPool(n int, opts *PoolOptions) (*Pool, error) {
 		n = runtime.NumCPU()
 	}
 	p := &Pool{
-		max: opts.MaxTasksPerWorker, n: n,
+		max:    opts.MaxTasksPerWorker,
 		stdout: opts.Stdout, stderr: opts.Stderr,
 		workers: make([]*worker, n), killed: make(chan struct{}),
 	}
@@ -332,9 +331,9 @@ func NewPool(n int, opts *PoolOptions) (*Pool, error) {
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		for _, w := range p.workers {
+		for i, w := range p.workers {
 			if w != nil {
-				p.retire(w)
+				p.retire(i, w)
 			}
 		}
 		return nil, err
@@ -398,8 +397,7 @@ func (p *Pool) spawn(i int) (*worker, error) {
 		return w, nil
 	}
 	proc.Kill()
-	p.setWorker(i, nil)
-	p.retire(w)
+	p.retire(i, w)
 	if isClosedChan(p.killed) {
 		return nil, ErrPoolKilled
 	}
@@ -424,20 +422,16 @@ func pipe() (r, w *os.File, err error) {
 	return r, w, nil
 }
 
-// retire ends a worker: its task pipe is closed, which makes an idle worker
-// exit, and retire waits for the process to end. A busy worker must be
-// killed first.
-func (p *Pool) retire(w *worker) {
+// retire takes w out of slot i and ends it: its task pipe is closed, which
+// makes an idle worker exit, and retire waits for the process to end. A busy
+// worker must be killed first.
+func (p *Pool) retire(i int, w *worker) {
+	p.mu.Lock()
+	p.workers[i] = nil
+	p.mu.Unlock()
 	w.tasks.Close()
 	<-w.proc.Done()
 	w.results.Close()
-}
-
-// setWorker puts w in slot i.
-func (p *Pool) setWorker(i int, w *worker) {
-	p.mu.Lock()
-	p.workers[i] = w
-	p.mu.Unlock()
 }
 
 // run is slot i's goroutine: it gives queued tasks to the slot's worker, and
@@ -451,8 +445,7 @@ func (p *Pool) run(i int) {
 		t := p.next(i)
 		if w != nil && !w.proc.Alive() {
 			// It died idle, or as t reached it: no task was running on it.
-			p.setWorker(i, nil)
-			p.retire(w)
+			p.retire(i, w)
 			w = nil
 		}
 		if t == nil {
@@ -463,8 +456,7 @@ func (p *Pool) run(i int) {
 			continue
 		}
 		if w != nil && !subset(t.segs, w.segs) {
-			p.setWorker(i, nil)
-			p.retire(w)
+			p.retire(i, w)
 			w = nil
 		}
 		if w == nil {
@@ -476,8 +468,7 @@ func (p *Pool) run(i int) {
 		}
 		w = p.runTask(i, w, t)
 		if w != nil && p.max > 0 && w.ran >= p.max {
-			p.setWorker(i, nil)
-			p.retire(w)
+			p.retire(i, w)
 			w = nil
 		}
 		if w == nil && !p.isClosed() {
@@ -485,8 +476,7 @@ func (p *Pool) run(i int) {
 		}
 	}
 	if w != nil {
-		p.setWorker(i, nil)
-		p.retire(w)
+		p.retire(i, w)
 	}
 }
 
@@ -591,8 +581,7 @@ func (p *Pool) runTask(i int, w *worker, t *task) *worker {
 	default:
 		err = p.deathError(t, w)
 	}
-	p.setWorker(i, nil)
-	p.retire(w)
+	p.retire(i, w)
 	t.finish(nil, err)
 	return nil
 }
@@ -708,7 +697,7 @@ func Map[In, Out any](ctx context.Context, p *Pool, fn func(In) Out, items []In,
 		return nil, fmt.Errorf("shm: Map(%s): items of type %s: a shm object cannot travel in a slice; pass it through PoolOptions.Init", t, it)
 	}
 	if chunk < 1 {
-		chunk = max(1, (len(items)+4*p.n-1)/(4*p.n))
+		chunk = max(1, (len(items)+4*len(p.workers)-1)/(4*len(p.workers)))
 	}
 	var futs []*Future
 	for lo := 0; lo < len(items); lo += chunk {
