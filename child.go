@@ -66,26 +66,45 @@ func setUpChild(ctl *os.File) (*startMsg, *target, []reflect.Value, error) {
 	}
 	theHeap.adopt(segs)
 
+	t, err := registered(msg.Func)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	args, err := decodeArgs(t, msg.Args)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", t, err)
+	}
+	return msg, t, args, nil
+}
+
+// registered returns the target whose registry key a parent sent: to a child
+// in its start message, to a pool worker in a task.
+func registered(key string) (*target, error) {
 	registryMu.RLock()
-	t := registry[msg.Func]
+	t := registry[key]
 	registryMu.RUnlock()
 	if t == nil {
-		name, _, _ := strings.Cut(msg.Func, "@")
-		return nil, nil, nil, fmt.Errorf("%s is not registered in this program; call %s in an init function", name, registerHint(name))
+		name, _, _ := strings.Cut(key, "@")
+		return nil, fmt.Errorf("%s is not registered in this program; call %s in an init function", name, registerHint(name))
 	}
+	return t, nil
+}
+
+// decodeArgs makes t's arguments from what a parent sent for them.
+func decodeArgs(t *target, msgs []argMsg) ([]reflect.Value, error) {
 	ft := t.fn.Type()
-	if len(msg.Args) != ft.NumIn() {
-		return nil, nil, nil, fmt.Errorf("%s takes %d arguments, got %d", t, ft.NumIn(), len(msg.Args))
+	if len(msgs) != ft.NumIn() {
+		return nil, fmt.Errorf("%d arguments for %d parameters", len(msgs), ft.NumIn())
 	}
-	args := make([]reflect.Value, len(msg.Args))
-	for i, a := range msg.Args {
+	args := make([]reflect.Value, len(msgs))
+	for i, a := range msgs {
 		v, err := decodeArg(ft.In(i), a)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("%s: argument %d (%s): %w", t, i+1, ft.In(i), err)
+			return nil, fmt.Errorf("argument %d (%s): %w", i+1, ft.In(i), err)
 		}
 		args[i] = v
 	}
-	return msg, t, args, nil
+	return args, nil
 }
 
 // call runs the target and turns what it returns, or its panic, into a
@@ -96,13 +115,9 @@ func setUpChild(ctl *os.File) (*startMsg, *target, []reflect.Value, error) {
 func call(t *target, args []reflect.Value) (res resultMsg) {
 	defer func() {
 		if r := recover(); r != nil {
-			header, frames := panicFrames(debug.Stack(), funcName(reflect.ValueOf(call)))
-			value := fmt.Sprint(r)
-			fmt.Fprintf(os.Stderr, "panic: %s\n\n%s\n%s", value, header, strings.Join(frames, ""))
-			if len(frames) > maxFrames {
-				frames = append(frames[:maxFrames], "...additional frames elided...\n")
-			}
-			res = resultMsg{Code: exitPanic, Panic: true, Message: value + "\n\n" + strings.TrimSuffix(strings.Join(frames, ""), "\n")}
+			header, frames, msg := panicReport(r, call)
+			fmt.Fprintf(os.Stderr, "panic: %v\n\n%s\n%s", r, header, strings.Join(frames, ""))
+			res = resultMsg{Code: exitPanic, Panic: true, Message: msg}
 		}
 	}()
 	out := t.fn.Call(args)
@@ -125,6 +140,19 @@ func (t *target) errOf(out []reflect.Value) error {
 
 // maxFrames bounds the frames of a panic's stack that reach the parent.
 const maxFrames = 16
+
+// panicReport describes a panic with value v, recovered in a deferred
+// function of caller, the function that called the target: the goroutine's
+// header line and the frames of the user's code (see panicFrames), and the
+// message that reaches the parent, v and at most maxFrames of the frames.
+func panicReport(v, caller any) (header string, frames []string, msg string) {
+	header, frames = panicFrames(debug.Stack(), funcName(reflect.ValueOf(caller)))
+	short := frames
+	if len(short) > maxFrames {
+		short = append(short[:maxFrames:maxFrames], "...additional frames elided...\n")
+	}
+	return header, frames, fmt.Sprint(v) + "\n\n" + strings.TrimSuffix(strings.Join(short, ""), "\n")
+}
 
 // panicFrames cuts a stack printed by runtime/debug.Stack in a deferred
 // function of call, after a panic, down to the frames of the user's code:

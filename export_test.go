@@ -1,6 +1,7 @@
 package shm
 
 import (
+	"context"
 	"reflect"
 	"time"
 
@@ -132,3 +133,29 @@ func SetHookBeforeSleep(f func()) { testHookBeforeSleep = f }
 
 // CtxWakes returns how many wake-ups Mutex waiters' ended contexts sent.
 func CtxWakes() uint64 { return lockStats.ctxWakes.Load() }
+
+// LockPool locks p as its own methods do: until unlock is called, no slot of
+// p can take a task, see its worker die or see the pool closed.
+func LockPool(p *Pool) (unlock func()) {
+	p.mu.Lock()
+	return p.mu.Unlock
+}
+
+// PoolWorker returns the process of the worker in p's slot i; the caller
+// holds p's lock (LockPool).
+func PoolWorker(p *Pool, i int) *Process { return p.workers[i].proc }
+
+// QueueLocked queues fn(args...) on p as Submit does, with a background
+// context, for a caller that holds p's lock (LockPool).
+func QueueLocked(p *Pool, fn any, args ...any) (*Future, error) {
+	t, err := p.newCall(context.Background(), fn, args)
+	if err != nil {
+		return nil, err
+	}
+	p.queue = append(p.queue, t)
+	return t.fut, nil
+}
+
+// CloseLocked marks p closed, as Close does first, for a caller that holds
+// p's lock (LockPool).
+func CloseLocked(p *Pool) { p.closed = true }

@@ -65,9 +65,7 @@ import (
 	"os"
 	"reflect"
 	"runtime"
-	"runtime/debug"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -134,7 +132,6 @@ type Pool struct {
 	max      int
 	stdout   io.Writer
 	stderr   io.Writer
-	n        int
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -299,7 +296,7 @@ func NewPool(n int, opts *PoolOptions) (*Pool, error) {
 		n = runtime.NumCPU()
 	}
 	p := &Pool{
-		max: opts.MaxTasksPerWorker, n: n,
+		max:    opts.MaxTasksPerWorker,
 		stdout: opts.Stdout, stderr: opts.Stderr,
 		workers: make([]*worker, n), killed: make(chan struct{}),
 	}
@@ -334,9 +331,9 @@ func NewPool(n int, opts *PoolOptions) (*Pool, error) {
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		for _, w := range p.workers {
+		for i, w := range p.workers {
 			if w != nil {
-				p.retire(w)
+				p.retire(i, w)
 			}
 		}
 		return nil, err
@@ -400,8 +397,7 @@ func (p *Pool) spawn(i int) (*worker, error) {
 		return w, nil
 	}
 	proc.Kill()
-	p.setWorker(i, nil)
-	p.retire(w)
+	p.retire(i, w)
 	if isClosedChan(p.killed) {
 		return nil, ErrPoolKilled
 	}
@@ -426,20 +422,16 @@ func pipe() (r, w *os.File, err error) {
 	return r, w, nil
 }
 
-// retire ends a worker: its task pipe is closed, which makes an idle worker
-// exit, and retire waits for the process to end. A busy worker must be
-// killed first.
-func (p *Pool) retire(w *worker) {
+// retire takes w out of slot i and ends it: its task pipe is closed, which
+// makes an idle worker exit, and retire waits for the process to end. A busy
+// worker must be killed first.
+func (p *Pool) retire(i int, w *worker) {
+	p.mu.Lock()
+	p.workers[i] = nil
+	p.mu.Unlock()
 	w.tasks.Close()
 	<-w.proc.Done()
 	w.results.Close()
-}
-
-// setWorker puts w in slot i.
-func (p *Pool) setWorker(i int, w *worker) {
-	p.mu.Lock()
-	p.workers[i] = w
-	p.mu.Unlock()
 }
 
 // run is slot i's goroutine: it gives queued tasks to the slot's worker, and
@@ -453,8 +445,7 @@ func (p *Pool) run(i int) {
 		t := p.next(i)
 		if w != nil && !w.proc.Alive() {
 			// It died idle, or as t reached it: no task was running on it.
-			p.setWorker(i, nil)
-			p.retire(w)
+			p.retire(i, w)
 			w = nil
 		}
 		if t == nil {
@@ -465,8 +456,7 @@ func (p *Pool) run(i int) {
 			continue
 		}
 		if w != nil && !subset(t.segs, w.segs) {
-			p.setWorker(i, nil)
-			p.retire(w)
+			p.retire(i, w)
 			w = nil
 		}
 		if w == nil {
@@ -478,8 +468,7 @@ func (p *Pool) run(i int) {
 		}
 		w = p.runTask(i, w, t)
 		if w != nil && p.max > 0 && w.ran >= p.max {
-			p.setWorker(i, nil)
-			p.retire(w)
+			p.retire(i, w)
 			w = nil
 		}
 		if w == nil && !p.isClosed() {
@@ -487,8 +476,7 @@ func (p *Pool) run(i int) {
 		}
 	}
 	if w != nil {
-		p.setWorker(i, nil)
-		p.retire(w)
+		p.retire(i, w)
 	}
 }
 
@@ -593,15 +581,14 @@ func (p *Pool) runTask(i int, w *worker, t *task) *worker {
 	default:
 		err = p.deathError(t, w)
 	}
-	p.setWorker(i, nil)
-	p.retire(w)
+	p.retire(i, w)
 	t.finish(nil, err)
 	return nil
 }
 
 // deathError says how w, which ran t, ended.
 func (p *Pool) deathError(t *task, w *worker) error {
-	st := w.proc.state.Load()
+	st := w.proc.exited()
 	if st == nil {
 		return fmt.Errorf("shm: %s: its pool worker (pid %d) ended: %w", t.t, w.proc.Pid(), w.proc.err)
 	}
@@ -629,6 +616,18 @@ func (t *task) result(w *worker, r replyMsg) (any, error) {
 // abandoned and fails with ctx's error; a running task's worker is killed
 // and replaced.
 func (p *Pool) Submit(ctx context.Context, fn any, args ...any) (*Future, error) {
+	tk, err := p.newCall(ctx, fn, args)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.enqueue(tk); err != nil {
+		return nil, err
+	}
+	return tk.fut, nil
+}
+
+// newCall checks and encodes fn(args...) for Submit, and returns its task.
+func (p *Pool) newCall(ctx context.Context, fn any, args []any) (*task, error) {
 	t, err := lookup(fn)
 	if err != nil {
 		return nil, err
@@ -637,20 +636,16 @@ func (p *Pool) Submit(ctx context.Context, fn any, args ...any) (*Future, error)
 	if err != nil {
 		return nil, err
 	}
-	tk := p.newTask(ctx, t, taskMsg{Func: t.key, Args: msgArgs}, func(data []byte) (any, error) {
+	return p.newTask(ctx, t, taskMsg{Func: t.key, Args: msgArgs}, func(data []byte) (any, error) {
 		if t.res == nil {
 			return nil, nil
 		}
-		v := reflect.New(t.res)
-		if err := gob.NewDecoder(bytes.NewReader(data)).DecodeValue(v); err != nil {
+		v, err := decodeValue(t.res, data)
+		if err != nil {
 			return nil, fmt.Errorf("shm: %s: decoding its result: %w", t, err)
 		}
-		return v.Elem().Interface(), nil
-	})
-	if err := p.enqueue(tk); err != nil {
-		return nil, err
-	}
-	return tk.fut, nil
+		return v.Interface(), nil
+	}), nil
 }
 
 func (p *Pool) newTask(ctx context.Context, t *target, msg taskMsg, decode func([]byte) (any, error)) *task {
@@ -702,16 +697,16 @@ func Map[In, Out any](ctx context.Context, p *Pool, fn func(In) Out, items []In,
 		return nil, fmt.Errorf("shm: Map(%s): items of type %s: a shm object cannot travel in a slice; pass it through PoolOptions.Init", t, it)
 	}
 	if chunk < 1 {
-		chunk = max(1, (len(items)+4*p.n-1)/(4*p.n))
+		chunk = max(1, (len(items)+4*len(p.workers)-1)/(4*len(p.workers)))
 	}
 	var futs []*Future
 	for lo := 0; lo < len(items); lo += chunk {
 		part := items[lo:min(lo+chunk, len(items))]
-		var buf bytes.Buffer
-		if err := gob.NewEncoder(&buf).Encode(part); err != nil {
+		data, err := encodeValue(reflect.ValueOf(part))
+		if err != nil {
 			return nil, fmt.Errorf("shm: Map(%s): items %d to %d: %w", t, lo, lo+len(part)-1, err)
 		}
-		tk := p.newTask(ctx, t, taskMsg{Func: t.key, Args: []argMsg{{Data: buf.Bytes()}}, Chunk: true}, func(data []byte) (any, error) {
+		tk := p.newTask(ctx, t, taskMsg{Func: t.key, Args: []argMsg{{Data: data}}, Chunk: true}, func(data []byte) (any, error) {
 			var out []Out
 			if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&out); err != nil {
 				return nil, fmt.Errorf("shm: Map(%s): decoding results: %w", t, err)
@@ -838,7 +833,6 @@ func runWorker(ctl *os.File, msg *startMsg, init *target, args []reflect.Value) 
 		return exitPanic // the pool is gone
 	}
 	dec := gob.NewDecoder(bufio.NewReader(taskR))
-	targets := map[string]*target{}
 	for {
 		var m taskMsg
 		if err := dec.Decode(&m); err != nil {
@@ -849,7 +843,7 @@ func runWorker(ctl *os.File, msg *startMsg, init *target, args []reflect.Value) 
 			writeResult(ctl, resultMsg{Code: exitPanic, Message: err.Error()})
 			return exitPanic
 		}
-		r := runTask(&m, targets)
+		r := runTask(&m)
 		if enc.Encode(&r) != nil || bw.Flush() != nil {
 			return exitPanic
 		}
@@ -859,36 +853,21 @@ func runWorker(ctl *os.File, msg *startMsg, init *target, args []reflect.Value) 
 }
 
 // runTask runs one task in a worker and returns its reply.
-func runTask(m *taskMsg, targets map[string]*target) replyMsg {
-	t := targets[m.Func]
-	if t == nil {
-		registryMu.RLock()
-		t = registry[m.Func]
-		registryMu.RUnlock()
-		if t == nil {
-			name, _, _ := strings.Cut(m.Func, "@")
-			return replyMsg{Unknown: true, Err: fmt.Sprintf("%s is not registered in this program; call %s in an init function", name, registerHint(name))}
-		}
-		targets[m.Func] = t
+func runTask(m *taskMsg) replyMsg {
+	t, err := registered(m.Func)
+	if err != nil {
+		return replyMsg{Unknown: true, Err: err.Error()}
 	}
-	ft := t.fn.Type()
 	if m.Chunk {
-		items := reflect.New(reflect.SliceOf(ft.In(0)))
-		if err := gob.NewDecoder(bytes.NewReader(m.Args[0].Data)).DecodeValue(items); err != nil {
+		items, err := decodeValue(reflect.SliceOf(t.fn.Type().In(0)), m.Args[0].Data)
+		if err != nil {
 			return replyMsg{Unknown: true, Err: fmt.Sprintf("decoding the items: %v", err)}
 		}
-		return callChunk(t, items.Elem())
+		return callChunk(t, items)
 	}
-	if len(m.Args) != ft.NumIn() {
-		return replyMsg{Unknown: true, Err: fmt.Sprintf("%s takes %d arguments, got %d", t, ft.NumIn(), len(m.Args))}
-	}
-	args := make([]reflect.Value, len(m.Args))
-	for i, a := range m.Args {
-		v, err := decodeArg(ft.In(i), a)
-		if err != nil {
-			return replyMsg{Unknown: true, Err: fmt.Sprintf("argument %d (%s): %v", i+1, ft.In(i), err)}
-		}
-		args[i] = v
+	args, err := decodeArgs(t, m.Args)
+	if err != nil {
+		return replyMsg{Unknown: true, Err: err.Error()}
 	}
 	return callTask(t, args)
 }
@@ -920,11 +899,11 @@ func callChunk(t *target, items reflect.Value) (r replyMsg) {
 		arg[0] = items.Index(i)
 		out.Index(i).Set(t.fn.Call(arg)[0])
 	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).EncodeValue(out); err != nil {
+	data, err := encodeValue(out)
+	if err != nil {
 		return replyMsg{Failed: true, Err: fmt.Sprintf("encoding the results: %v", err)}
 	}
-	return replyMsg{Data: buf.Bytes()}
+	return replyMsg{Data: data}
 }
 
 // recoverTask turns a task's panic into its reply, with the panic's value
@@ -935,9 +914,6 @@ func recoverTask(r *replyMsg, caller any) {
 	if v == nil {
 		return
 	}
-	_, frames := panicFrames(debug.Stack(), funcName(reflect.ValueOf(caller)))
-	if len(frames) > maxFrames {
-		frames = append(frames[:maxFrames], "...additional frames elided...\n")
-	}
-	*r = replyMsg{Failed: true, Panic: true, Err: fmt.Sprint(v) + "\n\n" + strings.TrimSuffix(strings.Join(frames, ""), "\n")}
+	_, _, msg := panicReport(v, caller)
+	*r = replyMsg{Failed: true, Panic: true, Err: msg}
 }

@@ -394,3 +394,51 @@ func TestPoolNewSegment(t *testing.T) {
 	}
 	p.Close()
 }
+
+// TestPoolIdleWorkerDiesDuringClose kills the worker of a pool of one while
+// tasks are queued and the pool is being closed, all before its slot can see
+// any of it (the test holds the pool's lock): the slot must still start a
+// worker and run the queued tasks, not take the dead worker for the end of a
+// closed pool and leave their futures unfinished.
+func TestPoolIdleWorkerDiesDuringClose(t *testing.T) {
+	total, err := shm.NewValue(int64(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPool(t, 1, nil)
+	unlock := shm.LockPool(p)
+	w := shm.PoolWorker(p, 0)
+	if err := w.Kill(); err != nil {
+		unlock()
+		t.Fatal(err)
+	}
+	<-w.Done() // the worker has ended; its slot, which needs the lock, cannot know
+	var futs []*shm.Future
+	for range 3 {
+		f, err := shm.QueueLocked(p, addOne, total)
+		if err != nil {
+			unlock()
+			t.Fatal(err)
+		}
+		futs = append(futs, f)
+	}
+	shm.CloseLocked(p)
+	unlock()
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range futs {
+		select {
+		case <-f.Done():
+		default:
+			t.Fatalf("task %d not done after Close: the slot ended with its worker", i)
+		}
+		if _, err := f.Result(bounded(t)); err != nil {
+			t.Fatalf("task %d: %v", i, err)
+		}
+	}
+	if got := total.Load(); got != 3 {
+		t.Fatalf("total after Close = %d, want 3", got)
+	}
+	noChildren(t)
+}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
-	"sync/atomic"
 )
 
 // A Process is a child process started by [Start] or [Cmd.Start]: Python's
@@ -27,12 +26,11 @@ import (
 // taken over by the next process to lock it. Join every child to know how it
 // ended.
 type Process struct {
-	cmd   *exec.Cmd
-	t     *target
-	ctl   *os.File      // the control file: start message in, result out
-	done  chan struct{} // closed by wait once err and state are set
-	err   error
-	state atomic.Pointer[os.ProcessState]
+	cmd  *exec.Cmd
+	t    *target
+	ctl  *os.File      // the control file: start message in, result out
+	done chan struct{} // closed by wait once err and cmd.ProcessState are set
+	err  error
 }
 
 // Start starts fn in a new process and returns without waiting for it: Python's
@@ -259,7 +257,18 @@ func (p *Process) wait() {
 		// The child succeeded, but copying to or from it failed.
 		p.err = fmt.Errorf("shm: %s (pid %d): %w", p.t, st.Pid(), werr)
 	}
-	p.state.Store(st)
+}
+
+// exited returns how the child ended once [Process.Done] is closed, and nil
+// before. The wait goroutine sets cmd.ProcessState before it closes done, and
+// never after, so reading it after done needs no lock.
+func (p *Process) exited() *os.ProcessState {
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState
+	default:
+		return nil
+	}
 }
 
 // outcome turns how a child ended, and the result it reported if ok, into
@@ -306,7 +315,7 @@ func (p *Process) Signal(sig os.Signal) error {
 
 // signal sends sig to the child; op names the call in an error.
 func (p *Process) signal(sig os.Signal, op string) error {
-	if p.state.Load() != nil {
+	if !p.Alive() {
 		return nil
 	}
 	// The child may be reaped at any moment: os.Process then reports that
@@ -323,8 +332,5 @@ func (p *Process) signal(sig os.Signal, op string) error {
 // returned an error, 2 when it panicked. Like [os.ProcessState.ExitCode], it
 // returns -1 for a child killed by a signal.
 func (p *Process) ExitCode() int {
-	if st := p.state.Load(); st != nil {
-		return st.ExitCode()
-	}
-	return -1
+	return p.exited().ExitCode() // -1 for a nil ProcessState
 }

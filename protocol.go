@@ -325,8 +325,13 @@ func decodeArg(pt reflect.Type, a argMsg) (reflect.Value, error) {
 	if pt.Implements(objectType) {
 		return reflect.Zero(pt).Interface().(object).shmDecode(a.Refs)
 	}
+	return decodeValue(pt, a.Data)
+}
+
+// decodeValue decodes data, from encodeValue, into a new value of type pt.
+func decodeValue(pt reflect.Type, data []byte) (reflect.Value, error) {
 	v := reflect.New(pt)
-	if err := gob.NewDecoder(bytes.NewReader(a.Data)).DecodeValue(v); err != nil {
+	if err := gob.NewDecoder(bytes.NewReader(data)).DecodeValue(v); err != nil {
 		return reflect.Value{}, err
 	}
 	return v.Elem(), nil
