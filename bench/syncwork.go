@@ -2,7 +2,7 @@
 
 package main
 
-// Event, Semaphore and Barrier: shm's versions and their bare limits. The
+// Event, Cond, Semaphore and Barrier: shm's versions and their bare limits. The
 // bare ones are the references of the root package's bench_test.go, run here
 // between processes started with a bare exec.Command.
 
@@ -21,6 +21,7 @@ import (
 func init() {
 	shm.Register(childEventPong)
 	shm.Register(childValueEventPong)
+	shm.Register(childCondPong)
 	shm.Register(childBarrier)
 }
 
@@ -170,6 +171,75 @@ func barePingPongSpinFutex(n int) (sample, error) {
 	trips(warmTrips, warmTrips+n)
 	s := elapsed(t, n)
 	return s, c.Wait()
+}
+
+// ---- Cond ping-pong ----
+
+// condTrips makes the round trips from to to of a Cond ping-pong, on
+// the side whose turns are the numbers 2i+side (1 the parent, 2 the child):
+// with the Cond's Mutex held, it waits until turn holds the other side's
+// number, stores its own and signals. The parent, which starts, stores
+// first; each side holds the Mutex except inside Wait.
+func condTrips(c *shm.Cond, turn *int64, side, from, to int) error {
+	ctx := context.Background()
+	m := c.Mutex()
+	m.Lock()
+	defer m.Unlock()
+	for i := from; i < to; i++ {
+		if side == 2 {
+			for *turn != int64(2*i+1) {
+				if err := c.Wait(ctx); err != nil {
+					return err
+				}
+			}
+		}
+		*turn = int64(2*i + side)
+		c.Signal()
+		if side == 1 {
+			for *turn != int64(2*i+2) {
+				if err := c.Wait(ctx); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// childCondPong answers n pings of a Cond ping-pong.
+func childCondPong(c *shm.Cond, turn *shm.RawValue[int64], n int) error {
+	return condTrips(c, turn.Ptr(), 2, 0, n)
+}
+
+func shmCondPingPong(n int) (sample, error) {
+	m, err := shm.NewMutex()
+	if err != nil {
+		return sample{}, err
+	}
+	c, err := shm.NewCond(m)
+	if err != nil {
+		return sample{}, err
+	}
+	turn, err := shm.NewRawValue[int64](0)
+	if err != nil {
+		return sample{}, err
+	}
+	p, err := shm.Start(childCondPong, c, turn, warmTrips+n)
+	if err != nil {
+		return sample{}, err
+	}
+	if err := condTrips(c, turn.Ptr(), 1, 0, warmTrips); err != nil {
+		p.Kill()
+		return sample{}, err
+	}
+	t := time.Now()
+	err = condTrips(c, turn.Ptr(), 1, warmTrips, warmTrips+n)
+	s := elapsed(t, n)
+	if err != nil {
+		p.Kill()
+		return s, err
+	}
+	return s, p.Join()
 }
 
 // ---- Semaphore ----
