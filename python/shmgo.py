@@ -988,9 +988,6 @@ class Mutex(ctypes.Structure):
     """
     _fields_ = [("_word", ctypes.c_uint64)]
 
-    def _addr(self):
-        return self._where()[0]
-
     def _where(self):
         """Returns the address of the lock word and a ctypes.c_void_p of it,
         found once per Mutex object."""
