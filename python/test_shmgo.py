@@ -1365,17 +1365,7 @@ class MutexTest(SegTest):
     def test_processes_count(self):
         name, seg = self.seg_with_counter()
         n = 20000
-        code = r"""
-seg = shmgo.open(sys.argv[1])
-v, n = seg["counter"], int(sys.argv[2])
-m = v.get_lock()
-print("ready", flush=True)
-sys.stdin.readline()
-for _ in range(n):
-    with m:
-        v.value += 1
-print("done", flush=True)
-"""
+        code = "import interop\ninterop.count(sys.argv[1], int(sys.argv[2]))\n"  # says ready, then done
         ps = [child(self, code, name, n) for _ in range(2)]
         for p in ps:
             expect_line(self, p, "ready")
