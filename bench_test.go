@@ -20,6 +20,7 @@ import (
 
 	"github.com/shmgo/shm"
 	"github.com/shmgo/shm/internal/futex"
+	"github.com/shmgo/shm/internal/futexref"
 )
 
 var sink int64
@@ -282,48 +283,10 @@ func eventPong(pp *shm.RawValue[pingPong], n int) error {
 	return nil
 }
 
-// bareTurn is a futex word that two processes take turns on, holding the
-// turn's number shifted left by one: odd numbers are the child's turns, even
-// ones the parent's. Bit 0 says that the waiting side sleeps on the futex.
+// bareTurn is a futexref turn word, and a word that says the child is ready.
 type bareTurn struct {
 	Turn  atomic.Uint32
 	Ready atomic.Int32
-}
-
-// How a bare ping-pong waits for its turn.
-const (
-	bareFutex     = iota // sleep on the futex at once
-	bareSpin             // spin, never sleep
-	bareSpinFutex        // spin for 5 us, yield once, then sleep, as shm's waiters do
-)
-
-// awaitTurn waits until w holds turn v.
-func awaitTurn(w *atomic.Uint32, v uint32, mode int) {
-	if mode != bareFutex {
-		for t0 := time.Now(); mode == bareSpin || time.Since(t0) < 5*time.Microsecond; {
-			if w.Load()>>1 == v {
-				return
-			}
-		}
-		futex.Yield()
-	}
-	for {
-		x := w.Load()
-		if x>>1 == v {
-			return
-		}
-		if x&1 == 0 && !w.CompareAndSwap(x, x|1) {
-			continue
-		}
-		futex.Wait(w, x|1, 0)
-	}
-}
-
-// giveTurn gives turn v to the other side, waking it if it sleeps.
-func giveTurn(w *atomic.Uint32, v uint32) {
-	if w.Swap(v<<1)&1 != 0 {
-		futex.Wake(w, 1)
-	}
 }
 
 // barePong answers n pings on a bare futex word.
@@ -331,8 +294,8 @@ func barePong(t *shm.RawValue[bareTurn], n int, mode int) {
 	p := t.Ptr()
 	p.Ready.Store(1)
 	for i := range n {
-		awaitTurn(&p.Turn, uint32(2*i+1), mode)
-		giveTurn(&p.Turn, uint32(2*i+2))
+		futexref.AwaitTurn(&p.Turn, uint32(2*i+1), mode)
+		futexref.GiveTurn(&p.Turn, uint32(2*i+2))
 	}
 }
 
@@ -373,8 +336,8 @@ func BenchmarkPingPong(b *testing.B) {
 			await(b, "the child", func() bool { return p.Ready.Load() == 1 })
 			b.ResetTimer()
 			for i := range b.N {
-				giveTurn(&p.Turn, uint32(2*i+1))
-				awaitTurn(&p.Turn, uint32(2*i+2), mode)
+				futexref.GiveTurn(&p.Turn, uint32(2*i+1))
+				futexref.AwaitTurn(&p.Turn, uint32(2*i+2), mode)
 			}
 			b.StopTimer()
 			join(b, child)
@@ -410,47 +373,6 @@ func BenchmarkSemaphore(b *testing.B) {
 	})
 }
 
-// bareBarrier is a counting barrier on a futex word: the last of n to arrive
-// resets the count, moves the generation on and wakes the sleepers; the
-// others wait for the generation to move, spinning first for as long as
-// shm's waiters do, and yielding once, if spin is set. Gen counts in twos:
-// bit 0 says that some process sleeps, so that the last arrival wakes only
-// if one does.
-type bareBarrier struct {
-	Count atomic.Uint32
-	_     [60]byte
-	Gen   atomic.Uint32
-}
-
-func (bb *bareBarrier) wait(n uint32, spin bool) {
-	g := bb.Gen.Load() &^ 1
-	if bb.Count.Add(1) == n {
-		bb.Count.Store(0)
-		if bb.Gen.Swap(g+2)&1 != 0 {
-			futex.Wake(&bb.Gen, 1<<30)
-		}
-		return
-	}
-	if spin {
-		for t0 := time.Now(); time.Since(t0) < 5*time.Microsecond; {
-			if bb.Gen.Load()&^1 != g {
-				return
-			}
-		}
-		futex.Yield()
-	}
-	for {
-		x := bb.Gen.Load()
-		if x&^1 != g {
-			return
-		}
-		if x&1 == 0 && !bb.Gen.CompareAndSwap(x, x|1) {
-			continue
-		}
-		futex.Wait(&bb.Gen, x|1, 0)
-	}
-}
-
 // barrierParty waits at b rounds times.
 func barrierParty(b *shm.Barrier, rounds int) error {
 	ctx := context.Background()
@@ -463,9 +385,9 @@ func barrierParty(b *shm.Barrier, rounds int) error {
 }
 
 // bareBarrierParty waits at the bare barrier of n parties rounds times.
-func bareBarrierParty(bb *shm.RawValue[bareBarrier], n, rounds int, spin bool) error {
+func bareBarrierParty(bb *shm.RawValue[futexref.Barrier], n, rounds int, spin bool) error {
 	for range rounds {
-		bb.Ptr().wait(uint32(n), spin)
+		bb.Ptr().Wait(uint32(n), spin)
 	}
 	return nil
 }
@@ -491,7 +413,7 @@ func BenchmarkBarrier(b *testing.B) {
 					}
 					party = func(rounds int) error { return barrierParty(sb, rounds) }
 				} else {
-					bb, _ := shm.NewRawValue(bareBarrier{})
+					bb, _ := shm.NewRawValue(futexref.Barrier{})
 					spin := kind == "bare spin+futex"
 					for range n - 1 {
 						ps = append(ps, start(b, bareBarrierParty, bb, n, b.N+1, spin))

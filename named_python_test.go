@@ -28,7 +28,8 @@ import (
 )
 
 // python3 returns the python3 to run the Python side of a test with. It
-// skips the test where there is none, but never in CI, as TestPython does.
+// skips the test where there is none, but never in CI: there the Python side
+// must run.
 func python3(tb testing.TB) string {
 	tb.Helper()
 	py, err := exec.LookPath("python3")

@@ -1,7 +1,6 @@
 package shm_test
 
 import (
-	"os"
 	"os/exec"
 	"testing"
 )
@@ -10,14 +9,7 @@ import (
 // shm's segment format and lock protocol, so that `go test ./...` covers both
 // languages. It is skipped only where there is no python3, and never in CI.
 func TestPython(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI has no python3: the Python tests must run there")
-		}
-		t.Skip("no python3:", err)
-	}
-	cmd := exec.Command(py, "-m", "unittest", "discover", "-s", "python")
+	cmd := exec.Command(python3(t), "-m", "unittest", "discover", "-s", "python")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("python3 -m unittest discover -s python: %v\n%s", err, out)

@@ -19,6 +19,7 @@ import (
 	"unsafe"
 
 	"github.com/shmgo/shm/internal/futex"
+	"github.com/shmgo/shm/internal/futexref"
 	"github.com/shmgo/shm/internal/memfd"
 )
 
@@ -295,15 +296,15 @@ func bareRole(role string, mem []byte, n int) error {
 	case "pong-spinfutex":
 		w := at[atomic.Uint32](mem, 0)
 		for i := 0; i < n; i++ {
-			awaitTurn(w, uint32(2*i+1))
-			giveTurn(w, uint32(2*i+2))
+			futexref.AwaitTurn(w, uint32(2*i+1), futexref.SpinFutex)
+			futexref.GiveTurn(w, uint32(2*i+2))
 		}
 	case "barrier-futex", "barrier-spinfutex":
 		parties, err := strconv.Atoi(os.Getenv(envParties))
 		if err != nil {
 			return fmt.Errorf("%s: %w", envParties, err)
 		}
-		loopBareBarrier(at[bareBarrier](mem, 0), parties, n, role == "barrier-spinfutex")
+		loopBareBarrier(at[futexref.Barrier](mem, 0), parties, n, role == "barrier-spinfutex")
 	case "hold-robust":
 		return holdRobust(mem)
 	default:

@@ -2,7 +2,7 @@
 
 package main
 
-// Event, Semaphore and Barrier: shm's versions and their bare limits. The
+// Event, Cond, Semaphore and Barrier: shm's versions and their bare limits. The
 // bare ones are the references of the root package's bench_test.go, run here
 // between processes started with a bare exec.Command.
 
@@ -15,12 +15,13 @@ import (
 	"time"
 
 	"github.com/shmgo/shm"
-	"github.com/shmgo/shm/internal/futex"
+	"github.com/shmgo/shm/internal/futexref"
 )
 
 func init() {
 	shm.Register(childEventPong)
 	shm.Register(childValueEventPong)
+	shm.Register(childCondPong)
 	shm.Register(childBarrier)
 }
 
@@ -146,36 +147,7 @@ func shmPingPong(n int) (sample, error) {
 }
 
 // The bare ping-pong that spins and then sleeps, as an Event's waiter does:
-// a futex word holding the turn's number shifted left by one (odd turns are
-// the child's, even ones the parent's), whose bit 0 says that the waiting
-// side sleeps on it, so that the other wakes it only then.
-
-// awaitTurn spins for 5 µs, yields once, and then sleeps until w holds turn v.
-func awaitTurn(w *atomic.Uint32, v uint32) {
-	for t0 := time.Now(); time.Since(t0) < 5*time.Microsecond; {
-		if w.Load()>>1 == v {
-			return
-		}
-	}
-	futex.Yield()
-	for {
-		x := w.Load()
-		if x>>1 == v {
-			return
-		}
-		if x&1 == 0 && !w.CompareAndSwap(x, x|1) {
-			continue
-		}
-		futex.Wait(w, x|1, 0)
-	}
-}
-
-// giveTurn gives turn v to the other side, waking it if it sleeps.
-func giveTurn(w *atomic.Uint32, v uint32) {
-	if w.Swap(v<<1)&1 != 0 {
-		futex.Wake(w, 1)
-	}
-}
+// a futexref turn word.
 
 func barePingPongSpinFutex(n int) (sample, error) {
 	m, err := newMapping(4096)
@@ -190,8 +162,8 @@ func barePingPongSpinFutex(n int) (sample, error) {
 	w := at[atomic.Uint32](m.mem, 0)
 	trips := func(from, to int) {
 		for i := from; i < to; i++ {
-			giveTurn(w, uint32(2*i+1))
-			awaitTurn(w, uint32(2*i+2))
+			futexref.GiveTurn(w, uint32(2*i+1))
+			futexref.AwaitTurn(w, uint32(2*i+2), futexref.SpinFutex)
 		}
 	}
 	trips(0, warmTrips)
@@ -199,6 +171,75 @@ func barePingPongSpinFutex(n int) (sample, error) {
 	trips(warmTrips, warmTrips+n)
 	s := elapsed(t, n)
 	return s, c.Wait()
+}
+
+// ---- Cond ping-pong ----
+
+// condTrips makes the round trips from to to of a Cond ping-pong, on
+// the side whose turns are the numbers 2i+side (1 the parent, 2 the child):
+// with the Cond's Mutex held, it waits until turn holds the other side's
+// number, stores its own and signals. The parent, which starts, stores
+// first; each side holds the Mutex except inside Wait.
+func condTrips(c *shm.Cond, turn *int64, side, from, to int) error {
+	ctx := context.Background()
+	m := c.Mutex()
+	m.Lock()
+	defer m.Unlock()
+	for i := from; i < to; i++ {
+		if side == 2 {
+			for *turn != int64(2*i+1) {
+				if err := c.Wait(ctx); err != nil {
+					return err
+				}
+			}
+		}
+		*turn = int64(2*i + side)
+		c.Signal()
+		if side == 1 {
+			for *turn != int64(2*i+2) {
+				if err := c.Wait(ctx); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// childCondPong answers n pings of a Cond ping-pong.
+func childCondPong(c *shm.Cond, turn *shm.RawValue[int64], n int) error {
+	return condTrips(c, turn.Ptr(), 2, 0, n)
+}
+
+func shmCondPingPong(n int) (sample, error) {
+	m, err := shm.NewMutex()
+	if err != nil {
+		return sample{}, err
+	}
+	c, err := shm.NewCond(m)
+	if err != nil {
+		return sample{}, err
+	}
+	turn, err := shm.NewRawValue[int64](0)
+	if err != nil {
+		return sample{}, err
+	}
+	p, err := shm.Start(childCondPong, c, turn, warmTrips+n)
+	if err != nil {
+		return sample{}, err
+	}
+	if err := condTrips(c, turn.Ptr(), 1, 0, warmTrips); err != nil {
+		p.Kill()
+		return sample{}, err
+	}
+	t := time.Now()
+	err = condTrips(c, turn.Ptr(), 1, warmTrips, warmTrips+n)
+	s := elapsed(t, n)
+	if err != nil {
+		p.Kill()
+		return s, err
+	}
+	return s, p.Join()
 }
 
 // ---- Semaphore ----
@@ -280,51 +321,10 @@ func shmBarrier(parties int) func(n int) (sample, error) {
 	}
 }
 
-// bareBarrier is a counting barrier on a futex word, the reference of the
-// root package's BenchmarkBarrier: the last of n to arrive resets the count,
-// moves the generation on and wakes the sleepers; the others wait for the
-// generation to move, spinning first for as long as shm's waiters do and
-// yielding once, if spin is set. Gen counts in twos: bit 0 says that some
-// process sleeps, so that the last arrival wakes only if one does.
-type bareBarrier struct {
-	Count atomic.Uint32
-	_     [60]byte
-	Gen   atomic.Uint32
-}
-
-func (bb *bareBarrier) wait(n uint32, spin bool) {
-	g := bb.Gen.Load() &^ 1
-	if bb.Count.Add(1) == n {
-		bb.Count.Store(0)
-		if bb.Gen.Swap(g+2)&1 != 0 {
-			futex.Wake(&bb.Gen, 1<<30)
-		}
-		return
-	}
-	if spin {
-		for t0 := time.Now(); time.Since(t0) < 5*time.Microsecond; {
-			if bb.Gen.Load()&^1 != g {
-				return
-			}
-		}
-		futex.Yield()
-	}
-	for {
-		x := bb.Gen.Load()
-		if x&^1 != g {
-			return
-		}
-		if x&1 == 0 && !bb.Gen.CompareAndSwap(x, x|1) {
-			continue
-		}
-		futex.Wait(&bb.Gen, x|1, 0)
-	}
-}
-
 //go:noinline
-func loopBareBarrier(bb *bareBarrier, parties, rounds int, spin bool) {
+func loopBareBarrier(bb *futexref.Barrier, parties, rounds int, spin bool) {
 	for range rounds {
-		bb.wait(uint32(parties), spin)
+		bb.Wait(uint32(parties), spin)
 	}
 }
 
@@ -360,7 +360,7 @@ func bareBarrierRun(parties int, spin bool) func(n int) (sample, error) {
 			}
 			cmds = append(cmds, c)
 		}
-		bb := at[bareBarrier](m.mem, 0)
+		bb := at[futexref.Barrier](m.mem, 0)
 		loopBareBarrier(bb, parties, 1, spin)
 		t := time.Now()
 		loopBareBarrier(bb, parties, n, spin)

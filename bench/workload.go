@@ -233,6 +233,13 @@ func workloads(c config) []*workload {
 		Limit:  pingLimits(),
 		Target: target{MaxOverhead: 1.3}})
 
+	add(&workload{ID: "cond-pingpong", Name: "Cond ping-pong round trip", Group: latency, Unit: usPerTrip,
+		Note: "both sides hold the Cond's Mutex except inside Wait: each stores its turn's number in a RawValue, Signals, and Waits until the other's number is there; " +
+			"Python: the same with a multiprocessing Condition (notify, wait_for); limit: the bare futex word of the other ping-pongs, which has no lock to take back after each wake-up",
+		Shm:    goImpl("shm", c.n(20_000), shmCondPingPong),
+		Python: []impl{pyImpl("Condition", c.n(3000), "pingpong", "cond")},
+		Limit:  pingLimits()})
+
 	// Semaphores and barriers.
 	add(&workload{ID: "semaphore", Name: "Semaphore Acquire+Release", Group: syncs, Unit: nsPerOp,
 		Note:   "uncontended; limit: the Lock and Unlock of a bare futex mutex",

@@ -269,6 +269,17 @@ def skip_unless_nobody_can_run(test):
         test.skipTest("this Python cannot run as uid 65534: " + r.stderr.strip()[-200:])
 
 
+def poll(test, cond, what):
+    """Polls cond until it holds, and fails test if it does not within LONG
+    seconds: for a state of another thread or process that no line announces,
+    such as a waiter's mark on a lock word."""
+    deadline = time.monotonic() + LONG
+    while not cond():
+        if time.monotonic() > deadline:
+            test.fail("%s: not within %d s" % (what, LONG))
+        time.sleep(0.001)
+
+
 def expect_line(test, p, want):
     line = p.stdout.readline().strip()
     if line != want:
@@ -945,8 +956,7 @@ class ObjectTest(SegTest):
         t = threading.Thread(target=lambda: got.append(v.value))
         t.start()
         word = ctypes.c_uint64.from_buffer(seg._mm, lock_off)
-        while not word.value & shmgo.MARK:  # the reader sleeps: it marked the word
-            time.sleep(0.001)
+        poll(self, lambda: word.value & shmgo.MARK, "the reader marks the word and sleeps")
         self.assertEqual(got, [])
         v.get_obj().value = 7
         m.release()
@@ -1355,17 +1365,7 @@ class MutexTest(SegTest):
     def test_processes_count(self):
         name, seg = self.seg_with_counter()
         n = 20000
-        code = r"""
-seg = shmgo.open(sys.argv[1])
-v, n = seg["counter"], int(sys.argv[2])
-m = v.get_lock()
-print("ready", flush=True)
-sys.stdin.readline()
-for _ in range(n):
-    with m:
-        v.value += 1
-print("done", flush=True)
-"""
+        code = "import interop\ninterop.count(sys.argv[1], int(sys.argv[2]))\n"  # says ready, then done
         ps = [child(self, code, name, n) for _ in range(2)]
         for p in ps:
             expect_line(self, p, "ready")
@@ -1413,8 +1413,7 @@ if sys.stdin.readline().strip() == "release":
         return p
 
     def wait_marked(self, name):
-        while not self.word(name) & shmgo.MARK:  # the waiter is about to sleep
-            time.sleep(0.001)
+        poll(self, lambda: self.word(name) & shmgo.MARK, "the waiter marks the word and sleeps")
 
     def test_owner_killed(self):
         name, seg = self.seg_with_counter()
@@ -1757,8 +1756,7 @@ class GoTest(SegTest):
         p, _, _, _, s = self.start_go()
         s.Mu.acquire()
         self.go(p, "lockctx", None)
-        while not s.Mu._word & shmgo.MARK:  # Go sleeps on it
-            time.sleep(0.001)
+        poll(self, lambda: s.Mu._word & shmgo.MARK, "Go marks the word and sleeps")
         s.Mu.release()
         expect_line(self, p, "ok")
         self.assertFalse(s.Mu.acquire(blocking=False))  # Go holds it now
@@ -1801,8 +1799,7 @@ sys.stdin.readline()
 """, pid, ino, off)
         expect_line(self, c, "locked")
         self.go(p, "lockctx", None)
-        while not s.Mu._word & shmgo.MARK:  # Go sleeps on it
-            time.sleep(0.001)
+        poll(self, lambda: s.Mu._word & shmgo.MARK, "Go marks the word and sleeps")
         c.kill()
         c.wait()
         expect_line(self, p, "ownerdead")

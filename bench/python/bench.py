@@ -13,7 +13,7 @@ its own runs. Every command first runs a small untimed warm-up of itself.
     bench.py raw-load N | raw-store N | raw-inc N | locked-inc N | lock N | semaphore N
     bench.py count raw|value|locked PROCS N
     bench.py rawarray N | array N
-    bench.py pingpong event|pipe N
+    bench.py pingpong event|pipe|cond N
     bench.py barrier PARTIES N
     bench.py startjoin fork|spawn N
     bench.py ownerdeath TIMEOUT 1
@@ -259,6 +259,16 @@ def pong_pipe(c, n):
         c.send_bytes(c.recv_bytes())
 
 
+def pong_cond(c, turn, n):
+    # Turn i: wait for the parent's 2i+1, answer 2i+2; the lock is held
+    # except inside wait, as shm's Cond ping-pong does.
+    with c:
+        for i in range(n):
+            c.wait_for(lambda: turn.value == 2 * i + 1)
+            turn.value = 2 * i + 2
+            c.notify()
+
+
 def pingpong(kind, n):
     if kind == "event":
         ping, pong = ctx.Event(), ctx.Event()
@@ -279,6 +289,18 @@ def pingpong(kind, n):
             for _ in range(k):
                 a.send_bytes(b"x")
                 a.recv_bytes()
+    elif kind == "cond":
+        c, turn = ctx.Condition(), sharedctypes.RawValue("q", 0)
+        p = ctx.Process(target=pong_cond, args=(c, turn, WARM + n))
+        p.start()
+
+        def trips(k):
+            with c:
+                for _ in range(k):
+                    v = turn.value + 1
+                    turn.value = v
+                    c.notify()
+                    c.wait_for(lambda: turn.value == v + 1)
     else:
         raise SystemExit("unknown pingpong kind " + kind)
     trips(WARM)
