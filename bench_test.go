@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/shmgo/shm"
-	"github.com/shmgo/shm/internal/futex"
 	"github.com/shmgo/shm/internal/futexref"
 )
 
@@ -83,7 +82,7 @@ func BenchmarkLockUnlock(b *testing.B) {
 		}
 	})
 	b.Run("bare futex", func(b *testing.B) {
-		w, _ := shm.NewRawValue(futex.Mutex2{})
+		w, _ := shm.NewRawValue(futexref.Mutex2{})
 		m := w.Ptr()
 		for i := 0; i < b.N; i++ {
 			m.Lock()
@@ -100,7 +99,7 @@ func BenchmarkLockUnlock(b *testing.B) {
 }
 
 type bareValue struct {
-	mu futex.Mutex2
+	mu futexref.Mutex2
 	v  int64
 }
 
@@ -364,7 +363,7 @@ func BenchmarkSemaphore(b *testing.B) {
 		}
 	})
 	b.Run("bare futex", func(b *testing.B) {
-		w, _ := shm.NewRawValue(futex.Mutex2{})
+		w, _ := shm.NewRawValue(futexref.Mutex2{})
 		m := w.Ptr()
 		for range b.N {
 			m.Lock()

@@ -111,11 +111,11 @@ func loopAtomic(p *atomic.Int64, n int) {
 	}
 }
 
-// The counter guarded by a futex.Mutex2 sits next to it, in one cache line, as a
+// The counter guarded by a futexref.Mutex2 sits next to it, in one cache line, as a
 // Value's does.
 //
 //go:noinline
-func loopMutexInc(m *futex.Mutex2, p *int64, n int) {
+func loopMutexInc(m *futexref.Mutex2, p *int64, n int) {
 	for i := 0; i < n; i++ {
 		m.Lock()
 		*p = *p + 1
@@ -124,7 +124,7 @@ func loopMutexInc(m *futex.Mutex2, p *int64, n int) {
 }
 
 //go:noinline
-func loopMutexInc2(m *futex.Mutex2, p *int64, n int) {
+func loopMutexInc2(m *futexref.Mutex2, p *int64, n int) {
 	for i := 0; i < n; i++ {
 		m.Lock()
 		x := *p
@@ -136,7 +136,7 @@ func loopMutexInc2(m *futex.Mutex2, p *int64, n int) {
 }
 
 //go:noinline
-func loopMutex2(m *futex.Mutex2, n int) {
+func loopMutex2(m *futexref.Mutex2, n int) {
 	for i := 0; i < n; i++ {
 		m.Lock()
 		m.Unlock()
@@ -192,7 +192,7 @@ func bareMutexInc(n int) (sample, error) {
 		return sample{}, err
 	}
 	t := time.Now()
-	loopMutexInc(at[futex.Mutex2](mem, 0), at[int64](mem, 8), n)
+	loopMutexInc(at[futexref.Mutex2](mem, 0), at[int64](mem, 8), n)
 	s := elapsed(t, n)
 	return s, expect(*at[int64](mem, 8), n)
 }
@@ -203,7 +203,7 @@ func bareMutex(n int) (sample, error) {
 		return sample{}, err
 	}
 	t := time.Now()
-	loopMutex2(at[futex.Mutex2](mem, 0), n)
+	loopMutex2(at[futexref.Mutex2](mem, 0), n)
 	return elapsed(t, n), nil
 }
 
@@ -258,16 +258,16 @@ func bareRole(role string, mem []byte, n int) error {
 	case "inc-atomic":
 		loopAtomic(at[atomic.Int64](mem, 8), n)
 	case "inc-mutex":
-		loopMutexInc(at[futex.Mutex2](mem, 0), at[int64](mem, 8), n)
+		loopMutexInc(at[futexref.Mutex2](mem, 0), at[int64](mem, 8), n)
 	case "inc-mutex2x":
-		loopMutexInc2(at[futex.Mutex2](mem, 0), at[int64](mem, 8), n)
+		loopMutexInc2(at[futexref.Mutex2](mem, 0), at[int64](mem, 8), n)
 	case "fill":
 		s := floats(mem, arrayOff, n)
 		for i := range s {
 			s[i] = float64(i)
 		}
 	case "fill-locked":
-		m := at[futex.Mutex2](mem, 0)
+		m := at[futexref.Mutex2](mem, 0)
 		s := floats(mem, arrayOff, n)
 		for i := range s {
 			m.Lock()
@@ -371,7 +371,7 @@ func bareArrayRun(role string, n int, locked bool) (sample, error) {
 	data := floats(m.mem, arrayOff, n)
 	var got float64
 	if locked {
-		mu := at[futex.Mutex2](m.mem, 0)
+		mu := at[futexref.Mutex2](m.mem, 0)
 		snap := make([]float64, n)
 		mu.Lock()
 		copy(snap, data)

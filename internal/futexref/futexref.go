@@ -1,5 +1,5 @@
 // Package futexref holds the bare futex protocols that shm's benchmarks
-// measure its Event and Barrier against, in the root package's bench_test.go
+// measure its Mutex, Event and Barrier against, in the root package's bench_test.go
 // and in the bench module: the least two processes can do to take turns or
 // to meet, with no owner, no robustness and no context. They are references
 // for benchmarks only, written once so that both measure the same code.

@@ -1,6 +1,10 @@
-package futex
+package futexref
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/shmgo/shm/internal/futex"
+)
 
 // Mutex2 is Drepper's three-state futex mutex ("Futexes Are Tricky", mutex2):
 // 0 unlocked, 1 locked, 2 locked with waiters. It is the least a lock between
@@ -22,7 +26,7 @@ func (m *Mutex2) lockSlow() {
 		c = m.w.Swap(2)
 	}
 	for c != 0 {
-		Wait(&m.w, 2, 0)
+		futex.Wait(&m.w, 2, 0)
 		c = m.w.Swap(2)
 	}
 }
@@ -31,6 +35,6 @@ func (m *Mutex2) lockSlow() {
 func (m *Mutex2) Unlock() {
 	if m.w.Add(^uint32(0)) != 0 {
 		m.w.Store(0)
-		Wake(&m.w, 1)
+		futex.Wake(&m.w, 1)
 	}
 }
