@@ -255,6 +255,7 @@ import (
 	"os"
 	"reflect"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -1116,7 +1117,7 @@ type record struct {
 	length    uint64
 	lock      uint64
 	name      string
-	descBytes []byte
+	descBytes []byte // a copy, not the file's bytes
 	d         *desc
 }
 
@@ -1156,9 +1157,11 @@ func readRecord(segName string, b fileImage, at, used uint64) (*record, error) {
 	r.length = b.u64(at + recLen)
 	r.lock = b.u64(at + recLock)
 	hash := b.u64(at + recHash)
-	name := b[at+recordFixed : at+recordFixed+nameLen]
-	r.descBytes = b[at+recordFixed+nameLen : at+size : at+size]
-	r.name = string(name)
+	// The name and descriptor are copied out of the file: a record is
+	// checked once and kept, and its bytes in the file may be changed, or
+	// truncated away, after.
+	r.name = string(b[at+recordFixed : at+recordFixed+nameLen])
+	r.descBytes = slices.Clone(b[at+recordFixed+nameLen : at+size])
 	if err := checkName("object", r.name); err != nil {
 		return bad("name", "%v", err)
 	}
