@@ -1275,20 +1275,16 @@ func (nf *namedFile) records() ([]*record, error) {
 	return recs, err
 }
 
-// find returns the record named name, or nil if there is none.
+// find returns the record named name, or nil if there is none. A record
+// read before is found without touching the file, so without guardFault.
 func (nf *namedFile) find(name string) (*record, error) {
-	var r *record
-	err := guardFault(nf.name, func() error {
-		nf.dir.mu.Lock()
-		defer nf.dir.mu.Unlock()
-		if r = nf.dir.byName[name]; r != nil {
-			return nil
-		}
-		err := nf.dir.refresh(nf.name, nf.file)
-		r = nf.dir.byName[name]
-		return err
-	})
-	return r, err
+	nf.dir.mu.Lock()
+	defer nf.dir.mu.Unlock()
+	if r := nf.dir.byName[name]; r != nil {
+		return r, nil
+	}
+	err := guardFault(nf.name, func() error { return nf.dir.refresh(nf.name, nf.file) })
+	return nf.dir.byName[name], err
 }
 
 // guardFault runs f, turning a memory fault in it into an error: reading a
