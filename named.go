@@ -1494,10 +1494,39 @@ func (nf *namedFile) allocate(seg *segment, name string, p placement, lockAt uin
 	return at, lock, nf.dir.refresh(nf.name, b)
 }
 
-// lookupNamed finds the object name of one of kinds in s for the look-up function
-// fn, checks its layout against td, and returns it. write says whether the
-// handle fn returns takes locks.
-func lookupNamed(s *Segment, fn, name string, td *typeDesc, t reflect.Type, write bool, kinds ...objKind) (*record, error) {
+// lookupObject is what every look-up function fn does: it finds the object name
+// of one of kinds in s and checks that T is its type (its element's, for an
+// array). write says whether the handle fn returns takes locks. Its errors
+// are fn's.
+func lookupObject[T any](s *Segment, fn, name string, write bool, kinds ...objKind) (*record, error) {
+	if err := infoOf[T]().err; err != nil {
+		return nil, err
+	}
+	r, err := findObject(s, fn, name, descOf[T](), reflect.TypeFor[T](), write, kinds)
+	if err != nil {
+		return nil, lookupErr(fn, s, name, err)
+	}
+	return r, nil
+}
+
+// lookupArray is lookupObject for the kinds laid out as a RawArray of T, which it
+// returns too.
+func lookupArray[T any](s *Segment, fn, name string, write bool, kinds ...objKind) (*record, *RawArray[T], error) {
+	r, err := lookupObject[T](s, fn, name, write, kinds...)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := arrayAt[T](s, r)
+	if err != nil {
+		return nil, nil, lookupErr(fn, s, name, err)
+	}
+	return r, a, nil
+}
+
+// findObject finds the object name of one of kinds in s for the look-up
+// function fn, checks its layout against td, the descriptor of t, and
+// returns it.
+func findObject(s *Segment, fn, name string, td *typeDesc, t reflect.Type, write bool, kinds []objKind) (*record, error) {
 	var nf *namedFile
 	var err error
 	if write {
@@ -1581,13 +1610,9 @@ func lookupErr(fn string, s *Segment, name string, err error) error {
 // In a read-only segment (see [Segment.ReadOnly]) the RawValue must not be
 // written: a write to read-only memory kills the process (SIGSEGV).
 func LookupRawValue[T any](s *Segment, name string) (*RawValue[T], error) {
-	const fn = "LookupRawValue"
-	if err := infoOf[T]().err; err != nil {
-		return nil, err
-	}
-	r, err := lookupNamed(s, fn, name, descOf[T](), reflect.TypeFor[T](), false, kindRawValue, kindValue)
+	r, err := lookupObject[T](s, "LookupRawValue", name, false, kindRawValue, kindValue)
 	if err != nil {
-		return nil, lookupErr(fn, s, name, err)
+		return nil, err
 	}
 	return as[RawValue[T]](s.at(r.off)), nil
 }
@@ -1599,13 +1624,9 @@ func LookupRawValue[T any](s *Segment, name string) (*RawValue[T], error) {
 // read-only, since every method of a Value takes its lock: use
 // [LookupRawValue] to read it.
 func LookupValue[T any](s *Segment, name string) (*Value[T], error) {
-	const fn = "LookupValue"
-	if err := infoOf[T]().err; err != nil {
-		return nil, err
-	}
-	r, err := lookupNamed(s, fn, name, descOf[T](), reflect.TypeFor[T](), true, kindValue)
+	r, err := lookupObject[T](s, "LookupValue", name, true, kindValue)
 	if err != nil {
-		return nil, lookupErr(fn, s, name, err)
+		return nil, err
 	}
 	return &Value[T]{mu: as[Mutex](s.at(r.lock)), raw: as[RawValue[T]](s.at(r.off))}, nil
 }
@@ -1618,19 +1639,8 @@ func LookupValue[T any](s *Segment, name string) (*Value[T], error) {
 // In a read-only segment the RawArray must not be written: a write to
 // read-only memory kills the process (SIGSEGV).
 func LookupRawArray[T any](s *Segment, name string) (*RawArray[T], error) {
-	const fn = "LookupRawArray"
-	if err := infoOf[T]().err; err != nil {
-		return nil, err
-	}
-	r, err := lookupNamed(s, fn, name, descOf[T](), reflect.TypeFor[T](), false, kindRawArray, kindArray)
-	if err != nil {
-		return nil, lookupErr(fn, s, name, err)
-	}
-	a, err := arrayAt[T](s, r)
-	if err != nil {
-		return nil, lookupErr(fn, s, name, err)
-	}
-	return a, nil
+	_, a, err := lookupArray[T](s, "LookupRawArray", name, false, kindRawArray, kindArray)
+	return a, err
 }
 
 // LookupArray returns the Array named name in s, placed there by this or
@@ -1638,17 +1648,9 @@ func LookupRawArray[T any](s *Segment, name string) (*RawArray[T], error) {
 // layout of the object's elements. LookupArray fails with an error wrapping
 // [fs.ErrPermission] if s is read-only: use [LookupRawArray] to read it.
 func LookupArray[T any](s *Segment, name string) (*Array[T], error) {
-	const fn = "LookupArray"
-	if err := infoOf[T]().err; err != nil {
+	r, a, err := lookupArray[T](s, "LookupArray", name, true, kindArray)
+	if err != nil {
 		return nil, err
-	}
-	r, err := lookupNamed(s, fn, name, descOf[T](), reflect.TypeFor[T](), true, kindArray)
-	if err != nil {
-		return nil, lookupErr(fn, s, name, err)
-	}
-	a, err := arrayAt[T](s, r)
-	if err != nil {
-		return nil, lookupErr(fn, s, name, err)
 	}
 	return &Array[T]{mu: as[Mutex](s.at(r.lock)), raw: a}, nil
 }
@@ -1671,10 +1673,9 @@ func arrayAt[T any](s *Segment, r *record) (*RawArray[T], error) {
 // another program with NewMutex and [In]. It fails with an error wrapping
 // [fs.ErrPermission] if s is read-only.
 func LookupMutex(s *Segment, name string) (*Mutex, error) {
-	const fn = "LookupMutex"
-	r, err := lookupNamed(s, fn, name, descOf[Mutex](), mutexType, true, kindMutex)
+	r, err := lookupObject[Mutex](s, "LookupMutex", name, true, kindMutex)
 	if err != nil {
-		return nil, lookupErr(fn, s, name, err)
+		return nil, err
 	}
 	return as[Mutex](s.at(r.off)), nil
 }
