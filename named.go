@@ -367,15 +367,14 @@ type Segment struct {
 
 // namedFile is what a mapping of a named segment knows of its file.
 type namedFile struct {
-	name     string // the name it was first opened by; "" if inherited and not opened since
-	file     []byte // the file's bytes: mem[shmfile.Pad:]
-	raw      bool   // has no shm header
-	readOnly bool   // mapped without write access
-	roWhy    string // why, if readOnly
-	hdr      segHeader
-	refs     int  // open Segments; guarded by theHeap.mu
-	pinned   bool // inherited from the parent: its descriptor stays open for the process's children
-	dir      directory
+	name   string // the name it was first opened by; "" if inherited and not opened since
+	file   []byte // the file's bytes: mem[shmfile.Pad:]
+	raw    bool   // has no shm header
+	roWhy  string // why it is mapped without write access; "" if it is not
+	hdr    segHeader
+	refs   int  // open Segments; guarded by theHeap.mu
+	pinned bool // inherited from the parent: its descriptor stays open for the process's children
+	dir    directory
 }
 
 // A SegmentOption changes how [Create] makes a segment.
@@ -586,10 +585,9 @@ func open(name string) (*Segment, error) {
 		f.Close()
 		f = w
 	}
-	nf.readOnly = nf.roWhy != ""
 	id := info.Ino | namedBit
-	s, err := theHeap.attachNamed(id, f, !nf.readOnly, func() (*segment, error) {
-		mem, err := shmfile.Map(f, info.Size, !nf.readOnly)
+	s, err := theHeap.attachNamed(id, f, !nf.readOnly(), func() (*segment, error) {
+		mem, err := shmfile.Map(f, info.Size, !nf.readOnly())
 		if err != nil {
 			return nil, err
 		}
@@ -648,7 +646,7 @@ func mapInherited(f *os.File, id uint64) (*segment, error) {
 		return nil, err
 	}
 	if !w {
-		nf.readOnly, nf.roWhy = true, "the parent opened it read-only"
+		nf.roWhy = "the parent opened it read-only"
 	}
 	nf.pinned = true
 	mem, err := shmfile.Map(f, info.Size, w)
@@ -701,11 +699,11 @@ func (h *heap) attachNamed(id uint64, f *os.File, write bool, mapFn func() (*seg
 	switch {
 	case s.file != nil:
 		f.Close()
-	case write == !nf.readOnly:
+	case write == !nf.readOnly():
 		s.file = f
 	default:
 		// Keep the descriptor as the mapping is, for the children it goes to.
-		g, err := shmfile.Reopen(f, !nf.readOnly)
+		g, err := shmfile.Reopen(f, !nf.readOnly())
 		if err != nil {
 			return nil, fmt.Errorf("this process mapped it for writing, and cannot open it for writing now: %w", err)
 		}
@@ -771,7 +769,10 @@ func (s *Segment) Name() string { return s.name }
 
 // ReadOnly reports whether the segment is mapped read-only in this process:
 // see [Open] for when it is, and [LookupRawValue] for what can be read.
-func (s *Segment) ReadOnly() bool { return s.seg.named.readOnly }
+func (s *Segment) ReadOnly() bool { return s.seg.named.readOnly() }
+
+// readOnly reports whether the file is mapped without write access.
+func (nf *namedFile) readOnly() bool { return nf.roWhy != "" }
 
 // check returns the segment's file for an operation op, or why op cannot
 // use it.
@@ -791,7 +792,7 @@ func (s *Segment) checkWrite(op string) (*namedFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	if nf.readOnly {
+	if nf.readOnly() {
 		return nil, fmt.Errorf("segment %q is open read-only (%s): %w", s.name, nf.roWhy, fs.ErrPermission)
 	}
 	return nf, nil
@@ -909,7 +910,7 @@ func (s *Segment) Stat() (SegmentInfo, error) {
 		Used:     int64(len(nf.file)),
 		Raw:      nf.raw,
 		Mode:     fs.FileMode(info.Perm & 0o777),
-		ReadOnly: nf.readOnly,
+		ReadOnly: nf.readOnly(),
 	}
 	if nf.raw {
 		return si, nil
