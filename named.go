@@ -1681,8 +1681,8 @@ func LookupMutex(s *Segment, name string) (*Mutex, error) {
 	return as[Mutex](s.at(r.off)), nil
 }
 
-// rawOptions is makeOptions for the kinds that have no lock, for which
-// WithLock means nothing.
+// rawOptions is makeOptions for the constructor fn of a kind that has no
+// lock (all but Value and Array), for which WithLock means nothing.
 func rawOptions(fn string, opts []Option) (options, error) {
 	o, err := makeOptions(opts)
 	if err == nil && o.lockSet {

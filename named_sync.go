@@ -142,16 +142,3 @@ func LookupCond(s *Segment, name string) (*Cond, error) {
 	}
 	return &Cond{m: as[Mutex](s.at(r.lock)), s: as[condState](s.at(r.off))}, nil
 }
-
-// syncOptions checks the options given to the constructor fn of an Event, a
-// Semaphore, a Barrier or a Cond, which take In but not WithLock.
-func syncOptions(fn string, opts []Option) (options, error) {
-	o, err := makeOptions(opts)
-	if err != nil {
-		return o, err
-	}
-	if o.lockSet {
-		return o, fmt.Errorf("shm: %s: WithLock applies only to a Value or an Array", fn)
-	}
-	return o, nil
-}
