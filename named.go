@@ -523,7 +523,7 @@ func create(name string, size int, opts []SegmentOption) (*Segment, error) {
 		return nil, err
 	}
 	nf := &namedFile{name: name, file: file, hdr: hdr}
-	s, err := theHeap.attachNamed(info.Ino|namedBit, f, true, func() (*segment, error) {
+	s, err := theHeap.attachNamed(info.Ino|namedBit, f, fileSize, true, func() (*segment, error) {
 		return &segment{file: f, ino: info.Ino | namedBit, mem: mem, named: nf}, nil
 	})
 	if err != nil {
@@ -586,7 +586,7 @@ func open(name string) (*Segment, error) {
 		f = w
 	}
 	id := info.Ino | namedBit
-	s, err := theHeap.attachNamed(id, f, !nf.readOnly(), func() (*segment, error) {
+	s, err := theHeap.attachNamed(id, f, info.Size, !nf.readOnly(), func() (*segment, error) {
 		mem, err := shmfile.Map(f, info.Size, !nf.readOnly())
 		if err != nil {
 			return nil, err
@@ -668,11 +668,11 @@ func (s *segment) setRawLength() {
 }
 
 // attachNamed returns this process's mapping of the named segment id, made
-// by mapFn if there is none yet. f is the descriptor just opened: it becomes
-// the mapping's if that has none open (reopened to match the mapping's
-// access if need be), and is closed otherwise. write says whether f is open
-// for writing.
-func (h *heap) attachNamed(id uint64, f *os.File, write bool, mapFn func() (*segment, error)) (*segment, error) {
+// by mapFn if there is none yet. f is the descriptor just opened, of a file
+// of size bytes: it becomes the mapping's if that has none open (reopened to
+// match the mapping's access if need be), and is closed otherwise. write
+// says whether f is open for writing.
+func (h *heap) attachNamed(id uint64, f *os.File, size int64, write bool, mapFn func() (*segment, error)) (*segment, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.lookupIno(id)
@@ -689,12 +689,8 @@ func (h *heap) attachNamed(id uint64, f *os.File, write bool, mapFn func() (*seg
 	if nf == nil {
 		return nil, fmt.Errorf("inode %d is mapped as an anonymous segment", id&^namedBit)
 	}
-	size, err := shmfile.Stat(f)
-	if err != nil {
-		return nil, err
-	}
-	if size.Size != int64(len(nf.file)) {
-		return nil, fmt.Errorf("the file is %d bytes, but was %d when this process mapped it", size.Size, len(nf.file))
+	if size != int64(len(nf.file)) {
+		return nil, fmt.Errorf("the file is %d bytes, but was %d when this process mapped it", size, len(nf.file))
 	}
 	switch {
 	case s.file != nil:

@@ -948,6 +948,20 @@ func sumBytes(b *shm.RawArray[byte], sum *shm.RawValue[int]) {
 	sum.Store(n)
 }
 
+// TestNamedRawGrown opens a raw segment again after its file grew: this
+// process mapped it at its old size, and says so rather than use a mapping
+// shorter than the file.
+func TestNamedRawGrown(t *testing.T) {
+	name := writeSegment(t, make([]byte, 100))
+	openSeg(t, name)
+	if err := os.Truncate("/dev/shm/"+name, 200); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := shm.Open(name); err == nil || !strings.Contains(err.Error(), "the file is 200 bytes, but was 100 when this process mapped it") {
+		t.Fatalf("Open of a grown raw segment: %v", err)
+	}
+}
+
 // TestNamedRaw opens a file without shm's header, as Python's SharedMemory
 // makes them.
 func TestNamedRaw(t *testing.T) {
