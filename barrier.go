@@ -92,7 +92,7 @@ func parity(r uint32) uint64 { return uint64(r&1) << 31 }
 // an error if n is less than 1. With [In], it places the Barrier in a named
 // segment, where [LookupBarrier] finds it.
 func NewBarrier(n int, opts ...Option) (*Barrier, error) {
-	o, err := syncOptions("NewBarrier", opts)
+	o, err := rawOptions("NewBarrier", opts)
 	if err != nil {
 		return nil, err
 	}

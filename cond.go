@@ -117,7 +117,7 @@ var errCondFull = fmt.Errorf("shm: Cond.Wait: %d goroutines already wait on the 
 // where [LookupCond] finds it with its Mutex, which must then be in the same
 // segment (made with NewMutex and In, or a named Value's).
 func NewCond(m *Mutex, opts ...Option) (*Cond, error) {
-	o, err := syncOptions("NewCond", opts)
+	o, err := rawOptions("NewCond", opts)
 	if err != nil {
 		return nil, err
 	}

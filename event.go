@@ -51,7 +51,7 @@ const (
 // NewEvent returns a new, clear Event in shared memory. With [In], it places
 // the Event in a named segment, where [LookupEvent] finds it.
 func NewEvent(opts ...Option) (*Event, error) {
-	o, err := syncOptions("NewEvent", opts)
+	o, err := rawOptions("NewEvent", opts)
 	if err != nil {
 		return nil, err
 	}

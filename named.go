@@ -255,6 +255,7 @@ import (
 	"os"
 	"reflect"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -366,15 +367,14 @@ type Segment struct {
 
 // namedFile is what a mapping of a named segment knows of its file.
 type namedFile struct {
-	name     string // the name it was first opened by; "" if inherited and not opened since
-	file     []byte // the file's bytes: mem[shmfile.Pad:]
-	raw      bool   // has no shm header
-	readOnly bool   // mapped without write access
-	roWhy    string // why, if readOnly
-	hdr      segHeader
-	refs     int  // open Segments; guarded by theHeap.mu
-	pinned   bool // inherited from the parent: its descriptor stays open for the process's children
-	dir      directory
+	name   string // the name it was first opened by; "" if inherited and not opened since
+	file   []byte // the file's bytes: mem[shmfile.Pad:]
+	raw    bool   // has no shm header
+	roWhy  string // why it is mapped without write access; "" if it is not
+	hdr    segHeader
+	refs   int  // open Segments; guarded by theHeap.mu
+	pinned bool // inherited from the parent: its descriptor stays open for the process's children
+	dir    directory
 }
 
 // A SegmentOption changes how [Create] makes a segment.
@@ -523,7 +523,7 @@ func create(name string, size int, opts []SegmentOption) (*Segment, error) {
 		return nil, err
 	}
 	nf := &namedFile{name: name, file: file, hdr: hdr}
-	s, err := theHeap.attachNamed(info.Ino|namedBit, f, true, func() (*segment, error) {
+	s, err := theHeap.attachNamed(info.Ino|namedBit, f, fileSize, true, func() (*segment, error) {
 		return &segment{file: f, ino: info.Ino | namedBit, mem: mem, named: nf}, nil
 	})
 	if err != nil {
@@ -585,10 +585,9 @@ func open(name string) (*Segment, error) {
 		f.Close()
 		f = w
 	}
-	nf.readOnly = nf.roWhy != ""
 	id := info.Ino | namedBit
-	s, err := theHeap.attachNamed(id, f, !nf.readOnly, func() (*segment, error) {
-		mem, err := shmfile.Map(f, info.Size, !nf.readOnly)
+	s, err := theHeap.attachNamed(id, f, info.Size, !nf.readOnly(), func() (*segment, error) {
+		mem, err := shmfile.Map(f, info.Size, !nf.readOnly())
 		if err != nil {
 			return nil, err
 		}
@@ -647,7 +646,7 @@ func mapInherited(f *os.File, id uint64) (*segment, error) {
 		return nil, err
 	}
 	if !w {
-		nf.readOnly, nf.roWhy = true, "the parent opened it read-only"
+		nf.roWhy = "the parent opened it read-only"
 	}
 	nf.pinned = true
 	mem, err := shmfile.Map(f, info.Size, w)
@@ -669,11 +668,11 @@ func (s *segment) setRawLength() {
 }
 
 // attachNamed returns this process's mapping of the named segment id, made
-// by mapFn if there is none yet. f is the descriptor just opened: it becomes
-// the mapping's if that has none open (reopened to match the mapping's
-// access if need be), and is closed otherwise. write says whether f is open
-// for writing.
-func (h *heap) attachNamed(id uint64, f *os.File, write bool, mapFn func() (*segment, error)) (*segment, error) {
+// by mapFn if there is none yet. f is the descriptor just opened, of a file
+// of size bytes: it becomes the mapping's if that has none open (reopened to
+// match the mapping's access if need be), and is closed otherwise. write
+// says whether f is open for writing.
+func (h *heap) attachNamed(id uint64, f *os.File, size int64, write bool, mapFn func() (*segment, error)) (*segment, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.lookupIno(id)
@@ -690,21 +689,17 @@ func (h *heap) attachNamed(id uint64, f *os.File, write bool, mapFn func() (*seg
 	if nf == nil {
 		return nil, fmt.Errorf("inode %d is mapped as an anonymous segment", id&^namedBit)
 	}
-	size, err := shmfile.Stat(f)
-	if err != nil {
-		return nil, err
-	}
-	if size.Size != int64(len(nf.file)) {
-		return nil, fmt.Errorf("the file is %d bytes, but was %d when this process mapped it", size.Size, len(nf.file))
+	if size != int64(len(nf.file)) {
+		return nil, fmt.Errorf("the file is %d bytes, but was %d when this process mapped it", size, len(nf.file))
 	}
 	switch {
 	case s.file != nil:
 		f.Close()
-	case write == !nf.readOnly:
+	case write == !nf.readOnly():
 		s.file = f
 	default:
 		// Keep the descriptor as the mapping is, for the children it goes to.
-		g, err := shmfile.Reopen(f, !nf.readOnly)
+		g, err := shmfile.Reopen(f, !nf.readOnly())
 		if err != nil {
 			return nil, fmt.Errorf("this process mapped it for writing, and cannot open it for writing now: %w", err)
 		}
@@ -770,7 +765,10 @@ func (s *Segment) Name() string { return s.name }
 
 // ReadOnly reports whether the segment is mapped read-only in this process:
 // see [Open] for when it is, and [LookupRawValue] for what can be read.
-func (s *Segment) ReadOnly() bool { return s.seg.named.readOnly }
+func (s *Segment) ReadOnly() bool { return s.seg.named.readOnly() }
+
+// readOnly reports whether the file is mapped without write access.
+func (nf *namedFile) readOnly() bool { return nf.roWhy != "" }
 
 // check returns the segment's file for an operation op, or why op cannot
 // use it.
@@ -790,7 +788,7 @@ func (s *Segment) checkWrite(op string) (*namedFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	if nf.readOnly {
+	if nf.readOnly() {
 		return nil, fmt.Errorf("segment %q is open read-only (%s): %w", s.name, nf.roWhy, fs.ErrPermission)
 	}
 	return nf, nil
@@ -908,7 +906,7 @@ func (s *Segment) Stat() (SegmentInfo, error) {
 		Used:     int64(len(nf.file)),
 		Raw:      nf.raw,
 		Mode:     fs.FileMode(info.Perm & 0o777),
-		ReadOnly: nf.readOnly,
+		ReadOnly: nf.readOnly(),
 	}
 	if nf.raw {
 		return si, nil
@@ -1116,7 +1114,7 @@ type record struct {
 	length    uint64
 	lock      uint64
 	name      string
-	descBytes []byte
+	descBytes []byte // a copy, not the file's bytes
 	d         *desc
 }
 
@@ -1156,9 +1154,11 @@ func readRecord(segName string, b fileImage, at, used uint64) (*record, error) {
 	r.length = b.u64(at + recLen)
 	r.lock = b.u64(at + recLock)
 	hash := b.u64(at + recHash)
-	name := b[at+recordFixed : at+recordFixed+nameLen]
-	r.descBytes = b[at+recordFixed+nameLen : at+size : at+size]
-	r.name = string(name)
+	// The name and descriptor are copied out of the file: a record is
+	// checked once and kept, and its bytes in the file may be changed, or
+	// truncated away, after.
+	r.name = string(b[at+recordFixed : at+recordFixed+nameLen])
+	r.descBytes = slices.Clone(b[at+recordFixed+nameLen : at+size])
 	if err := checkName("object", r.name); err != nil {
 		return bad("name", "%v", err)
 	}
@@ -1272,20 +1272,16 @@ func (nf *namedFile) records() ([]*record, error) {
 	return recs, err
 }
 
-// find returns the record named name, or nil if there is none.
+// find returns the record named name, or nil if there is none. A record
+// read before is found without touching the file, so without guardFault.
 func (nf *namedFile) find(name string) (*record, error) {
-	var r *record
-	err := guardFault(nf.name, func() error {
-		nf.dir.mu.Lock()
-		defer nf.dir.mu.Unlock()
-		if r = nf.dir.byName[name]; r != nil {
-			return nil
-		}
-		err := nf.dir.refresh(nf.name, nf.file)
-		r = nf.dir.byName[name]
-		return err
-	})
-	return r, err
+	nf.dir.mu.Lock()
+	defer nf.dir.mu.Unlock()
+	if r := nf.dir.byName[name]; r != nil {
+		return r, nil
+	}
+	err := guardFault(nf.name, func() error { return nf.dir.refresh(nf.name, nf.file) })
+	return nf.dir.byName[name], err
 }
 
 // guardFault runs f, turning a memory fault in it into an error: reading a
@@ -1495,10 +1491,39 @@ func (nf *namedFile) allocate(seg *segment, name string, p placement, lockAt uin
 	return at, lock, nf.dir.refresh(nf.name, b)
 }
 
-// lookupNamed finds the object name of one of kinds in s for the look-up function
-// fn, checks its layout against td, and returns it. write says whether the
-// handle fn returns takes locks.
-func lookupNamed(s *Segment, fn, name string, td *typeDesc, t reflect.Type, write bool, kinds ...objKind) (*record, error) {
+// lookupObject is what every look-up function fn does: it finds the object name
+// of one of kinds in s and checks that T is its type (its element's, for an
+// array). write says whether the handle fn returns takes locks. Its errors
+// are fn's.
+func lookupObject[T any](s *Segment, fn, name string, write bool, kinds ...objKind) (*record, error) {
+	if err := infoOf[T]().err; err != nil {
+		return nil, err
+	}
+	r, err := findObject(s, fn, name, descOf[T](), reflect.TypeFor[T](), write, kinds)
+	if err != nil {
+		return nil, lookupErr(fn, s, name, err)
+	}
+	return r, nil
+}
+
+// lookupArray is lookupObject for the kinds laid out as a RawArray of T, which it
+// returns too.
+func lookupArray[T any](s *Segment, fn, name string, write bool, kinds ...objKind) (*record, *RawArray[T], error) {
+	r, err := lookupObject[T](s, fn, name, write, kinds...)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := arrayAt[T](s, r)
+	if err != nil {
+		return nil, nil, lookupErr(fn, s, name, err)
+	}
+	return r, a, nil
+}
+
+// findObject finds the object name of one of kinds in s for the look-up
+// function fn, checks its layout against td, the descriptor of t, and
+// returns it.
+func findObject(s *Segment, fn, name string, td *typeDesc, t reflect.Type, write bool, kinds []objKind) (*record, error) {
 	var nf *namedFile
 	var err error
 	if write {
@@ -1582,13 +1607,9 @@ func lookupErr(fn string, s *Segment, name string, err error) error {
 // In a read-only segment (see [Segment.ReadOnly]) the RawValue must not be
 // written: a write to read-only memory kills the process (SIGSEGV).
 func LookupRawValue[T any](s *Segment, name string) (*RawValue[T], error) {
-	const fn = "LookupRawValue"
-	if err := infoOf[T]().err; err != nil {
-		return nil, err
-	}
-	r, err := lookupNamed(s, fn, name, descOf[T](), reflect.TypeFor[T](), false, kindRawValue, kindValue)
+	r, err := lookupObject[T](s, "LookupRawValue", name, false, kindRawValue, kindValue)
 	if err != nil {
-		return nil, lookupErr(fn, s, name, err)
+		return nil, err
 	}
 	return as[RawValue[T]](s.at(r.off)), nil
 }
@@ -1600,13 +1621,9 @@ func LookupRawValue[T any](s *Segment, name string) (*RawValue[T], error) {
 // read-only, since every method of a Value takes its lock: use
 // [LookupRawValue] to read it.
 func LookupValue[T any](s *Segment, name string) (*Value[T], error) {
-	const fn = "LookupValue"
-	if err := infoOf[T]().err; err != nil {
-		return nil, err
-	}
-	r, err := lookupNamed(s, fn, name, descOf[T](), reflect.TypeFor[T](), true, kindValue)
+	r, err := lookupObject[T](s, "LookupValue", name, true, kindValue)
 	if err != nil {
-		return nil, lookupErr(fn, s, name, err)
+		return nil, err
 	}
 	return &Value[T]{mu: as[Mutex](s.at(r.lock)), raw: as[RawValue[T]](s.at(r.off))}, nil
 }
@@ -1619,19 +1636,8 @@ func LookupValue[T any](s *Segment, name string) (*Value[T], error) {
 // In a read-only segment the RawArray must not be written: a write to
 // read-only memory kills the process (SIGSEGV).
 func LookupRawArray[T any](s *Segment, name string) (*RawArray[T], error) {
-	const fn = "LookupRawArray"
-	if err := infoOf[T]().err; err != nil {
-		return nil, err
-	}
-	r, err := lookupNamed(s, fn, name, descOf[T](), reflect.TypeFor[T](), false, kindRawArray, kindArray)
-	if err != nil {
-		return nil, lookupErr(fn, s, name, err)
-	}
-	a, err := arrayAt[T](s, r)
-	if err != nil {
-		return nil, lookupErr(fn, s, name, err)
-	}
-	return a, nil
+	_, a, err := lookupArray[T](s, "LookupRawArray", name, false, kindRawArray, kindArray)
+	return a, err
 }
 
 // LookupArray returns the Array named name in s, placed there by this or
@@ -1639,17 +1645,9 @@ func LookupRawArray[T any](s *Segment, name string) (*RawArray[T], error) {
 // layout of the object's elements. LookupArray fails with an error wrapping
 // [fs.ErrPermission] if s is read-only: use [LookupRawArray] to read it.
 func LookupArray[T any](s *Segment, name string) (*Array[T], error) {
-	const fn = "LookupArray"
-	if err := infoOf[T]().err; err != nil {
+	r, a, err := lookupArray[T](s, "LookupArray", name, true, kindArray)
+	if err != nil {
 		return nil, err
-	}
-	r, err := lookupNamed(s, fn, name, descOf[T](), reflect.TypeFor[T](), true, kindArray)
-	if err != nil {
-		return nil, lookupErr(fn, s, name, err)
-	}
-	a, err := arrayAt[T](s, r)
-	if err != nil {
-		return nil, lookupErr(fn, s, name, err)
 	}
 	return &Array[T]{mu: as[Mutex](s.at(r.lock)), raw: a}, nil
 }
@@ -1672,16 +1670,15 @@ func arrayAt[T any](s *Segment, r *record) (*RawArray[T], error) {
 // another program with NewMutex and [In]. It fails with an error wrapping
 // [fs.ErrPermission] if s is read-only.
 func LookupMutex(s *Segment, name string) (*Mutex, error) {
-	const fn = "LookupMutex"
-	r, err := lookupNamed(s, fn, name, descOf[Mutex](), mutexType, true, kindMutex)
+	r, err := lookupObject[Mutex](s, "LookupMutex", name, true, kindMutex)
 	if err != nil {
-		return nil, lookupErr(fn, s, name, err)
+		return nil, err
 	}
 	return as[Mutex](s.at(r.off)), nil
 }
 
-// rawOptions is makeOptions for the kinds that have no lock, for which
-// WithLock means nothing.
+// rawOptions is makeOptions for the constructor fn of a kind that has no
+// lock (all but Value and Array), for which WithLock means nothing.
 func rawOptions(fn string, opts []Option) (options, error) {
 	o, err := makeOptions(opts)
 	if err == nil && o.lockSet {

@@ -100,10 +100,9 @@ func newNamedCond(o options, m *Mutex) (*Cond, error) {
 // another program with NewEvent and [In]. It fails with an error wrapping
 // [fs.ErrPermission] if s is read-only.
 func LookupEvent(s *Segment, name string) (*Event, error) {
-	const fn = "LookupEvent"
-	r, err := lookupNamed(s, fn, name, descOf[Event](), syncLayouts["event"].t, true, kindEvent)
+	r, err := lookupObject[Event](s, "LookupEvent", name, true, kindEvent)
 	if err != nil {
-		return nil, lookupErr(fn, s, name, err)
+		return nil, err
 	}
 	return as[Event](s.at(r.off)), nil
 }
@@ -113,10 +112,9 @@ func LookupEvent(s *Segment, name string) (*Event, error) {
 // it is bounded if it was made so. It fails with an error wrapping
 // [fs.ErrPermission] if s is read-only.
 func LookupSemaphore(s *Segment, name string) (*Semaphore, error) {
-	const fn = "LookupSemaphore"
-	r, err := lookupNamed(s, fn, name, descOf[Semaphore](), syncLayouts["semaphore"].t, true, kindSemaphore)
+	r, err := lookupObject[Semaphore](s, "LookupSemaphore", name, true, kindSemaphore)
 	if err != nil {
-		return nil, lookupErr(fn, s, name, err)
+		return nil, err
 	}
 	return as[Semaphore](s.at(r.off)), nil
 }
@@ -126,14 +124,9 @@ func LookupSemaphore(s *Segment, name string) (*Semaphore, error) {
 // made for. It fails with an error wrapping [fs.ErrPermission] if s is
 // read-only.
 func LookupBarrier(s *Segment, name string) (*Barrier, error) {
-	const fn = "LookupBarrier"
-	r, err := lookupNamed(s, fn, name, descOf[barrierWord](), syncLayouts["barrier"].t, true, kindBarrier)
+	_, a, err := lookupArray[barrierWord](s, "LookupBarrier", name, true, kindBarrier)
 	if err != nil {
-		return nil, lookupErr(fn, s, name, err)
-	}
-	a, err := arrayAt[barrierWord](s, r)
-	if err != nil {
-		return nil, lookupErr(fn, s, name, err)
+		return nil, err
 	}
 	return &Barrier{a: a}, nil
 }
@@ -143,23 +136,9 @@ func LookupBarrier(s *Segment, name string) (*Barrier, error) {
 // with, which lies in s. It fails with an error wrapping [fs.ErrPermission]
 // if s is read-only.
 func LookupCond(s *Segment, name string) (*Cond, error) {
-	const fn = "LookupCond"
-	r, err := lookupNamed(s, fn, name, descOf[condState](), syncLayouts["cond"].t, true, kindCond)
+	r, err := lookupObject[condState](s, "LookupCond", name, true, kindCond)
 	if err != nil {
-		return nil, lookupErr(fn, s, name, err)
+		return nil, err
 	}
 	return &Cond{m: as[Mutex](s.at(r.lock)), s: as[condState](s.at(r.off))}, nil
-}
-
-// syncOptions checks the options given to the constructor fn of an Event, a
-// Semaphore, a Barrier or a Cond, which take In but not WithLock.
-func syncOptions(fn string, opts []Option) (options, error) {
-	o, err := makeOptions(opts)
-	if err != nil {
-		return o, err
-	}
-	if o.lockSet {
-		return o, fmt.Errorf("shm: %s: WithLock applies only to a Value or an Array", fn)
-	}
-	return o, nil
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strconv"
@@ -947,6 +948,20 @@ func sumBytes(b *shm.RawArray[byte], sum *shm.RawValue[int]) {
 	sum.Store(n)
 }
 
+// TestNamedRawGrown opens a raw segment again after its file grew: this
+// process mapped it at its old size, and says so rather than use a mapping
+// shorter than the file.
+func TestNamedRawGrown(t *testing.T) {
+	name := writeSegment(t, make([]byte, 100))
+	openSeg(t, name)
+	if err := os.Truncate("/dev/shm/"+name, 200); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := shm.Open(name); err == nil || !strings.Contains(err.Error(), "the file is 200 bytes, but was 100 when this process mapped it") {
+		t.Fatalf("Open of a grown raw segment: %v", err)
+	}
+}
+
 // TestNamedRaw opens a file without shm's header, as Python's SharedMemory
 // makes them.
 func TestNamedRaw(t *testing.T) {
@@ -1370,5 +1385,31 @@ func TestNamedTruncated(t *testing.T) {
 	}
 	if _, err := shm.Open(seg.Name()); err == nil || !strings.Contains(err.Error(), "size") {
 		t.Fatalf("Open of a truncated segment: %v", err)
+	}
+}
+
+// TestNamedTruncatedLookup truncates the file of a segment whose objects this
+// process has looked up already: a look-up again, which finds the record in
+// what this process read of the directory, must not read the file's bytes
+// unguarded (a memory fault would kill the process). The test turns such a
+// fault into a panic to report it.
+func TestNamedTruncatedLookup(t *testing.T) {
+	seg := createSeg(t, 1<<16)
+	must(shm.NewRawValue[int64](7, shm.In(seg, "v")))(t)
+	must(shm.LookupRawValue[int64](seg, "v"))(t)
+	if err := os.Truncate("/dev/shm/"+seg.Name(), 4096); err != nil {
+		t.Fatal(err)
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("a look-up in a truncated segment faulted: %v", r)
+		}
+	}()
+	if _, err := shm.LookupRawValue[int64](seg, "v"); err != nil && !strings.Contains(err.Error(), "truncated") {
+		t.Fatalf("LookupRawValue in a truncated segment: %v", err)
+	}
+	if _, err := shm.LookupValue[int64](seg, "v"); err == nil {
+		t.Fatal("LookupValue of a RawValue in a truncated segment succeeded")
 	}
 }

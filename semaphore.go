@@ -79,7 +79,7 @@ func NewBoundedSemaphore(n int, opts ...Option) (*Semaphore, error) {
 }
 
 func newSemaphore(fn string, n int, bounded bool, opts []Option) (*Semaphore, error) {
-	o, err := syncOptions(fn, opts)
+	o, err := rawOptions(fn, opts)
 	if err != nil {
 		return nil, err
 	}

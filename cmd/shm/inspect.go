@@ -20,10 +20,13 @@ import (
 const inspectUsage = `usage: shm inspect [-n count] [-json] name
 
 Inspect shows a named segment and every object in it: its name, kind
-(RawValue, Value, RawArray, Array or Mutex), type, lock and value. Scalars
-are printed as Go prints them, structs as {Field: value ...}, arrays as
-[a b c ...] shortened to their first elements, with "… (M more)" after them,
-and a Mutex, whether an object or a field of a value, as "unlocked" or
+(RawValue, Value, RawArray, Array, Mutex, Event, Semaphore, Barrier or
+Cond), type, lock and value. Scalars are printed as Go prints them, structs
+as {Field: value ...}, arrays as [a b c ...] shortened to their first
+elements, with "… (M more)" after them, an Event, a Semaphore, a Barrier or
+a Cond, whether an object or a field of a value, by its state ("set", "2
+permits", "4 parties, 1 arrived", "1 waiters, 0 of them signalled"), and a
+Mutex, whether an object or a field of a value, as "unlocked" or
 "locked by pid P (alive)" or "(dead)", with ", waiters" when a process may
 be sleeping on it. A dead owner's PID is known if it created the segment or
 if no process has taken its liveness token's slot since; if not, the lock
@@ -149,7 +152,7 @@ func inspect(seg *shm.Segment, top, limit int) (segRow, *lockJSON, []object, err
 		dec := decoder{seg: seg, limit: limit}
 		switch o.Kind {
 		case "Event", "Semaphore", "Barrier", "Cond":
-			objs[i].value = syncState(o)
+			objs[i].value = syncState(d.Kind, o.Data, o.Len)
 		case "Mutex":
 			objs[i].lock = lockAt(seg, o.Offset)
 		case "RawArray", "Array":
@@ -176,19 +179,19 @@ func inspect(seg *shm.Segment, top, limit int) (segRow, *lockJSON, []object, err
 // textNode is a value shown as the text s, a JSON string.
 func textNode(s string) *node { return &node{text: s, json: strconv.Quote(s)} }
 
-// syncState describes the state of an Event, a Semaphore, a Barrier or a
-// Cond from its words (see the Format section of the shm package's
-// named.go), read without synchronisation: a snapshot that may be changing.
-func syncState(o shm.ObjectInfo) *node {
+// syncState describes the state of an Event, a Semaphore, a Barrier (of n
+// words) or a Cond, by the kind its descriptor gives, from its words b (see
+// the Format section of the shm package's named.go), read without
+// synchronisation: a snapshot that may be changing.
+func syncState(kind string, b []byte, n int) *node {
 	ne := binary.NativeEndian
-	b := o.Data
-	switch o.Kind {
-	case "Event":
+	switch kind {
+	case "event":
 		if ne.Uint32(b)&1 != 0 {
 			return textNode("set")
 		}
 		return textNode("clear")
-	case "Semaphore":
+	case "semaphore":
 		w, limit := ne.Uint64(b), ne.Uint64(b[8:])
 		s := fmt.Sprintf("%d permits", uint32(w))
 		if limit != 0 {
@@ -198,9 +201,9 @@ func syncState(o shm.ObjectInfo) *node {
 			s += fmt.Sprintf(", %d processes asleep", n)
 		}
 		return textNode(s)
-	case "Barrier":
+	case "barrier":
 		w := ne.Uint64(b)
-		s := fmt.Sprintf("%d parties, %d arrived", o.Len-1, w>>32)
+		s := fmt.Sprintf("%d parties, %d arrived", n-1, w>>32)
 		if w&(1<<31) != 0 {
 			s += ", broken"
 		}
@@ -395,6 +398,8 @@ func (dec decoder) decode(d *desc, b []byte, off int64) *node {
 		return complexNode(c, 128)
 	case "mutex":
 		return &node{lock: lockAt(dec.seg, off)}
+	case "event", "semaphore": // the sync types that a value can hold
+		return syncState(d.Kind, b, 1)
 	case "array":
 		n := d.Len
 		if dec.limit > 0 && n > int64(dec.limit) {

@@ -659,3 +659,30 @@ func TestInspectSync(t *testing.T) {
 		t.Errorf("shm inspect -json: %v\n%s", err, out)
 	}
 }
+
+// syncFields is a value with an Event and a Semaphore among its fields.
+type syncFields struct {
+	E shm.Event
+	S shm.Semaphore
+	N int64
+}
+
+// TestInspectSyncFields shows the state of an Event and a Semaphore that are
+// fields of a Value, as it does for those that are objects.
+func TestInspectSyncFields(t *testing.T) {
+	seg := createSeg(t, 1<<16)
+	v := must(shm.NewValue(syncFields{N: 3}, shm.In(seg, "v")))(t)
+	v.Raw().Ptr().E.Set()
+	v.Raw().Ptr().S.Release()
+	code, out, errOut := runCmd("inspect", seg.Name())
+	if code != 0 || errOut != "" {
+		t.Fatalf("shm inspect: status %d, stderr %q\n%s", code, errOut, out)
+	}
+	if got, want := strings.Join(row(t, out, "v")[3:], " "), "{E: set S: 1 permits N: 3}"; !strings.HasSuffix(got, want) {
+		t.Errorf("row v: %q, want it to end in %q", got, want)
+	}
+	code, out, errOut = runCmd("inspect", "-json", seg.Name())
+	if code != 0 || !strings.Contains(out, `"E": "set"`) || !strings.Contains(out, `"S": "1 permits"`) {
+		t.Errorf("shm inspect -json: status %d, stderr %q\n%s", code, errOut, out)
+	}
+}

@@ -18,7 +18,6 @@ const Pad = 4096
 // Info is what Stat reports of a file.
 type Info struct {
 	Size    int64
-	Dev     uint64
 	Ino     uint64
 	Uid     uint32
 	Perm    uint32 // the permission bits

@@ -106,21 +106,11 @@ func Stat(f *os.File) (Info, error) {
 	}
 	return Info{
 		Size:    st.Size,
-		Dev:     uint64(st.Dev),
 		Ino:     st.Ino,
 		Uid:     st.Uid,
 		Perm:    st.Mode & 0o7777,
 		Regular: st.Mode&unix.S_IFMT == unix.S_IFREG,
 	}, nil
-}
-
-// DirDev returns the device number of Dir's file system.
-func DirDev() (uint64, error) {
-	var st unix.Stat_t
-	if err := unix.Stat(Dir, &st); err != nil {
-		return 0, &fs.PathError{Op: "stat", Path: Dir, Err: err}
-	}
-	return uint64(st.Dev), nil
 }
 
 // Writable reports whether f is open for writing.

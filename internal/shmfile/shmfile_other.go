@@ -18,7 +18,6 @@ func Link(f *os.File, name string) error                        { return errUnsu
 func Open(name string, write bool) (*os.File, error)            { return nil, errUnsupported }
 func Reopen(f *os.File, write bool) (*os.File, error)           { return nil, errUnsupported }
 func Stat(f *os.File) (Info, error)                             { return Info{}, errUnsupported }
-func DirDev() (uint64, error)                                   { return 0, errUnsupported }
 func Writable(f *os.File) (bool, error)                         { return false, errUnsupported }
 func ReadAt(f *os.File, b []byte, off int64) (int, error)       { return 0, errUnsupported }
 func Free(f *os.File) (int64, error)                            { return 0, errUnsupported }
