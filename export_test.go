@@ -56,8 +56,9 @@ func Sleeps() uint64 { return lockStats.sleeps.Load() }
 func Fingerprint(t reflect.Type) uint64 { return infoOfType(t).fingerprint }
 
 // AgeTokenSlot moves slot s's generation counter n generations on, as if n
-// processes had taken the slot and left it since.
-func AgeTokenSlot(s int, n uint64) { family.Age(s, n) }
+// processes had taken the slot and left it since, if no process holds the
+// slot now; it reports whether it did.
+func AgeTokenSlot(s int, n uint64) (bool, error) { return family.Age(s, n) }
 
 // TokenGenerations is how many tokens one liveness slot hands out.
 const TokenGenerations = token.Generations

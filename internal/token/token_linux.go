@@ -209,11 +209,19 @@ func (t *Table) Pid(tok uint64) (int, bool) {
 
 // Age moves slot s's generation counter n generations on, as if n processes
 // had taken the slot and left it since; past the last generation, the slot is
-// retired. For tests.
-func (t *Table) Age(s int, n uint64) {
+// retired. It does so only while no process holds the slot, taking the slot's
+// lock as Acquire does, and reports whether it could: the table may be the
+// user's, shared with every shm process, and rewriting a live holder's token
+// would make it look dead to all of them. For tests.
+func (t *Table) Age(s int, n uint64) (bool, error) {
+	ok, err := memfd.TryLockByte(t.own, int64(s))
+	if err != nil || !ok {
+		return false, err
+	}
 	w := &t.words[s]
 	g := Generation(w.Load())
 	w.Store(Make(s, g+min(n, lastGen-g)))
+	return true, memfd.UnlockByte(t.own, int64(s))
 }
 
 // Holder returns the latest token of slot s and whether its holder lives.

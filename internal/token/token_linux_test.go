@@ -81,7 +81,9 @@ func TestRetiredSlot(t *testing.T) {
 	if _, err := a.Acquire(); err != nil { // slot 0, for a
 		t.Fatal(err)
 	}
-	a.Age(1, Generations-1)
+	if ok, err := a.Age(1, Generations-1); !ok || err != nil {
+		t.Fatalf("Age of a free slot = %v, %v", ok, err)
+	}
 	b, _ := Open(a.File())
 	tb, err := b.Acquire()
 	if err != nil {
@@ -207,5 +209,31 @@ func TestUserTableRefused(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("openUserAt(%s) = %v, want it to say %q", path, err, want)
 		}
+	}
+}
+
+// TestAgeLeavesHeldSlot ages a slot that a living process holds: the test
+// knob must refuse, since in the user's table, shared by every shm process,
+// rewriting a live holder's token makes it look dead to all of them.
+func TestAgeLeavesHeldSlot(t *testing.T) {
+	a := newTable(t)
+	if _, err := a.Acquire(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(a.File())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	tb, err := b.Acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, err := a.Age(Slot(tb), Generations-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alive, err := a.Alive(tb); ok || err != nil || !alive {
+		t.Fatalf("Age of a held slot = %v; its holder alive = %v, %v; want false and alive", ok, alive, err)
 	}
 }
