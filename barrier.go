@@ -160,9 +160,10 @@ func (b *Barrier) Wait(ctx context.Context) (int, error) {
 			raceAcquireObj(b.a)
 			return c, nil
 		}
-		bw := &barrierWaiter{st: st, slots: slots, r: r}
-		err := waitOn(ctx, futexWord(st), bw)
-		bw.stop()
+		var err error
+		if bw := (barrierWaiter{st: st, slots: slots, r: r}); !spinUntil(bw.ready) {
+			err = bw.sleep(ctx)
+		}
 		if err != nil {
 			breakRound(st, r) // as Python's timeout does
 		}
@@ -288,6 +289,14 @@ func (bw *barrierWaiter) slept(timedOut bool) {
 		}
 		bw.watched = bw.watched && w != nil
 	}
+}
+
+// sleep waits past the spin, on a copy of bw on the heap, and then stops
+// the watches.
+func (bw barrierWaiter) sleep(ctx context.Context) error {
+	err := waitOn(ctx, futexWord(bw.st), &bw)
+	bw.stop()
+	return err
 }
 
 // stop stops the watches.

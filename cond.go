@@ -163,7 +163,9 @@ func (c *Cond) Wait(ctx context.Context) error {
 	}
 	c.m.Unlock()
 	signalled := true
-	err = waitOn(ctx, futexWord(&c.s.w), &condWaiter{s: c.s, k: k})
+	if cw := (condWaiter{s: c.s, k: k}); !spinUntil(cw.ready) {
+		err = cw.sleep(ctx)
+	}
 	if err != nil {
 		signalled = c.s.leave(k)
 	}
@@ -304,3 +306,8 @@ func (cw *condWaiter) prepare() (uint32, time.Duration, bool) {
 }
 
 func (cw *condWaiter) slept(bool) {}
+
+// sleep waits past the spin, on a copy of cw on the heap.
+func (cw condWaiter) sleep(ctx context.Context) error {
+	return waitOn(ctx, futexWord(&cw.s.w), &cw)
+}

@@ -104,8 +104,11 @@ func (e *Event) IsSet() bool { return e.w.Load()&eventSet != 0 }
 func (e *Event) Wait(ctx context.Context) error {
 	w := e.w.Load()
 	if w&eventSet == 0 {
-		if err := waitOn(ctx, &e.w, &eventWaiter{e: e, gen: w &^ (eventGen - 1)}); err != nil {
-			return err
+		ew := eventWaiter{e: e, gen: w &^ (eventGen - 1)}
+		if !spinUntil(ew.ready) {
+			if err := ew.sleep(ctx); err != nil {
+				return err
+			}
 		}
 	}
 	raceAcquireObj(e)
@@ -136,3 +139,6 @@ func (ew *eventWaiter) prepare() (uint32, time.Duration, bool) {
 }
 
 func (ew *eventWaiter) slept(bool) {}
+
+// sleep waits past the spin, on a copy of ew on the heap.
+func (ew eventWaiter) sleep(ctx context.Context) error { return waitOn(ctx, &ew.e.w, &ew) }

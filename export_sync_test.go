@@ -10,6 +10,10 @@ import (
 // Event, a Cond, a Semaphore or a Barrier.
 func WaitSleeps() uint64 { return waitStats.sleeps.Load() }
 
+// WaitsPastSpin returns how many waits of this process on such words went on
+// past their spin, whether or not they then slept.
+func WaitsPastSpin() uint64 { return waitStats.pastSpin.Load() }
+
 // LastWaitSleep returns the timeout of this process's latest sleep on such a
 // word; 0 means none.
 func LastWaitSleep() time.Duration { return time.Duration(waitStats.lastTimeout.Load()) }

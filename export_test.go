@@ -74,6 +74,10 @@ func MaxSleeping() int64 {
 // Parks returns how many times a goroutine parked behind its process's sleeper.
 func Parks() uint64 { return lockStats.parks.Load() }
 
+// Queued returns how many lockers of this process gave up spinning on a
+// Mutex and joined its wait queue, whether or not they then slept.
+func Queued() uint64 { return lockStats.queued.Load() }
+
 // Queued returns how many goroutines of this process are in m's wait queue.
 func (m *Mutex) Queued() int { return queues.refs(futexWord(&m.w)) }
 

@@ -21,8 +21,12 @@ import (
 //
 // A waiter checks the state, spins for spinTime as a Mutex locker does, yields
 // the processor once and then sleeps on the futex word, on the value it saw
-// last: the kernel puts it to sleep only if the word still holds that value,
-// so a change in between is never missed. As with the Mutex, the goroutines
+// last (spinUntil, then waitOn). The spin checks the state through a method
+// value of the caller's own waiter, so that a wait that ends in its spin, as
+// most waits between two busy processes do, allocates nothing; only a waiter
+// that goes on to sleep is made into a waiter interface (which puts it on the
+// heap). The kernel puts a sleeper to sleep only if the word still holds the
+// value it saw, so a change in between is never missed. As with the Mutex, the goroutines
 // of one process that wait on one word send one of them at a time into the
 // kernel (the process's sleeper on the word, which holds its OS thread as a
 // blocking system call does); the others wait on a channel, holding no
@@ -38,6 +42,7 @@ import (
 
 // sleepStats counts the futex sleeps of one kind of waiter, for tests.
 type sleepStats struct {
+	pastSpin    atomic.Uint64 // waits that went on past their spin (waitOn)
 	sleeps      atomic.Uint64 // futex waits
 	sleeping    atomic.Int64  // goroutines in a futex wait now
 	maxSleeping atomic.Int64  // the most there ever were at once
@@ -77,12 +82,11 @@ type waiter interface {
 	slept(timedOut bool)
 }
 
-// waitOn waits until w is ready, with fw as its futex word. It returns nil
-// once w.ready has reported true, or ctx.Err() when ctx ended first.
+// waitOn waits until w is ready, with fw as its futex word, once spinUntil
+// has given up on it. It returns nil once w.ready has reported true, or
+// ctx.Err() when ctx ended first.
 func waitOn(ctx context.Context, fw *atomic.Uint32, w waiter) error {
-	if spinUntil(w) {
-		return nil
-	}
+	waitStats.pastSpin.Add(1)
 	g := gates.join(fw, newGate)
 	defer gates.leave(fw, nil)
 	done := ctx.Done()
@@ -163,13 +167,14 @@ func wakeUntilOut(fw *atomic.Uint32, inKernel *atomic.Bool, st *sleepStats) {
 	}
 }
 
-// spinUntil calls w.ready for about spinTime, then yields the processor once,
+// spinUntil calls ready for about spinTime, then yields the processor once,
 // so that a notifier descheduled on this core can run, and calls it again. It
-// reports whether w became ready.
-func spinUntil(w waiter) bool {
+// reports whether ready reported true. ready is a waiter's ready method, as a
+// method value, which does not escape.
+func spinUntil(ready func() bool) bool {
 	start := time.Now()
 	for i := 1; ; i++ {
-		if w.ready() {
+		if ready() {
 			return true
 		}
 		if i%64 == 0 && time.Since(start) > spinTime {
@@ -177,7 +182,7 @@ func spinUntil(w waiter) bool {
 		}
 	}
 	futex.Yield()
-	return w.ready()
+	return ready()
 }
 
 // A perWord keeps, for each futex word that goroutines of this process wait

@@ -120,6 +120,7 @@ var lockStats struct {
 	sleepStats               // futex waits of sleepers on Mutexes
 	watches    atomic.Uint64 // owners watched through a pidfd
 	parks      atomic.Uint64 // goroutines parked behind their process's sleeper
+	queued     atomic.Uint64 // lockers that gave up spinning and joined the wait queue
 }
 
 // NewMutex returns a new unlocked Mutex in shared memory. With [In], the
@@ -231,6 +232,7 @@ func (m *Mutex) lockSlow(ctx context.Context) error {
 		done = ctx.Done()
 	}
 	fw := futexWord(&m.w)
+	lockStats.queued.Add(1)
 	q := queues.join(fw, newWaitQueue)
 	defer queues.leave(fw, stopWatch)
 	if !q.takeTurn(done) {

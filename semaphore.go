@@ -135,6 +135,9 @@ func (s *Semaphore) Acquire(ctx context.Context) error {
 
 // acquireSlow waits for a permit.
 func (s *Semaphore) acquireSlow(ctx context.Context) error {
+	if spinUntil(s.TryAcquire) {
+		return nil
+	}
 	return waitOn(ctx, futexWord(&s.w), &semWaiter{s: s})
 }
 
