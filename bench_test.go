@@ -344,6 +344,83 @@ func BenchmarkPingPong(b *testing.B) {
 	}
 }
 
+// condPingPong is the turn number of a Cond ping-pong, and what its child
+// reports: that it is ready, and its sleeps on the Cond and on the Mutex.
+type condPingPong struct {
+	Turn                   int64
+	Ready                  atomic.Int32
+	CondSleeps, LockSleeps atomic.Uint64
+}
+
+// condTurns makes the round trips of a Cond ping-pong on the side whose turns
+// are the numbers 2i+side (1 the parent, 2 the child): with the Mutex held,
+// it waits until Turn holds the other side's number, stores its own and
+// signals. Each side holds the Mutex except inside Wait, as the bench
+// module's cond-pingpong row does.
+func condTurns(c *shm.Cond, p *condPingPong, side, n int) error {
+	ctx := context.Background()
+	m := c.Mutex()
+	m.Lock()
+	defer m.Unlock()
+	for i := range n {
+		if side == 2 {
+			for p.Turn != int64(2*i+1) {
+				if err := c.Wait(ctx); err != nil {
+					return err
+				}
+			}
+		}
+		p.Turn = int64(2*i + side)
+		c.Signal()
+		if side == 1 {
+			for p.Turn != int64(2*i+2) {
+				if err := c.Wait(ctx); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// condPong answers n pings of a Cond ping-pong and reports its sleeps.
+func condPong(c *shm.Cond, pv *shm.RawValue[condPingPong], n int) error {
+	p := pv.Ptr()
+	cs, ls := shm.WaitSleeps(), shm.Sleeps()
+	p.Ready.Store(1)
+	err := condTurns(c, p, 2, n)
+	p.CondSleeps.Store(shm.WaitSleeps() - cs)
+	p.LockSleeps.Store(shm.Sleeps() - ls)
+	return err
+}
+
+func init() { shm.Register(condPong) }
+
+// BenchmarkCondPingPong: one op is a round trip between two processes through
+// a Cond, each holding its Mutex except inside Wait (the bench module's
+// cond-pingpong row), with the sleeps on the Cond's word and on the Mutex per
+// round trip, of this process (p) and of the child (c).
+func BenchmarkCondPingPong(b *testing.B) {
+	m, _ := shm.NewMutex()
+	c, _ := shm.NewCond(m)
+	pv, _ := shm.NewRawValue(condPingPong{})
+	p := pv.Ptr()
+	child := start(b, condPong, c, pv, b.N)
+	await(b, "the child", func() bool { return p.Ready.Load() == 1 })
+	cs, ls := shm.WaitSleeps(), shm.Sleeps()
+	b.ResetTimer()
+	if err := condTurns(c, p, 1, b.N); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	join(b, child)
+	n := float64(b.N)
+	b.ReportMetric(float64(shm.WaitSleeps()-cs)/n, "p-cond-sleeps/op")
+	b.ReportMetric(float64(shm.Sleeps()-ls)/n, "p-lock-sleeps/op")
+	b.ReportMetric(float64(p.CondSleeps.Load())/n, "c-cond-sleeps/op")
+	b.ReportMetric(float64(p.LockSleeps.Load())/n, "c-lock-sleeps/op")
+}
+
 // BenchmarkSemaphore: an uncontended Acquire and Release, beside the Lock
 // and Unlock of a bare futex mutex.
 func BenchmarkSemaphore(b *testing.B) {

@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
-
-	"github.com/shmgo/shm/internal/futex"
 )
 
 // A Cond is a condition variable bound to a [Mutex]: a rendezvous point for
@@ -62,9 +60,10 @@ type condState struct {
 // variable does, so that a Signal wakes a goroutine that was waiting when it
 // was sent and never one that came later, without a list of waiters:
 //
-//   - g (bits 0-15) numbers the older group, G1; the newer group, G2, is
+//   - g (bits 0-14) numbers the older group, G1; the newer group, G2, is
 //     g+1. Groups numbered before g are done: all of their waiters were
 //     signalled.
+//   - bit 15 is the mark: some process may be sleeping on the word.
 //   - s (bits 16-31) counts the Signals sent to G1 and not yet taken.
 //   - m (bits 32-47) counts the waiters of G1 that have not returned.
 //   - q (bits 48-63) counts the waiters of G2.
@@ -82,16 +81,26 @@ type condState struct {
 // counted: it takes at most one Signal from the others, and a Broadcast
 // clears it.
 //
-// The futex word is the half with g and s, which every Signal and Broadcast
-// changes; they wake every sleeper, since the kernel cannot tell a waiter
-// of G1 from one of G2. One goroutine per process sleeps (see gate.go), so
-// that costs one wake-up per waiting process.
+// The futex word is the half with g, the mark and s, which every Signal and
+// Broadcast changes. A sleeper sets the mark (compare-and-swap, on the word
+// it saw) and sleeps on the marked word. Signal and Broadcast clear the mark
+// in their compare-and-swap and, if it was there, wake every sleeper, since
+// the kernel cannot tell a waiter of G1 from one of G2: the ones with no
+// Signal look again and mark the word again before they sleep. So a Signal
+// to waiters that are still spinning, as in a ping-pong between two busy
+// processes, makes no system call, and cannot hold up the waiter it wakes,
+// which takes the Mutex next, with one. The mark is cleared only together
+// with a wake-up of every sleeper, and join, take and leave keep it. One
+// goroutine per process sleeps (see gate.go), so a wake-up costs one
+// process-wide wake per waiting process.
 //
-// The group numbers wrap at 2^16: a waiter misreads its group only if 2^16-1
+// The group numbers wrap at 2^15: a waiter misreads its group only if 2^15-1
 // groups are closed between its wake-up and its look at the word, and each
-// needs a new waiter and a Signal; 16 bits also bound the waiters of a group.
+// needs a new waiter and a Signal; 16 bits bound the waiters of a group.
 const (
 	condField = 1<<16 - 1
+	condGroup = 1<<15 - 1 // g
+	condMark  = 1 << 15
 	condSig   = 1 << 16 // s
 	condG1    = 1 << 32 // m
 	condG2    = 1 << 48 // q
@@ -102,11 +111,12 @@ const (
 )
 
 func condUnpack(w uint64) (g, s, m, q uint64) {
-	return w & condField, w >> 16 & condField, w >> 32 & condField, w >> 48
+	return w & condGroup, w >> 16 & condField, w >> 32 & condField, w >> 48
 }
 
+// condPack packs a word without the mark.
 func condPack(g, s, m, q uint64) uint64 {
-	return g&condField | s<<16 | m<<32 | q<<48
+	return g&condGroup | s<<16 | m<<32 | q<<48
 }
 
 var errCondFull = fmt.Errorf("shm: Cond.Wait: %d goroutines already wait on the Cond, the most it can hold", maxCondWaiters)
@@ -190,14 +200,16 @@ func (c *Cond) Signal() {
 		var nw uint64
 		switch {
 		case m > s:
-			nw = w + condSig
+			nw = (w + condSig) &^ condMark
 		case q > 0:
 			nw = condPack(g+1, 1, q, 0)
 		default:
 			return // nobody waits
 		}
 		if c.s.w.CompareAndSwap(w, nw) {
-			futex.Wake(futexWord(&c.s.w), wakeAll)
+			if w&condMark != 0 {
+				wakeSleepers(futexWord(&c.s.w))
+			}
 			return
 		}
 	}
@@ -215,7 +227,9 @@ func (c *Cond) Broadcast() {
 			return // every waiter has its Signal already
 		}
 		if c.s.w.CompareAndSwap(w, condPack(g+2, 0, 0, 0)) {
-			futex.Wake(futexWord(&c.s.w), wakeAll)
+			if w&condMark != 0 {
+				wakeSleepers(futexWord(&c.s.w))
+			}
 			return
 		}
 	}
@@ -236,7 +250,7 @@ func (cs *condState) join() (uint64, error) {
 			return 0, errCondFull
 		}
 		if cs.w.CompareAndSwap(w, w+condG2) {
-			return (g + 1) & condField, nil
+			return (g + 1) & condGroup, nil
 		}
 	}
 }
@@ -255,7 +269,7 @@ func (cs *condState) take(k uint64) bool {
 			if cs.w.CompareAndSwap(w, w-condSig-condG1) {
 				return true
 			}
-		case (g + 1) & condField:
+		case (g + 1) & condGroup:
 			return false
 		default:
 			return true // a closed group
@@ -277,7 +291,7 @@ func (cs *condState) leave(k uint64) bool {
 			} else {
 				nw = w - condG1
 			}
-		case (g + 1) & condField:
+		case (g + 1) & condGroup:
 			nw = w - condG2
 		default:
 			return true
@@ -299,10 +313,13 @@ func (cw *condWaiter) ready() bool { return cw.s.take(cw.k) }
 func (cw *condWaiter) prepare() (uint32, time.Duration, bool) {
 	w := cw.s.w.Load()
 	g, s, _, _ := condUnpack(w)
-	if cw.k == g && s > 0 || cw.k != g && cw.k != (g+1)&condField {
+	if cw.k == g && s > 0 || cw.k != g && cw.k != (g+1)&condGroup {
 		return 0, 0, false
 	}
-	return uint32(w), 0, true // sleep until signalled: nothing else to check
+	if w&condMark == 0 && !cw.s.w.CompareAndSwap(w, w|condMark) {
+		return 0, 0, false
+	}
+	return uint32(w | condMark), 0, true // sleep until signalled: nothing else to check
 }
 
 func (cw *condWaiter) slept(bool) {}

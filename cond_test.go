@@ -108,7 +108,7 @@ func TestCondSignalBroadcast(t *testing.T) {
 // number.
 func TestCondGroupsWrap(t *testing.T) {
 	c := newCond(t)
-	c.SetGroups(1<<16-3, 0, 0, 0)
+	c.SetGroups(1<<15-3, 0, 0, 0) // g has 15 bits
 	ctx := bounded(t)
 	for i := range 6 {
 		done := make(chan error, 1)
@@ -354,5 +354,30 @@ func TestCondManyWaitersOneSleeper(t *testing.T) {
 	}
 	if n := shm.MaxWaitSleeping(); n != 1 {
 		t.Errorf("%d goroutines waiting on one Cond: %d slept in the kernel at once, want 1", waiters, n)
+	}
+}
+
+// TestCondSignalWakesOnlySleepers plays a Cond ping-pong with a child, each
+// side Signalling the other while it may still be spinning, and checks that
+// this process's Signals sent a wake-up (a system call) no more often than a
+// waiter, of either process, went to sleep: each sleep marks the word once,
+// and a wake-up is due only to a mark.
+func TestCondSignalWakesOnlySleepers(t *testing.T) {
+	const rounds = 2000
+	c := newCond(t)
+	pv, err := shm.NewRawValue(condPingPong{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pv.Ptr()
+	child := start(t, condPong, c, pv, rounds)
+	wakes, sleeps := shm.WaitWakes(), shm.WaitSleeps()
+	if err := condTurns(c, p, 1, rounds); err != nil {
+		t.Fatal(err)
+	}
+	join(t, child)
+	wakes, sleeps = shm.WaitWakes()-wakes, shm.WaitSleeps()-sleeps+p.CondSleeps.Load()
+	if wakes > sleeps {
+		t.Errorf("%d round trips: this process's Signals sent %d wake-ups, for %d sleeps on the Cond in both processes", rounds, wakes, sleeps)
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
-
-	"github.com/shmgo/shm/internal/futex"
 )
 
 // An Event is a flag in shared memory that processes can wait for: Python's
@@ -76,7 +74,7 @@ func (e *Event) Set() {
 		}
 		if e.w.CompareAndSwap(w, (w+eventGen)&^eventMark|eventSet) {
 			if w&eventMark != 0 {
-				futex.Wake(&e.w, wakeAll)
+				wakeSleepers(&e.w)
 			}
 			return
 		}

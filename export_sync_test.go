@@ -14,6 +14,10 @@ func WaitSleeps() uint64 { return waitStats.sleeps.Load() }
 // past their spin, whether or not they then slept.
 func WaitsPastSpin() uint64 { return waitStats.pastSpin.Load() }
 
+// WaitWakes returns how many wake-ups this process's Event.Set, Cond.Signal
+// and Cond.Broadcast calls sent.
+func WaitWakes() uint64 { return wakes.Load() }
+
 // LastWaitSleep returns the timeout of this process's latest sleep on such a
 // word; 0 means none.
 func LastWaitSleep() time.Duration { return time.Duration(waitStats.lastTimeout.Load()) }

@@ -66,6 +66,16 @@ func (st *sleepStats) wait(fw *atomic.Uint32, val uint32, timeout time.Duration)
 // Barriers; lockStats those on Mutexes.
 var waitStats sleepStats
 
+// wakes counts the wake-ups that Events and Conds send, for tests.
+var wakes atomic.Uint64
+
+// wakeSleepers wakes every sleeper on fw, as an Event's Set or a Cond's
+// Signal does when the word's mark says that some process may be asleep.
+func wakeSleepers(fw *atomic.Uint32) {
+	wakes.Add(1)
+	futex.Wake(fw, wakeAll)
+}
+
 // A waiter is what a goroutine waits for.
 type waiter interface {
 	// ready reports whether the wait is over. It may change the state: a
