@@ -15,9 +15,10 @@ import (
 // Each of them keeps its state in shared memory, in a word whose 32-bit half
 // (or the whole word, for an Event) is a futex word. Its notifiers (Set,
 // Signal, Broadcast, Release, the last arrival at a Barrier) change the word
-// with one compare-and-swap and then wake its sleepers with FUTEX_WAKE. That
-// is all they do: a notifier never waits for a waiter, so a waiter that dies,
-// wherever it dies, cannot block one.
+// with one compare-and-swap and then, if the word says that some process
+// sleeps on it, wake its sleepers with FUTEX_WAKE. That is all they do: a
+// notifier never waits for a waiter, so a waiter that dies, wherever it dies,
+// cannot block one.
 //
 // A waiter checks the state, spins for spinTime as a Mutex locker does, yields
 // the processor once and then sleeps on the futex word, on the value it saw
