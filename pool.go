@@ -55,7 +55,6 @@ package shm
 // numbers.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/gob"
@@ -68,6 +67,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/shmgo/shm/internal/memfd"
 )
 
 // Errors a pool returns.
@@ -263,14 +264,13 @@ type replyMsg struct {
 // A worker is one worker process, seen from the pool.
 type worker struct {
 	proc    *Process
-	tasks   *os.File // write end of the task pipe
-	results *os.File // read end of the reply pipe
-	bw      *bufio.Writer
-	enc     *gob.Encoder
-	dec     *gob.Decoder // of results
-	segs    []uint64     // the segments it inherited
-	ran     int          // tasks it has run
-	ready   atomic.Bool  // it has run Init
+	tasks   *os.File      // write end of the task pipe, for tasks too big for the slot
+	results *os.File      // read end of the reply pipe, for replies too big for the slot
+	ch      *poolChan     // the slot in shared memory, and the pipes
+	watched chan struct{} // closed once the goroutine that watches for its death has marked the slot
+	segs    []uint64      // the segments it inherited
+	ran     int           // tasks it has run
+	ready   atomic.Bool   // it has run Init
 
 	abandoned atomic.Bool // its task's context ended, and it was killed for that
 }
@@ -363,20 +363,38 @@ func (p *Pool) spawn(i int) (*worker, error) {
 		tw.Close()
 		return nil, err
 	}
+	sf, mem, err := newSlot()
+	if err != nil {
+		tr.Close()
+		tw.Close()
+		rr.Close()
+		rw.Close()
+		return nil, err
+	}
 	msg := &startMsg{Func: p.init.key, ParentPid: os.Getpid(), Args: p.initArgs, Pool: true}
 	c := &Cmd{Stdout: p.stdout, Stderr: p.stderr}
-	proc, err := c.launch(p.init, msg, []*os.File{tr, rw})
+	proc, err := c.launch(p.init, msg, []*os.File{tr, rw, sf})
 	tr.Close()
 	rw.Close()
+	sf.Close()
 	if err != nil {
 		tw.Close()
 		rr.Close()
+		memfd.Unmap(mem)
 		return nil, err
 	}
-	w := &worker{proc: proc, tasks: tw, results: rr, segs: msg.Segments}
-	w.bw = bufio.NewWriter(tw)
-	w.enc = gob.NewEncoder(w.bw)
-	w.dec = gob.NewDecoder(bufio.NewReader(rr))
+	w := &worker{proc: proc, tasks: tw, results: rr, segs: msg.Segments, watched: make(chan struct{})}
+	w.ch = newPoolChan(mem, rr, tw)
+	go func() {
+		// Wake whoever waits for the worker's reply, and the slots, so
+		// that slot i sees its worker die even when it has no task.
+		<-proc.Done()
+		w.ch.markDead()
+		close(w.watched)
+		p.mu.Lock()
+		p.mu.Unlock()
+		p.cond.Broadcast()
+	}()
 	p.mu.Lock()
 	killed := isClosedChan(p.killed)
 	if !killed {
@@ -384,17 +402,11 @@ func (p *Pool) spawn(i int) (*worker, error) {
 	}
 	p.mu.Unlock()
 	var r replyMsg
-	if !killed && w.dec.Decode(&r) == nil && r.Ready {
-		w.ready.Store(true)
-		go func() {
-			// Wake the slots, so that slot i sees its worker die even
-			// when it has no task.
-			<-proc.Done()
-			p.mu.Lock()
-			p.mu.Unlock()
-			p.cond.Broadcast()
-		}()
-		return w, nil
+	if !killed {
+		if _, err := w.ch.recv(false, 0, &r); err == nil && r.Ready {
+			w.ready.Store(true)
+			return w, nil
+		}
 	}
 	proc.Kill()
 	p.retire(i, w)
@@ -422,16 +434,19 @@ func pipe() (r, w *os.File, err error) {
 	return r, w, nil
 }
 
-// retire takes w out of slot i and ends it: its task pipe is closed, which
-// makes an idle worker exit, and retire waits for the process to end. A busy
-// worker must be killed first.
+// retire takes w out of slot i and ends it: it tells an idle worker to
+// quit, waits for the process to end, and closes the pipes and the slot. A
+// busy worker must be killed first.
 func (p *Pool) retire(i int, w *worker) {
 	p.mu.Lock()
 	p.workers[i] = nil
 	p.mu.Unlock()
-	w.tasks.Close()
+	w.ch.give(stQuit)
 	<-w.proc.Done()
+	<-w.watched
+	w.tasks.Close()
 	w.results.Close()
+	w.ch.unmap()
 }
 
 // run is slot i's goroutine: it gives queued tasks to the slot's worker, and
@@ -543,9 +558,10 @@ func (p *Pool) next(i int) *task {
 
 // runTask runs t on w, in slot i. It returns w, or nil if w has ended.
 //
-// The slot's goroutine waits for the reply in a read from the worker's pipe,
-// and nothing else: whatever must stop the task (its context, Kill) kills
-// the worker, which ends the read.
+// The slot's goroutine waits for the reply in the slot, and for nothing
+// else: whatever must stop the task (its context, Kill) kills the worker,
+// and the goroutine that watches the worker marks the slot dead, which ends
+// the wait.
 func (p *Pool) runTask(i int, w *worker, t *task) *worker {
 	p.busy.Add(1)
 	defer p.busy.Add(-1)
@@ -557,14 +573,11 @@ func (p *Pool) runTask(i int, w *worker, t *task) *worker {
 			w.proc.Kill()
 		})
 	}
-	// A write to a worker that has died fails, and so does the read.
+	// Sending to a worker that has died fails, and so does the wait.
 	var r replyMsg
-	err := w.enc.Encode(&t.msg)
+	err := w.ch.send(stTask, &t.msg)
 	if err == nil {
-		err = w.bw.Flush()
-	}
-	if err == nil {
-		err = w.dec.Decode(&r)
+		_, err = w.ch.recv(false, replySpin, &r)
 	}
 	if stop() && err == nil {
 		t.finish(t.result(w, r))
@@ -818,33 +831,39 @@ func checkResult(rt reflect.Type) error {
 // The worker's side.
 
 // runWorker runs a pool worker, in a child whose Init has been decoded: it
-// runs init, then the tasks from its pipe until the pipe ends, and returns
-// its exit code.
+// runs init, then the tasks from its slot until the pool tells it to quit,
+// and returns its exit code.
 func runWorker(ctl *os.File, msg *startMsg, init *target, args []reflect.Value) int {
-	taskR := os.NewFile(uintptr(fdSegments+len(msg.Segments)), "shm-tasks")
-	replyW := os.NewFile(uintptr(fdSegments+len(msg.Segments)+1), "shm-replies")
+	fd := fdSegments + len(msg.Segments)
+	taskR := os.NewFile(uintptr(fd), "shm-tasks")
+	replyW := os.NewFile(uintptr(fd+1), "shm-replies")
+	mem, err := mapSlot(memfd.Inherit(fd+2, "shm-pool-slot"))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "shm: pool worker: %v\n", err)
+		writeResult(ctl, resultMsg{Code: exitPanic, Message: err.Error()})
+		return exitPanic
+	}
 	if res := call(init, args); res.Code != exitOK {
 		writeResult(ctl, res)
 		return res.Code
 	}
-	bw := bufio.NewWriter(replyW)
-	enc := gob.NewEncoder(bw)
-	if enc.Encode(replyMsg{Ready: true}) != nil || bw.Flush() != nil {
+	ch := newPoolChan(mem, taskR, replyW)
+	if ch.send(stReply, &replyMsg{Ready: true}) != nil {
 		return exitPanic // the pool is gone
 	}
-	dec := gob.NewDecoder(bufio.NewReader(taskR))
 	for {
 		var m taskMsg
-		if err := dec.Decode(&m); err != nil {
-			if err == io.EOF {
-				break
-			}
+		st, err := ch.recv(true, workerSpin, &m)
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "shm: pool worker: reading a task: %v\n", err)
 			writeResult(ctl, resultMsg{Code: exitPanic, Message: err.Error()})
 			return exitPanic
 		}
+		if st == stQuit {
+			break
+		}
 		r := runTask(&m)
-		if enc.Encode(&r) != nil || bw.Flush() != nil {
+		if ch.send(stReply, &r) != nil {
 			return exitPanic
 		}
 	}

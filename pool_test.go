@@ -5,11 +5,13 @@ package shm_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/shmgo/shm"
 )
@@ -50,6 +52,15 @@ func fillTask(a *shm.RawArray[int64], x int64) int {
 // inc is Map's function.
 func inc(x int) int { return x + 1 }
 
+// reverse returns b reversed.
+func reverse(b []byte) []byte {
+	out := make([]byte, len(b))
+	for i, x := range b {
+		out[len(b)-1-i] = x
+	}
+	return out
+}
+
 // initCounter is an Init: it counts the workers that ran it.
 func initCounter(n *shm.RawValue[atomic.Int32]) { n.Ptr().Add(1) }
 
@@ -63,6 +74,7 @@ func init() {
 	shm.Register(inc)
 	shm.Register(fillTask)
 	shm.Register(initCounter)
+	shm.Register(reverse)
 }
 
 // newPool starts a pool that the test kills at its end, whatever happens.
@@ -441,4 +453,82 @@ func TestPoolIdleWorkerDiesDuringClose(t *testing.T) {
 		t.Fatalf("total after Close = %d, want 3", got)
 	}
 	noChildren(t)
+}
+
+// TestPoolBigMessages sends tasks and results of many sizes, from empty to
+// far more than a worker's slot in shared memory holds, in turn through the
+// same worker, and checks that each comes back whole.
+func TestPoolBigMessages(t *testing.T) {
+	p := newPool(t, 1, nil)
+	for _, n := range []int{0, 1, 60 << 10, 64 << 10, 1 << 20, 100, 3<<20 + 1, 5} {
+		in := make([]byte, n)
+		for i := range in {
+			in[i] = byte(i*7 + i>>8)
+		}
+		v, err := submit(t, p, reverse, in).Result(bounded(t))
+		if err != nil {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		out := v.([]byte)
+		if len(out) != n {
+			t.Fatalf("%d bytes: %d came back", n, len(out))
+		}
+		for i := range out {
+			if out[i] != in[n-1-i] {
+				t.Fatalf("%d bytes: byte %d = %d, want %d", n, i, out[i], in[n-1-i])
+			}
+		}
+	}
+	if s := p.State(); s.Restarted != 0 || s.Failed != 0 {
+		t.Fatalf("State = %+v, want nothing failed or restarted", s)
+	}
+	p.Close()
+}
+
+// TestPoolIdleWorkerSleeps checks that a worker that has run a task and has
+// no other stops spinning for the next and sleeps: the test must see three
+// tenths of a second in a row in each of which the worker ran for less than
+// a millisecond, where one that spun on would run for much of each, even on
+// a loaded machine.
+func TestPoolIdleWorkerSleeps(t *testing.T) {
+	p := newPool(t, 1, nil)
+	w := p.State().Pids[0]
+	if _, err := submit(t, p, pid).Result(bounded(t)); err != nil {
+		t.Fatal(err)
+	}
+	last, quiet := onCPU(t, w), 0
+	await(t, "the idle worker to use no CPU", func() bool {
+		time.Sleep(100 * time.Millisecond) // the window, not a wait for an event
+		now := onCPU(t, w)
+		if now-last < time.Millisecond {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		last = now
+		return quiet == 3
+	})
+	p.Close()
+}
+
+// onCPU returns how long the threads of process pid have run, from
+// /proc/PID/task/TID/schedstat.
+func onCPU(t *testing.T, pid int) time.Duration {
+	tids, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum time.Duration
+	for _, tid := range tids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, tid.Name()))
+		if err != nil {
+			continue // a thread that ended
+		}
+		var ns int64
+		if _, err := fmt.Sscan(string(b), &ns); err != nil {
+			t.Fatalf("schedstat %q: %v", b, err)
+		}
+		sum += time.Duration(ns)
+	}
+	return sum
 }
