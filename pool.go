@@ -67,6 +67,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/shmgo/shm/internal/memfd"
 )
@@ -403,7 +404,7 @@ func (p *Pool) spawn(i int) (*worker, error) {
 	p.mu.Unlock()
 	var r replyMsg
 	if !killed {
-		if _, err := w.ch.recv(false, 0, &r); err == nil && r.Ready {
+		if _, _, err := w.ch.recv(false, 0, &r); err == nil && r.Ready {
 			w.ready.Store(true)
 			return w, nil
 		}
@@ -563,7 +564,9 @@ func (p *Pool) next(i int) *task {
 // and the goroutine that watches the worker marks the slot dead, which ends
 // the wait.
 func (p *Pool) runTask(i int, w *worker, t *task) *worker {
-	p.busy.Add(1)
+	// Both sides spin for the other only while this is the pool's one
+	// task: see "The transport".
+	alone := p.busy.Add(1) == 1
 	defer p.busy.Add(-1)
 	w.ran++
 	stop := func() bool { return true }
@@ -575,9 +578,13 @@ func (p *Pool) runTask(i int, w *worker, t *task) *worker {
 	}
 	// Sending to a worker that has died fails, and so does the wait.
 	var r replyMsg
-	err := w.ch.send(stTask, &t.msg)
+	spin := time.Duration(0)
+	if alone {
+		spin = replySpin
+	}
+	err := w.ch.send(stTask, &t.msg, alone)
 	if err == nil {
-		_, err = w.ch.recv(false, replySpin, &r)
+		_, _, err = w.ch.recv(false, spin, &r)
 	}
 	if stop() && err == nil {
 		t.finish(t.result(w, r))
@@ -848,12 +855,13 @@ func runWorker(ctl *os.File, msg *startMsg, init *target, args []reflect.Value) 
 		return res.Code
 	}
 	ch := newPoolChan(mem, taskR, replyW)
-	if ch.send(stReply, &replyMsg{Ready: true}) != nil {
+	if ch.send(stReply, &replyMsg{Ready: true}, false) != nil {
 		return exitPanic // the pool is gone
 	}
+	spin := time.Duration(0)
 	for {
 		var m taskMsg
-		st, err := ch.recv(true, workerSpin, &m)
+		st, spinNext, err := ch.recv(true, spin, &m)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "shm: pool worker: reading a task: %v\n", err)
 			writeResult(ctl, resultMsg{Code: exitPanic, Message: err.Error()})
@@ -863,8 +871,12 @@ func runWorker(ctl *os.File, msg *startMsg, init *target, args []reflect.Value) 
 			break
 		}
 		r := runTask(&m)
-		if ch.send(stReply, &r) != nil {
+		if ch.send(stReply, &r, false) != nil {
 			return exitPanic
+		}
+		spin = 0
+		if spinNext {
+			spin = workerSpin
 		}
 	}
 	writeResult(ctl, resultMsg{})

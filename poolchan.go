@@ -26,6 +26,7 @@ import (
 const (
 	slotSize = 64 << 10 // a whole number of pages, so that the mapping covers the file
 	slotLen  = 64       // uint32: the message's length; more than slotCap means it is on the pipe
+	slotSpin = 68       // uint32: not zero if the worker is to spin for the next task after this one
 	slotData = 128
 	slotCap  = slotSize - slotData
 )
@@ -119,8 +120,9 @@ func (c *poolChan) unmap() {
 
 // send gob-encodes v into the slot, or onto the pipe if it does not fit,
 // and gives the turn to the other side with state st. v nil sends no
-// message. It fails with errWorkerDead, in the pool, if the worker has died.
-func (c *poolChan) send(st uint32, v any) error {
+// message. spin, in a task, tells the worker whether to spin for the next
+// one. It fails with errWorkerDead, in the pool, if the worker has died.
+func (c *poolChan) send(st uint32, v any, spin bool) error {
 	c.buf.Reset()
 	if v != nil {
 		if err := c.enc.Encode(v); err != nil {
@@ -132,6 +134,11 @@ func (c *poolChan) send(st uint32, v any) error {
 		return fmt.Errorf("a message of %d bytes", len(data))
 	}
 	binary.NativeEndian.PutUint32(c.mem[slotLen:], uint32(len(data)))
+	var sp uint32
+	if spin {
+		sp = 1
+	}
+	binary.NativeEndian.PutUint32(c.mem[slotSpin:], sp)
 	if len(data) <= slotCap {
 		copy(c.mem[slotData:], data)
 	}
@@ -149,15 +156,17 @@ func (c *poolChan) send(st uint32, v any) error {
 }
 
 // recv waits for this side's turn, spinning for spin first, and decodes the
-// message into v, unless the state is stQuit. It returns the state.
-func (c *poolChan) recv(worker bool, spin time.Duration, v any) (uint32, error) {
+// message into v, unless the state is stQuit. It returns the state, and
+// whether the message says to spin for the next.
+func (c *poolChan) recv(worker bool, spin time.Duration, v any) (st uint32, spinNext bool, err error) {
 	st, ok := c.await(worker, spin)
 	if !ok {
-		return 0, errWorkerDead
+		return 0, false, errWorkerDead
 	}
 	if st == stQuit {
-		return st, nil
+		return st, false, nil
 	}
+	spinNext = binary.NativeEndian.Uint32(c.mem[slotSpin:]) != 0
 	n := int(binary.NativeEndian.Uint32(c.mem[slotLen:]))
 	if n <= slotCap {
 		c.rd.b = c.mem[slotData : slotData+n]
@@ -166,16 +175,16 @@ func (c *poolChan) recv(worker bool, spin time.Duration, v any) (uint32, error) 
 			c.big = make([]byte, n)
 		}
 		if _, err := io.ReadFull(c.in, c.big[:n]); err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		c.rd.b = c.big[:n]
 	}
-	err := c.dec.Decode(v)
+	err = c.dec.Decode(v)
 	c.rd.b = nil
 	if cap(c.big) > 1<<20 {
 		c.big = nil // a rare giant: let it go
 	}
-	return st, err
+	return st, spinNext, err
 }
 
 // myTurn reports whether state st is the worker's turn, if worker, or the
