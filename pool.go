@@ -34,8 +34,10 @@ package shm
 // ("signal: killed"); the pool starts another worker in its place, and no
 // other task notices. A task that panics or returns an error fails with a
 // [*TaskError] carrying the panic and its stack, or the error; a panic is
-// recovered in the worker, which goes on to the next task, as Python's pool
-// workers do with an exception. A task whose context ends before the task
+// recovered in the worker, which prints it to its standard error as a child
+// of [Start] does (so that a task whose result nobody reads does not fail
+// silently) and goes on to the next task, as Python's pool workers do with
+// an exception. A returned error is the task's result, and is not printed. A task whose context ends before the task
 // does is abandoned: if it is running, its worker is killed and replaced,
 // since a process cannot be interrupted otherwise, and the task fails with
 // the context's error. The pool never hangs on a dead worker and never
@@ -43,16 +45,42 @@ package shm
 // Pool waits forever for a killed worker's result and ProcessPoolExecutor
 // raises BrokenProcessPool for everything that follows.
 //
-// The transport. Tasks go to a worker over a pipe, and results come back on
-// another, each a gob stream (see protocol.go); a worker runs one task at a
-// time. The pipes are in blocking mode, and the slot's goroutine reads the
-// reply itself: the kernel wakes it at once, where the runtime's poller and
-// a reader goroutine cost two more hand-offs (the round trip's median went
-// from about 110 us to about 45 us). What remains is mostly the wake-up of the
-// other process, which a ring in shared memory would need too, through a
-// futex (21.5 us a round trip on the same machine), unless it spun; so
-// dispatch stays on pipes. See the README's "A pool of workers" for the
-// numbers.
+// The transport. Each worker has a slot: 64 KiB of shared memory (a memfd
+// that the worker inherits, poolchan.go) holding a turn word and one
+// message. The slot's goroutine writes a task there, gob-encoded, and gives
+// the turn to the worker through the word; the worker writes its reply and
+// gives the turn back. The side that waits for its turn spins for up to
+// 20 us, yielding the processor about every half microsecond, then sleeps
+// on the word with a futex; the side that gives the turn wakes it only if
+// it sleeps. A worker that has replied spins in the same way for its next
+// task; after the spin it sleeps, and an idle worker uses no CPU. Messages
+// too big for the slot go on a pipe each way, which the slot announces.
+// The worker's death ends the pool's wait: the goroutine that waits for the
+// process marks the word dead and wakes the slot's goroutine, which is how
+// Kill and a task's context, which kill the worker, reach it too. A worker
+// to retire is told to quit through the word; one whose pool dies is killed
+// by the kernel (the parent-death signal).
+//
+// Why, measured on the 2-core machine this was written on, shared with
+// other work. Before, tasks and replies went over pipes, and every round
+// trip woke each process through the kernel: 20 to 30 us median when the
+// machine was quiet, 63 to 125 us with a load average of 9. A futex wake-up
+// costs the same as a pipe's, so the slot pays only because the sides spin:
+// when both run, a round trip is two stores and two loads of the word, plus
+// gob (about 1.5 us) and the hand-offs between the caller's goroutine and
+// the slot's, 2.5 us median quiet and 14 to 18 us at load 9-10, where the
+// pipes took 63 to 125 (go test -bench PoolRoundTrip, side by side). The
+// yields matter: the kernel tends to run a process it wakes on the waker's
+// core, and a waker that spins without yielding keeps it off that core for
+// the whole spin; so did this pool's first version, at 112 us a round trip
+// under load (each spin lost: two spins and a wake-up a trip). Spinning
+// costs CPU, at most 20 us a side and task, so the sides spin only while
+// the task is the pool's only one in flight, where latency is the point:
+// with several, the slots' spinning goroutines held the Go scheduler's
+// processors that other slots needed, and four workers kept busy on two
+// cores (BenchmarkPoolBusy) took about 15% more CPU a task than with no
+// spinning; spinning only when alone brought it back to the pipes', within
+// this machine's noise.
 
 import (
 	"bytes"
@@ -65,6 +93,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -119,7 +148,8 @@ type PoolOptions struct {
 // [*ExitError] that says how the worker ended, and another worker takes its
 // place; a worker that dies idle is replaced and fails nothing. A task that
 // panics or returns an error fails with a [*TaskError], and its worker,
-// which recovered the panic, runs the next task. A task whose context ends
+// which recovered the panic and printed it to its standard error, runs the
+// next task. A task whose context ends
 // while it runs is abandoned: its worker is killed and replaced.
 //
 // A worker inherits the segments that exist when it starts; a task whose
@@ -939,12 +969,16 @@ func callChunk(t *target, items reflect.Value) (r replyMsg) {
 
 // recoverTask turns a task's panic into its reply, with the panic's value
 // and the frames of the user's code, as [Process.Join] reports a child's.
-// caller is the function that called the task.
+// caller is the function that called the task. It prints the panic to
+// standard error as a child of [Start] does (see call), so that a task whose
+// Result nobody reads does not fail silently; an error that a task returns
+// is its result, and is not printed.
 func recoverTask(r *replyMsg, caller any) {
 	v := recover()
 	if v == nil {
 		return
 	}
-	_, _, msg := panicReport(v, caller)
+	header, frames, msg := panicReport(v, caller)
+	fmt.Fprintf(os.Stderr, "panic: %v\n\n%s\n%s", v, header, strings.Join(frames, ""))
 	*r = replyMsg{Failed: true, Panic: true, Err: msg}
 }

@@ -3,9 +3,11 @@
 package shm_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -178,7 +180,8 @@ func TestPoolKillWorker(t *testing.T) {
 }
 
 func TestPoolTaskPanics(t *testing.T) {
-	p := newPool(t, 1, nil)
+	p := newPool(t, 1, &shm.PoolOptions{Stderr: io.Discard}) // the worker prints the panic too
+
 	ctx := bounded(t)
 	before := p.State().Pids
 	_, err := submit(t, p, panics, "the sky fell").Result(ctx)
@@ -195,6 +198,29 @@ func TestPoolTaskPanics(t *testing.T) {
 		t.Fatalf("task after a panic ran in %v (%v), want the same worker %d", v, err, before[0])
 	}
 	p.Close()
+}
+
+// TestPoolTaskPanicPrinted checks that a worker prints the panic it
+// recovered from a task to its standard error, as a child of Start prints
+// its own, so that a task whose Result nobody reads does not fail silently;
+// an error a task returns is its result, and is not printed.
+func TestPoolTaskPanicPrinted(t *testing.T) {
+	var stderr bytes.Buffer
+	p := newPool(t, 1, &shm.PoolOptions{Stderr: &stderr})
+	if _, err := submit(t, p, panics, "the sky fell").Result(bounded(t)); err == nil {
+		t.Fatal("panicking task succeeded")
+	}
+	if _, err := submit(t, p, failTask, "no luck").Result(bounded(t)); err == nil {
+		t.Fatal("failing task succeeded")
+	}
+	p.Close() // the worker has exited, and its output has been copied
+	out := stderr.String()
+	if !strings.HasPrefix(out, "panic: the sky fell\n") || !strings.Contains(out, "shm_test.panics(") {
+		t.Fatalf("worker's stderr = %q, want the panic and its stack", out)
+	}
+	if strings.Contains(out, "no luck") {
+		t.Fatalf("worker's stderr = %q: a returned error was printed", out)
+	}
 }
 
 func TestPoolTaskExits(t *testing.T) {
