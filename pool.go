@@ -23,10 +23,14 @@ package shm
 // objects by reference, other values by a copy encoded with encoding/gob.
 // Its result (a registered function may return a result, an error, or both)
 // travels back by copy. A worker inherits every segment its parent has when
-// it starts; a task that refers to a segment made since then makes the pool
-// replace the worker that picks it up by one that inherits it, so objects
-// made after NewPool work too, at the cost of one worker start per new
-// segment and worker.
+// it starts; the segments of a task's objects that were made since then go
+// to the worker that picks the task up, as descriptors over a unix socket
+// (SCM_RIGHTS), with the task, and it maps them before it runs it. So
+// objects made after NewPool work too, at the cost of a mapping (tens of
+// microseconds) per new segment and worker, where replacing the worker by
+// one that inherits them, as the pool did at first, cost a worker start
+// (tens of milliseconds). A segment that cannot be sent (a named segment
+// closed in this process) still makes the pool replace the worker.
 //
 // Failure, which is the point. A worker that dies while it runs a task
 // (the task called os.Exit, a fatal error, SIGKILL, the OOM killer) fails
@@ -152,9 +156,9 @@ type PoolOptions struct {
 // next task. A task whose context ends
 // while it runs is abandoned: its worker is killed and replaced.
 //
-// A worker inherits the segments that exist when it starts; a task whose
-// objects live in a segment made later is run by a new worker, started in
-// place of the one that took the task.
+// A worker inherits the segments that exist when it starts; a segment made
+// later is sent to a worker, over a unix socket, with the first task of
+// that worker that refers to it.
 //
 // Its methods may be called from any goroutine. A Pool must be ended with
 // [Pool.Close] or [Pool.Kill], which wait for its workers.
@@ -276,9 +280,10 @@ func (t *task) finish(val any, err error) {
 // taskMsg is what a pool tells a worker: run Func on Args, or, for a Map
 // chunk, on each element of the slice gob-encoded in Args[0].Data.
 type taskMsg struct {
-	Func  string
-	Args  []argMsg
-	Chunk bool
+	Func     string
+	Args     []argMsg
+	Chunk    bool
+	Segments []uint64 // segments whose files come on the socket first, for the worker to map
 }
 
 // replyMsg is what a worker tells its pool: that it is ready, or how a task
@@ -298,6 +303,7 @@ type worker struct {
 	tasks   *os.File      // write end of the task pipe, for tasks too big for the slot
 	results *os.File      // read end of the reply pipe, for replies too big for the slot
 	ch      *poolChan     // the slot in shared memory, and the pipes
+	fds     *os.File      // the pool's end of the socket that sends segments
 	watched chan struct{} // closed once the goroutine that watches for its death has marked the slot
 	segs    []uint64      // the segments it inherited
 	ran     int           // tasks it has run
@@ -402,19 +408,31 @@ func (p *Pool) spawn(i int) (*worker, error) {
 		rw.Close()
 		return nil, err
 	}
-	msg := &startMsg{Func: p.init.key, ParentPid: os.Getpid(), Args: p.initArgs, Pool: true}
-	c := &Cmd{Stdout: p.stdout, Stderr: p.stderr}
-	proc, err := c.launch(p.init, msg, []*os.File{tr, rw, sf})
-	tr.Close()
-	rw.Close()
-	sf.Close()
+	fp, fw, err := fdSocketPair()
 	if err != nil {
+		tr.Close()
 		tw.Close()
 		rr.Close()
+		rw.Close()
+		sf.Close()
 		memfd.Unmap(mem)
 		return nil, err
 	}
-	w := &worker{proc: proc, tasks: tw, results: rr, segs: msg.Segments, watched: make(chan struct{})}
+	msg := &startMsg{Func: p.init.key, ParentPid: os.Getpid(), Args: p.initArgs, Pool: true}
+	c := &Cmd{Stdout: p.stdout, Stderr: p.stderr}
+	proc, err := c.launch(p.init, msg, []*os.File{tr, rw, sf, fw})
+	tr.Close()
+	rw.Close()
+	sf.Close()
+	fw.Close()
+	if err != nil {
+		tw.Close()
+		rr.Close()
+		fp.Close()
+		memfd.Unmap(mem)
+		return nil, err
+	}
+	w := &worker{proc: proc, tasks: tw, results: rr, fds: fp, segs: msg.Segments, watched: make(chan struct{})}
 	w.ch = newPoolChan(mem, rr, tw)
 	go func() {
 		// Wake whoever waits for the worker's reply, and the slots, so
@@ -477,6 +495,7 @@ func (p *Pool) retire(i int, w *worker) {
 	<-w.watched
 	w.tasks.Close()
 	w.results.Close()
+	w.fds.Close()
 	w.ch.unmap()
 }
 
@@ -501,9 +520,12 @@ func (p *Pool) run(i int) {
 			w, _ = p.replace(i) // on failure, the next task fails with the error
 			continue
 		}
+		var send []uint64 // segments to send the worker with t
 		if w != nil && !subset(t.segs, w.segs) {
-			p.retire(i, w)
-			w = nil
+			if send = p.sendSegments(w, t); send == nil {
+				p.retire(i, w) // it cannot have them: a new worker inherits them
+				w = nil
+			}
 		}
 		if w == nil {
 			var err error
@@ -512,7 +534,7 @@ func (p *Pool) run(i int) {
 				continue
 			}
 		}
-		w = p.runTask(i, w, t)
+		w = p.runTask(i, w, t, send)
 		if w != nil && p.max > 0 && w.ran >= p.max {
 			p.retire(i, w)
 			w = nil
@@ -524,6 +546,27 @@ func (p *Pool) run(i int) {
 	if w != nil {
 		p.retire(i, w)
 	}
+}
+
+// sendSegments sends w the files of the segments that t refers to and w
+// lacks, over its socket, and returns them; nil if they cannot be sent.
+func (p *Pool) sendSegments(w *worker, t *task) []uint64 {
+	inos, files, err := theHeap.filesFor(t.msg.Args)
+	if err != nil {
+		return nil
+	}
+	var send []uint64
+	var out []*os.File
+	for k, ino := range inos {
+		if !slices.Contains(w.segs, ino) {
+			send = append(send, ino)
+			out = append(out, files[k])
+		}
+	}
+	if len(send) == 0 || sendFiles(w.fds, out) != nil {
+		return nil
+	}
+	return send
 }
 
 // replace starts a worker for slot i in place of one that ended.
@@ -593,7 +636,7 @@ func (p *Pool) next(i int) *task {
 // else: whatever must stop the task (its context, Kill) kills the worker,
 // and the goroutine that watches the worker marks the slot dead, which ends
 // the wait.
-func (p *Pool) runTask(i int, w *worker, t *task) *worker {
+func (p *Pool) runTask(i int, w *worker, t *task, send []uint64) *worker {
 	// Both sides spin for the other only while this is the pool's one
 	// task: see "The transport".
 	alone := p.busy.Add(1) == 1
@@ -612,9 +655,18 @@ func (p *Pool) runTask(i int, w *worker, t *task) *worker {
 	if alone {
 		spin = replySpin
 	}
-	err := w.ch.send(stTask, &t.msg, alone)
+	msg := &t.msg
+	if send != nil {
+		m := t.msg
+		m.Segments = send
+		msg = &m
+	}
+	err := w.ch.send(stTask, msg, alone)
 	if err == nil {
 		_, _, err = w.ch.recv(false, spin, &r)
+	}
+	if err == nil && send != nil && !r.Unknown {
+		w.segs = append(w.segs, send...)
 	}
 	if stop() && err == nil {
 		t.finish(t.result(w, r))
@@ -874,6 +926,7 @@ func runWorker(ctl *os.File, msg *startMsg, init *target, args []reflect.Value) 
 	fd := fdSegments + len(msg.Segments)
 	taskR := os.NewFile(uintptr(fd), "shm-tasks")
 	replyW := os.NewFile(uintptr(fd+1), "shm-replies")
+	fds := memfd.Inherit(fd+3, "shm-pool-fds")
 	mem, err := mapSlot(memfd.Inherit(fd+2, "shm-pool-slot"))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "shm: pool worker: %v\n", err)
@@ -900,7 +953,12 @@ func runWorker(ctl *os.File, msg *startMsg, init *target, args []reflect.Value) 
 		if st == stQuit {
 			break
 		}
-		r := runTask(&m)
+		var r replyMsg
+		if err := takeSegments(fds, m.Segments); err != nil {
+			r = replyMsg{Unknown: true, Err: err.Error()}
+		} else {
+			r = runTask(&m)
+		}
 		if ch.send(stReply, &r, false) != nil {
 			return exitPanic
 		}
@@ -911,6 +969,40 @@ func runWorker(ctl *os.File, msg *startMsg, init *target, args []reflect.Value) 
 	}
 	writeResult(ctl, resultMsg{})
 	return exitOK
+}
+
+// takeSegments receives the files of the segments inos from the pool's
+// socket, in a worker, and maps them, as a child maps those it inherits.
+func takeSegments(sock *os.File, inos []uint64) error {
+	if len(inos) == 0 {
+		return nil
+	}
+	files, err := recvFiles(sock, len(inos))
+	if err != nil {
+		return err
+	}
+	segs := make([]*segment, 0, len(inos))
+	for k, f := range files {
+		var s *segment
+		if inos[k]&namedBit != 0 {
+			s, err = mapInherited(f, inos[k])
+		} else {
+			s, err = mapSegment(f)
+		}
+		if err == nil && s.ino != inos[k] {
+			err = fmt.Errorf("received segment %d, want %d", s.ino, inos[k])
+		}
+		if err != nil {
+			for _, g := range files[k:] {
+				g.Close()
+			}
+			theHeap.adopt(segs) // those mapped stay so
+			return fmt.Errorf("mapping the segments sent: %w", err)
+		}
+		segs = append(segs, s)
+	}
+	theHeap.adopt(segs)
+	return nil
 }
 
 // runTask runs one task in a worker and returns its reply.

@@ -200,3 +200,39 @@ func BenchmarkPoolBusy(b *testing.B) {
 	b.ReportMetric(float64(cpu(kids0, kids1).Nanoseconds())/n/1e3, "worker-cpu-us/task")
 	b.ReportMetric(0, "ns/op")
 }
+
+// BenchmarkPoolNewSegment runs, on a pool of one worker, tasks that each
+// refer to a segment made after the worker started: the pool sends the
+// worker the segment. Each segment stays for the life of the process, so
+// run it a bounded number of times.
+//
+//	go test -run '^$' -bench PoolNewSegment -benchtime 50x -count 3
+func BenchmarkPoolNewSegment(b *testing.B) {
+	p, err := shm.NewPool(1, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	ctx := context.Background()
+	arrays := make([]*shm.RawArray[int64], b.N)
+	for i := range arrays {
+		if arrays[i], err = shm.NewRawArray[int64](1 << 18); err != nil { // 2 MiB: a segment of its own
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for _, a := range arrays {
+		f, err := p.Submit(ctx, first, a)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := f.Result(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// first returns the first element of a.
+func first(a *shm.RawArray[int64]) int64 { return a.Load(0) }
+
+func init() { shm.Register(first) }

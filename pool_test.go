@@ -402,7 +402,8 @@ func TestPoolIdleWorkerDies(t *testing.T) {
 }
 
 // TestPoolNewSegment passes a task an object in a segment made after the
-// pool's workers started: a new worker, which inherits it, runs the task.
+// pool's worker started: the pool sends the worker the segment, and the
+// worker runs the task without being replaced.
 func TestPoolNewSegment(t *testing.T) {
 	p := newPool(t, 1, nil)
 	old := p.State().Pids[0]
@@ -414,21 +415,26 @@ func TestPoolNewSegment(t *testing.T) {
 	if shm.SegmentCount() == segs {
 		t.Fatal("the array did not get a new segment")
 	}
-	v, err := submit(t, p, fillTask, a, 7).Result(bounded(t))
+	b, err := shm.NewRawArray[int64](1 << 18) // and another, for the second task
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.(int) == old {
-		t.Fatalf("the task ran in worker %d, which started before its segment existed", old)
-	}
-	for i, x := range a.Slice() {
-		if x != 7 {
-			t.Fatalf("a[%d] = %d, want 7", i, x)
+	for i, x := range []*shm.RawArray[int64]{a, a, b} {
+		v, err := submit(t, p, fillTask, x, int64(7+i)).Result(bounded(t))
+		if err != nil {
+			t.Fatalf("task %d: %v", i, err)
+		}
+		if v.(int) != old {
+			t.Fatalf("task %d ran in worker %d, want %d, which was sent the segment", i, v, old)
+		}
+		for j, y := range x.Slice() {
+			if y != int64(7+i) {
+				t.Fatalf("task %d: element %d = %d, want %d", i, j, y, 7+i)
+			}
 		}
 	}
-	// The new worker has the segment: the next task stays with it.
-	if w, err := submit(t, p, fillTask, a, 8).Result(bounded(t)); err != nil || w != v {
-		t.Fatalf("second task ran in %v (%v), want worker %v", w, err, v)
+	if s := p.State(); s.Restarted != 0 || s.Failed != 0 {
+		t.Fatalf("State = %+v, want nothing restarted or failed", s)
 	}
 	p.Close()
 }

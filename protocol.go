@@ -60,10 +60,13 @@ package shm
 //
 // A pool worker (pool.go) is a child whose start message says Pool: its
 // Func and Args are the pool's Init, which it runs once; it then receives
-// three more descriptors after its segments, the read end of a task pipe at
-// fdSegments+len(Segments), the write end of a reply pipe after it, and the
-// worker's slot after that, a memfd of slotSize bytes (poolchan.go), and it
-// inherits every segment of its parent rather than those of its arguments.
+// four more descriptors after its segments, the read end of a task pipe at
+// fdSegments+len(Segments), the write end of a reply pipe after it, the
+// worker's slot after that, a memfd of slotSize bytes (poolchan.go), and
+// last a unix socket (poolfds_linux.go) on which the pool sends, with a
+// task whose Segments name them, the segments made since the worker
+// started; it inherits every segment of its parent rather than those of
+// its arguments.
 // It tells the pool it is ready, then runs tasks (taskMsg, replyMsg: a gob
 // stream each way) passed in the slot, or on the pipes when they do not fit
 // in it, until the pool tells it to quit; it then reports its result in the
