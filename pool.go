@@ -72,8 +72,12 @@ package shm
 // costs the same as a pipe's, so the slot pays only because the sides spin:
 // when both run, a round trip is two stores and two loads of the word, plus
 // gob (about 1.5 us) and the hand-offs between the caller's goroutine and
-// the slot's, 2.5 us median quiet and 14 to 18 us at load 9-10, where the
-// pipes took 63 to 125 (go test -bench PoolRoundTrip, side by side). The
+// the slot's: 2.4 to 2.6 us median in quiet moments, 13.5 to 18 us at load
+// averages of 7 to 10, where the pipes took 24 to 125 (go test -bench
+// PoolRoundTrip, side by side). What is left of the mean at such loads is
+// a long tail (p90 70 us, p99 140 us), partly the Go scheduler's: each
+// hand-off between the caller's goroutine and the slot's wakes a thread
+// for the idle processor (with GOMAXPROCS=1 the p90 halves). The
 // yields matter: the kernel tends to run a process it wakes on the waker's
 // core, and a waker that spins without yielding keeps it off that core for
 // the whole spin; so did this pool's first version, at 112 us a round trip

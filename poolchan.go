@@ -34,9 +34,10 @@ const (
 // The turn word: the state in bits 2 and up, and two marks. A state that is
 // odd is the worker's turn (a task, or quit), one that is even and not zero
 // the pool's (a reply); the side whose turn it is not waits for the other to
-// change the state. Each side changes the state only on its own turn, so the
-// two never write it at once; the pool's goroutine that watches for the
-// worker's death adds turnDead, and a side that gives the turn keeps it.
+// change the state. Only the side whose turn it is changes the state; the
+// waiting side only adds turnSleeping, and the pool's goroutine that
+// watches for the worker's death only turnDead, which a giver keeps. Every
+// write is a compare-and-swap or an atomic or, so none is lost.
 const (
 	turnSleeping = 1 << 0 // the waiting side sleeps on the futex: the giver must wake it
 	turnDead     = 1 << 1 // the worker has died, seen by the pool: no reply will come
