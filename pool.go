@@ -74,10 +74,12 @@ package shm
 // gob (about 1.5 us) and the hand-offs between the caller's goroutine and
 // the slot's: 2.4 to 2.6 us median in quiet moments, 13.5 to 18 us at load
 // averages of 7 to 10, where the pipes took 24 to 125 (go test -bench
-// PoolRoundTrip, side by side). What is left of the mean at such loads is
-// a long tail (p90 70 us, p99 140 us), partly the Go scheduler's: each
-// hand-off between the caller's goroutine and the slot's wakes a thread
-// for the idle processor (with GOMAXPROCS=1 the p90 halves). The
+// PoolRoundTrip, side by side). At such loads the other core is mostly
+// taken, the two processes share one, and a trip is two switches between
+// them through the yields, rarely a sleep (counted: 5% of waits): 13.2 us
+// at the 10th percentile, about one futex wake-up on this machine (the bare
+// futex round trip, two wake-ups, took 23.7 us in the same bench run). The
+// mean there is a long tail (p90 70 to 120 us), the load's. The
 // yields matter: the kernel tends to run a process it wakes on the waker's
 // core, and a waker that spins without yielding keeps it off that core for
 // the whole spin; so did this pool's first version, at 112 us a round trip
