@@ -23,10 +23,14 @@ package shm
 // objects by reference, other values by a copy encoded with encoding/gob.
 // Its result (a registered function may return a result, an error, or both)
 // travels back by copy. A worker inherits every segment its parent has when
-// it starts; a task that refers to a segment made since then makes the pool
-// replace the worker that picks it up by one that inherits it, so objects
-// made after NewPool work too, at the cost of one worker start per new
-// segment and worker.
+// it starts; the segments of a task's objects that were made since then go
+// to the worker that picks the task up, as descriptors over a unix socket
+// (SCM_RIGHTS), with the task, and it maps them before it runs it. So
+// objects made after NewPool work too, at the cost of a mapping (tens of
+// microseconds) per new segment and worker, where replacing the worker by
+// one that inherits them, as the pool did at first, cost a worker start
+// (tens of milliseconds). A segment that cannot be sent (a named segment
+// closed in this process) still makes the pool replace the worker.
 //
 // Failure, which is the point. A worker that dies while it runs a task
 // (the task called os.Exit, a fatal error, SIGKILL, the OOM killer) fails
@@ -34,8 +38,10 @@ package shm
 // ("signal: killed"); the pool starts another worker in its place, and no
 // other task notices. A task that panics or returns an error fails with a
 // [*TaskError] carrying the panic and its stack, or the error; a panic is
-// recovered in the worker, which goes on to the next task, as Python's pool
-// workers do with an exception. A task whose context ends before the task
+// recovered in the worker, which prints it to its standard error as a child
+// of [Start] does (so that a task whose result nobody reads does not fail
+// silently) and goes on to the next task, as Python's pool workers do with
+// an exception. A returned error is the task's result, and is not printed. A task whose context ends before the task
 // does is abandoned: if it is running, its worker is killed and replaced,
 // since a process cannot be interrupted otherwise, and the task fails with
 // the context's error. The pool never hangs on a dead worker and never
@@ -43,19 +49,50 @@ package shm
 // Pool waits forever for a killed worker's result and ProcessPoolExecutor
 // raises BrokenProcessPool for everything that follows.
 //
-// The transport. Tasks go to a worker over a pipe, and results come back on
-// another, each a gob stream (see protocol.go); a worker runs one task at a
-// time. The pipes are in blocking mode, and the slot's goroutine reads the
-// reply itself: the kernel wakes it at once, where the runtime's poller and
-// a reader goroutine cost two more hand-offs (the round trip's median went
-// from about 110 us to about 45 us). What remains is mostly the wake-up of the
-// other process, which a ring in shared memory would need too, through a
-// futex (21.5 us a round trip on the same machine), unless it spun; so
-// dispatch stays on pipes. See the README's "A pool of workers" for the
-// numbers.
+// The transport. Each worker has a slot: 64 KiB of shared memory (a memfd
+// that the worker inherits, poolchan.go) holding a turn word and one
+// message. The slot's goroutine writes a task there, gob-encoded, and gives
+// the turn to the worker through the word; the worker writes its reply and
+// gives the turn back. The side that waits for its turn spins for up to
+// 20 us, yielding the processor about every half microsecond, then sleeps
+// on the word with a futex; the side that gives the turn wakes it only if
+// it sleeps. A worker that has replied spins in the same way for its next
+// task; after the spin it sleeps, and an idle worker uses no CPU. Messages
+// too big for the slot go on a pipe each way, which the slot announces.
+// The worker's death ends the pool's wait: the goroutine that waits for the
+// process marks the word dead and wakes the slot's goroutine, which is how
+// Kill and a task's context, which kill the worker, reach it too. A worker
+// to retire is told to quit through the word; one whose pool dies is killed
+// by the kernel (the parent-death signal).
+//
+// Why, measured on the 2-core machine this was written on, shared with
+// other work. Before, tasks and replies went over pipes, and every round
+// trip woke each process through the kernel: 20 to 30 us median when the
+// machine was quiet, 63 to 125 us with a load average of 9. A futex wake-up
+// costs the same as a pipe's, so the slot pays only because the sides spin:
+// when both run, a round trip is two stores and two loads of the word, plus
+// gob (about 1.5 us) and the hand-offs between the caller's goroutine and
+// the slot's: 2.4 to 2.6 us median in quiet moments, 13.5 to 18 us at load
+// averages of 7 to 10, where the pipes took 24 to 125 (go test -bench
+// PoolRoundTrip, side by side). At such loads the other core is mostly
+// taken, the two processes share one, and a trip is two switches between
+// them through the yields, rarely a sleep (counted: 5% of waits): 13.2 us
+// at the 10th percentile, about one futex wake-up on this machine (the bare
+// futex round trip, two wake-ups, took 23.7 us in the same bench run). The
+// mean there is a long tail (p90 70 to 120 us), the load's. The
+// yields matter: the kernel tends to run a process it wakes on the waker's
+// core, and a waker that spins without yielding keeps it off that core for
+// the whole spin; so did this pool's first version, at 112 us a round trip
+// under load (each spin lost: two spins and a wake-up a trip). Spinning
+// costs CPU, at most 20 us a side and task, so the sides spin only while
+// the task is the pool's only one in flight, where latency is the point:
+// with several, the slots' spinning goroutines held the Go scheduler's
+// processors that other slots needed, and four workers kept busy on two
+// cores (BenchmarkPoolBusy) took about 15% more CPU a task than with no
+// spinning; spinning only when alone brought it back to the pipes', within
+// this machine's noise.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/gob"
@@ -66,8 +103,12 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/shmgo/shm/internal/memfd"
 )
 
 // Errors a pool returns.
@@ -117,12 +158,13 @@ type PoolOptions struct {
 // [*ExitError] that says how the worker ended, and another worker takes its
 // place; a worker that dies idle is replaced and fails nothing. A task that
 // panics or returns an error fails with a [*TaskError], and its worker,
-// which recovered the panic, runs the next task. A task whose context ends
+// which recovered the panic and printed it to its standard error, runs the
+// next task. A task whose context ends
 // while it runs is abandoned: its worker is killed and replaced.
 //
-// A worker inherits the segments that exist when it starts; a task whose
-// objects live in a segment made later is run by a new worker, started in
-// place of the one that took the task.
+// A worker inherits the segments that exist when it starts; a segment made
+// later is sent to a worker, over a unix socket, with the first task of
+// that worker that refers to it.
 //
 // Its methods may be called from any goroutine. A Pool must be ended with
 // [Pool.Close] or [Pool.Kill], which wait for its workers.
@@ -244,9 +286,10 @@ func (t *task) finish(val any, err error) {
 // taskMsg is what a pool tells a worker: run Func on Args, or, for a Map
 // chunk, on each element of the slice gob-encoded in Args[0].Data.
 type taskMsg struct {
-	Func  string
-	Args  []argMsg
-	Chunk bool
+	Func     string
+	Args     []argMsg
+	Chunk    bool
+	Segments []uint64 // segments whose files come on the socket first, for the worker to map
 }
 
 // replyMsg is what a worker tells its pool: that it is ready, or how a task
@@ -263,14 +306,14 @@ type replyMsg struct {
 // A worker is one worker process, seen from the pool.
 type worker struct {
 	proc    *Process
-	tasks   *os.File // write end of the task pipe
-	results *os.File // read end of the reply pipe
-	bw      *bufio.Writer
-	enc     *gob.Encoder
-	dec     *gob.Decoder // of results
-	segs    []uint64     // the segments it inherited
-	ran     int          // tasks it has run
-	ready   atomic.Bool  // it has run Init
+	tasks   *os.File      // write end of the task pipe, for tasks too big for the slot
+	results *os.File      // read end of the reply pipe, for replies too big for the slot
+	ch      *poolChan     // the slot in shared memory, and the pipes
+	fds     *os.File      // the pool's end of the socket that sends segments
+	watched chan struct{} // closed once the goroutine that watches for its death has marked the slot
+	segs    []uint64      // the segments it inherited
+	ran     int           // tasks it has run
+	ready   atomic.Bool   // it has run Init
 
 	abandoned atomic.Bool // its task's context ended, and it was killed for that
 }
@@ -363,20 +406,50 @@ func (p *Pool) spawn(i int) (*worker, error) {
 		tw.Close()
 		return nil, err
 	}
+	sf, mem, err := newSlot()
+	if err != nil {
+		tr.Close()
+		tw.Close()
+		rr.Close()
+		rw.Close()
+		return nil, err
+	}
+	fp, fw, err := fdSocketPair()
+	if err != nil {
+		tr.Close()
+		tw.Close()
+		rr.Close()
+		rw.Close()
+		sf.Close()
+		memfd.Unmap(mem)
+		return nil, err
+	}
 	msg := &startMsg{Func: p.init.key, ParentPid: os.Getpid(), Args: p.initArgs, Pool: true}
 	c := &Cmd{Stdout: p.stdout, Stderr: p.stderr}
-	proc, err := c.launch(p.init, msg, []*os.File{tr, rw})
+	proc, err := c.launch(p.init, msg, []*os.File{tr, rw, sf, fw})
 	tr.Close()
 	rw.Close()
+	sf.Close()
+	fw.Close()
 	if err != nil {
 		tw.Close()
 		rr.Close()
+		fp.Close()
+		memfd.Unmap(mem)
 		return nil, err
 	}
-	w := &worker{proc: proc, tasks: tw, results: rr, segs: msg.Segments}
-	w.bw = bufio.NewWriter(tw)
-	w.enc = gob.NewEncoder(w.bw)
-	w.dec = gob.NewDecoder(bufio.NewReader(rr))
+	w := &worker{proc: proc, tasks: tw, results: rr, fds: fp, segs: msg.Segments, watched: make(chan struct{})}
+	w.ch = newPoolChan(mem, rr, tw)
+	go func() {
+		// Wake whoever waits for the worker's reply, and the slots, so
+		// that slot i sees its worker die even when it has no task.
+		<-proc.Done()
+		w.ch.markDead()
+		close(w.watched)
+		p.mu.Lock()
+		p.mu.Unlock()
+		p.cond.Broadcast()
+	}()
 	p.mu.Lock()
 	killed := isClosedChan(p.killed)
 	if !killed {
@@ -384,17 +457,11 @@ func (p *Pool) spawn(i int) (*worker, error) {
 	}
 	p.mu.Unlock()
 	var r replyMsg
-	if !killed && w.dec.Decode(&r) == nil && r.Ready {
-		w.ready.Store(true)
-		go func() {
-			// Wake the slots, so that slot i sees its worker die even
-			// when it has no task.
-			<-proc.Done()
-			p.mu.Lock()
-			p.mu.Unlock()
-			p.cond.Broadcast()
-		}()
-		return w, nil
+	if !killed {
+		if _, _, err := w.ch.recv(false, 0, &r); err == nil && r.Ready {
+			w.ready.Store(true)
+			return w, nil
+		}
 	}
 	proc.Kill()
 	p.retire(i, w)
@@ -422,16 +489,20 @@ func pipe() (r, w *os.File, err error) {
 	return r, w, nil
 }
 
-// retire takes w out of slot i and ends it: its task pipe is closed, which
-// makes an idle worker exit, and retire waits for the process to end. A busy
-// worker must be killed first.
+// retire takes w out of slot i and ends it: it tells an idle worker to
+// quit, waits for the process to end, and closes the pipes and the slot. A
+// busy worker must be killed first.
 func (p *Pool) retire(i int, w *worker) {
 	p.mu.Lock()
 	p.workers[i] = nil
 	p.mu.Unlock()
-	w.tasks.Close()
+	w.ch.give(stQuit)
 	<-w.proc.Done()
+	<-w.watched
+	w.tasks.Close()
 	w.results.Close()
+	w.fds.Close()
+	w.ch.unmap()
 }
 
 // run is slot i's goroutine: it gives queued tasks to the slot's worker, and
@@ -455,9 +526,12 @@ func (p *Pool) run(i int) {
 			w, _ = p.replace(i) // on failure, the next task fails with the error
 			continue
 		}
+		var send []uint64 // segments to send the worker with t
 		if w != nil && !subset(t.segs, w.segs) {
-			p.retire(i, w)
-			w = nil
+			if send = p.sendSegments(w, t); send == nil {
+				p.retire(i, w) // it cannot have them: a new worker inherits them
+				w = nil
+			}
 		}
 		if w == nil {
 			var err error
@@ -466,7 +540,7 @@ func (p *Pool) run(i int) {
 				continue
 			}
 		}
-		w = p.runTask(i, w, t)
+		w = p.runTask(i, w, t, send)
 		if w != nil && p.max > 0 && w.ran >= p.max {
 			p.retire(i, w)
 			w = nil
@@ -478,6 +552,27 @@ func (p *Pool) run(i int) {
 	if w != nil {
 		p.retire(i, w)
 	}
+}
+
+// sendSegments sends w the files of the segments that t refers to and w
+// lacks, over its socket, and returns them; nil if they cannot be sent.
+func (p *Pool) sendSegments(w *worker, t *task) []uint64 {
+	inos, files, err := theHeap.filesFor(t.msg.Args)
+	if err != nil {
+		return nil
+	}
+	var send []uint64
+	var out []*os.File
+	for k, ino := range inos {
+		if !slices.Contains(w.segs, ino) {
+			send = append(send, ino)
+			out = append(out, files[k])
+		}
+	}
+	if len(send) == 0 || sendFiles(w.fds, out) != nil {
+		return nil
+	}
+	return send
 }
 
 // replace starts a worker for slot i in place of one that ended.
@@ -543,11 +638,14 @@ func (p *Pool) next(i int) *task {
 
 // runTask runs t on w, in slot i. It returns w, or nil if w has ended.
 //
-// The slot's goroutine waits for the reply in a read from the worker's pipe,
-// and nothing else: whatever must stop the task (its context, Kill) kills
-// the worker, which ends the read.
-func (p *Pool) runTask(i int, w *worker, t *task) *worker {
-	p.busy.Add(1)
+// The slot's goroutine waits for the reply in the slot, and for nothing
+// else: whatever must stop the task (its context, Kill) kills the worker,
+// and the goroutine that watches the worker marks the slot dead, which ends
+// the wait.
+func (p *Pool) runTask(i int, w *worker, t *task, send []uint64) *worker {
+	// Both sides spin for the other only while this is the pool's one
+	// task: see "The transport".
+	alone := p.busy.Add(1) == 1
 	defer p.busy.Add(-1)
 	w.ran++
 	stop := func() bool { return true }
@@ -557,14 +655,24 @@ func (p *Pool) runTask(i int, w *worker, t *task) *worker {
 			w.proc.Kill()
 		})
 	}
-	// A write to a worker that has died fails, and so does the read.
+	// Sending to a worker that has died fails, and so does the wait.
 	var r replyMsg
-	err := w.enc.Encode(&t.msg)
-	if err == nil {
-		err = w.bw.Flush()
+	spin := time.Duration(0)
+	if alone {
+		spin = replySpin
 	}
+	msg := &t.msg
+	if send != nil {
+		m := t.msg
+		m.Segments = send
+		msg = &m
+	}
+	err := w.ch.send(stTask, msg, alone)
 	if err == nil {
-		err = w.dec.Decode(&r)
+		_, _, err = w.ch.recv(false, spin, &r)
+	}
+	if err == nil && send != nil && !r.Unknown {
+		w.segs = append(w.segs, send...)
 	}
 	if stop() && err == nil {
 		t.finish(t.result(w, r))
@@ -818,38 +926,89 @@ func checkResult(rt reflect.Type) error {
 // The worker's side.
 
 // runWorker runs a pool worker, in a child whose Init has been decoded: it
-// runs init, then the tasks from its pipe until the pipe ends, and returns
-// its exit code.
+// runs init, then the tasks from its slot until the pool tells it to quit,
+// and returns its exit code.
 func runWorker(ctl *os.File, msg *startMsg, init *target, args []reflect.Value) int {
-	taskR := os.NewFile(uintptr(fdSegments+len(msg.Segments)), "shm-tasks")
-	replyW := os.NewFile(uintptr(fdSegments+len(msg.Segments)+1), "shm-replies")
+	fd := fdSegments + len(msg.Segments)
+	taskR := os.NewFile(uintptr(fd), "shm-tasks")
+	replyW := os.NewFile(uintptr(fd+1), "shm-replies")
+	fds := memfd.Inherit(fd+3, "shm-pool-fds")
+	mem, err := mapSlot(memfd.Inherit(fd+2, "shm-pool-slot"))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "shm: pool worker: %v\n", err)
+		writeResult(ctl, resultMsg{Code: exitPanic, Message: err.Error()})
+		return exitPanic
+	}
 	if res := call(init, args); res.Code != exitOK {
 		writeResult(ctl, res)
 		return res.Code
 	}
-	bw := bufio.NewWriter(replyW)
-	enc := gob.NewEncoder(bw)
-	if enc.Encode(replyMsg{Ready: true}) != nil || bw.Flush() != nil {
+	ch := newPoolChan(mem, taskR, replyW)
+	if ch.send(stReply, &replyMsg{Ready: true}, false) != nil {
 		return exitPanic // the pool is gone
 	}
-	dec := gob.NewDecoder(bufio.NewReader(taskR))
+	spin := time.Duration(0)
 	for {
 		var m taskMsg
-		if err := dec.Decode(&m); err != nil {
-			if err == io.EOF {
-				break
-			}
+		st, spinNext, err := ch.recv(true, spin, &m)
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "shm: pool worker: reading a task: %v\n", err)
 			writeResult(ctl, resultMsg{Code: exitPanic, Message: err.Error()})
 			return exitPanic
 		}
-		r := runTask(&m)
-		if enc.Encode(&r) != nil || bw.Flush() != nil {
+		if st == stQuit {
+			break
+		}
+		var r replyMsg
+		if err := takeSegments(fds, m.Segments); err != nil {
+			r = replyMsg{Unknown: true, Err: err.Error()}
+		} else {
+			r = runTask(&m)
+		}
+		if ch.send(stReply, &r, false) != nil {
 			return exitPanic
+		}
+		spin = 0
+		if spinNext {
+			spin = workerSpin
 		}
 	}
 	writeResult(ctl, resultMsg{})
 	return exitOK
+}
+
+// takeSegments receives the files of the segments inos from the pool's
+// socket, in a worker, and maps them, as a child maps those it inherits.
+func takeSegments(sock *os.File, inos []uint64) error {
+	if len(inos) == 0 {
+		return nil
+	}
+	files, err := recvFiles(sock, len(inos))
+	if err != nil {
+		return err
+	}
+	segs := make([]*segment, 0, len(inos))
+	for k, f := range files {
+		var s *segment
+		if inos[k]&namedBit != 0 {
+			s, err = mapInherited(f, inos[k])
+		} else {
+			s, err = mapSegment(f)
+		}
+		if err == nil && s.ino != inos[k] {
+			err = fmt.Errorf("received segment %d, want %d", s.ino, inos[k])
+		}
+		if err != nil {
+			for _, g := range files[k:] {
+				g.Close()
+			}
+			theHeap.adopt(segs) // those mapped stay so
+			return fmt.Errorf("mapping the segments sent: %w", err)
+		}
+		segs = append(segs, s)
+	}
+	theHeap.adopt(segs)
+	return nil
 }
 
 // runTask runs one task in a worker and returns its reply.
@@ -908,12 +1067,16 @@ func callChunk(t *target, items reflect.Value) (r replyMsg) {
 
 // recoverTask turns a task's panic into its reply, with the panic's value
 // and the frames of the user's code, as [Process.Join] reports a child's.
-// caller is the function that called the task.
+// caller is the function that called the task. It prints the panic to
+// standard error as a child of [Start] does (see call), so that a task whose
+// Result nobody reads does not fail silently; an error that a task returns
+// is its result, and is not printed.
 func recoverTask(r *replyMsg, caller any) {
 	v := recover()
 	if v == nil {
 		return
 	}
-	_, _, msg := panicReport(v, caller)
+	header, frames, msg := panicReport(v, caller)
+	fmt.Fprintf(os.Stderr, "panic: %v\n\n%s\n%s", v, header, strings.Join(frames, ""))
 	*r = replyMsg{Failed: true, Panic: true, Err: msg}
 }

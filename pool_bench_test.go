@@ -6,6 +6,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -141,3 +142,97 @@ func BenchmarkNewPool(b *testing.B) {
 		p.Close()
 	}
 }
+
+// spinWork does about 50 µs of arithmetic, the same amount every time.
+func spinWork(n int) uint64 {
+	x := uint64(n)
+	for range 40_000 {
+		x = x*6364136223846793005 + 1442695040888963407
+	}
+	return x
+}
+
+func init() { shm.Register(spinWork) }
+
+// BenchmarkPoolBusy keeps four workers busy with tasks of about 50 µs of
+// arithmetic each, submitted all at once, on however many cores the machine
+// has: the cost of the pool's spinning when workers outnumber cores. It
+// reports the wall time and the CPU time (this process and the workers) per
+// task; with no spinning at all the CPU time would be the work's and the
+// round trips' alone.
+//
+//	go test -run '^$' -bench PoolBusy -count 3
+func BenchmarkPoolBusy(b *testing.B) {
+	const workers, tasks = 4, 400
+	var self0, kids0 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &self0)
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids0)
+	p, err := shm.NewPool(workers, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	futs := make([]*shm.Future, tasks)
+	b.ResetTimer()
+	for range b.N {
+		for i := range futs {
+			if futs[i], err = p.Submit(ctx, spinWork, i); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, f := range futs {
+			if _, err := f.Result(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.StopTimer()
+	p.Close() // the workers' CPU time counts once they have been waited for
+	var self1, kids1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &self1)
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids1)
+	cpu := func(a, b syscall.Rusage) time.Duration {
+		return time.Duration(b.Utime.Nano() - a.Utime.Nano() + b.Stime.Nano() - a.Stime.Nano())
+	}
+	n := float64(b.N * tasks)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n/1e3, "wall-us/task")
+	b.ReportMetric(float64(cpu(self0, self1).Nanoseconds())/n/1e3, "pool-cpu-us/task")
+	b.ReportMetric(float64(cpu(kids0, kids1).Nanoseconds())/n/1e3, "worker-cpu-us/task")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkPoolNewSegment runs, on a pool of one worker, tasks that each
+// refer to a segment made after the worker started: the pool sends the
+// worker the segment. Each segment stays for the life of the process, so
+// run it a bounded number of times.
+//
+//	go test -run '^$' -bench PoolNewSegment -benchtime 50x -count 3
+func BenchmarkPoolNewSegment(b *testing.B) {
+	p, err := shm.NewPool(1, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	ctx := context.Background()
+	arrays := make([]*shm.RawArray[int64], b.N)
+	for i := range arrays {
+		if arrays[i], err = shm.NewRawArray[int64](1 << 18); err != nil { // 2 MiB: a segment of its own
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for _, a := range arrays {
+		f, err := p.Submit(ctx, first, a)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := f.Result(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// first returns the first element of a.
+func first(a *shm.RawArray[int64]) int64 { return a.Load(0) }
+
+func init() { shm.Register(first) }

@@ -3,13 +3,17 @@
 package shm_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/shmgo/shm"
 )
@@ -50,6 +54,15 @@ func fillTask(a *shm.RawArray[int64], x int64) int {
 // inc is Map's function.
 func inc(x int) int { return x + 1 }
 
+// reverse returns b reversed.
+func reverse(b []byte) []byte {
+	out := make([]byte, len(b))
+	for i, x := range b {
+		out[len(b)-1-i] = x
+	}
+	return out
+}
+
 // initCounter is an Init: it counts the workers that ran it.
 func initCounter(n *shm.RawValue[atomic.Int32]) { n.Ptr().Add(1) }
 
@@ -63,6 +76,7 @@ func init() {
 	shm.Register(inc)
 	shm.Register(fillTask)
 	shm.Register(initCounter)
+	shm.Register(reverse)
 }
 
 // newPool starts a pool that the test kills at its end, whatever happens.
@@ -166,7 +180,8 @@ func TestPoolKillWorker(t *testing.T) {
 }
 
 func TestPoolTaskPanics(t *testing.T) {
-	p := newPool(t, 1, nil)
+	p := newPool(t, 1, &shm.PoolOptions{Stderr: io.Discard}) // the worker prints the panic too
+
 	ctx := bounded(t)
 	before := p.State().Pids
 	_, err := submit(t, p, panics, "the sky fell").Result(ctx)
@@ -183,6 +198,29 @@ func TestPoolTaskPanics(t *testing.T) {
 		t.Fatalf("task after a panic ran in %v (%v), want the same worker %d", v, err, before[0])
 	}
 	p.Close()
+}
+
+// TestPoolTaskPanicPrinted checks that a worker prints the panic it
+// recovered from a task to its standard error, as a child of Start prints
+// its own, so that a task whose Result nobody reads does not fail silently;
+// an error a task returns is its result, and is not printed.
+func TestPoolTaskPanicPrinted(t *testing.T) {
+	var stderr bytes.Buffer
+	p := newPool(t, 1, &shm.PoolOptions{Stderr: &stderr})
+	if _, err := submit(t, p, panics, "the sky fell").Result(bounded(t)); err == nil {
+		t.Fatal("panicking task succeeded")
+	}
+	if _, err := submit(t, p, failTask, "no luck").Result(bounded(t)); err == nil {
+		t.Fatal("failing task succeeded")
+	}
+	p.Close() // the worker has exited, and its output has been copied
+	out := stderr.String()
+	if !strings.HasPrefix(out, "panic: the sky fell\n") || !strings.Contains(out, "shm_test.panics(") {
+		t.Fatalf("worker's stderr = %q, want the panic and its stack", out)
+	}
+	if strings.Contains(out, "no luck") {
+		t.Fatalf("worker's stderr = %q: a returned error was printed", out)
+	}
 }
 
 func TestPoolTaskExits(t *testing.T) {
@@ -364,7 +402,8 @@ func TestPoolIdleWorkerDies(t *testing.T) {
 }
 
 // TestPoolNewSegment passes a task an object in a segment made after the
-// pool's workers started: a new worker, which inherits it, runs the task.
+// pool's worker started: the pool sends the worker the segment, and the
+// worker runs the task without being replaced.
 func TestPoolNewSegment(t *testing.T) {
 	p := newPool(t, 1, nil)
 	old := p.State().Pids[0]
@@ -376,21 +415,26 @@ func TestPoolNewSegment(t *testing.T) {
 	if shm.SegmentCount() == segs {
 		t.Fatal("the array did not get a new segment")
 	}
-	v, err := submit(t, p, fillTask, a, 7).Result(bounded(t))
+	b, err := shm.NewRawArray[int64](1 << 18) // and another, for the second task
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.(int) == old {
-		t.Fatalf("the task ran in worker %d, which started before its segment existed", old)
-	}
-	for i, x := range a.Slice() {
-		if x != 7 {
-			t.Fatalf("a[%d] = %d, want 7", i, x)
+	for i, x := range []*shm.RawArray[int64]{a, a, b} {
+		v, err := submit(t, p, fillTask, x, int64(7+i)).Result(bounded(t))
+		if err != nil {
+			t.Fatalf("task %d: %v", i, err)
+		}
+		if v.(int) != old {
+			t.Fatalf("task %d ran in worker %d, want %d, which was sent the segment", i, v, old)
+		}
+		for j, y := range x.Slice() {
+			if y != int64(7+i) {
+				t.Fatalf("task %d: element %d = %d, want %d", i, j, y, 7+i)
+			}
 		}
 	}
-	// The new worker has the segment: the next task stays with it.
-	if w, err := submit(t, p, fillTask, a, 8).Result(bounded(t)); err != nil || w != v {
-		t.Fatalf("second task ran in %v (%v), want worker %v", w, err, v)
+	if s := p.State(); s.Restarted != 0 || s.Failed != 0 {
+		t.Fatalf("State = %+v, want nothing restarted or failed", s)
 	}
 	p.Close()
 }
@@ -441,4 +485,82 @@ func TestPoolIdleWorkerDiesDuringClose(t *testing.T) {
 		t.Fatalf("total after Close = %d, want 3", got)
 	}
 	noChildren(t)
+}
+
+// TestPoolBigMessages sends tasks and results of many sizes, from empty to
+// far more than a worker's slot in shared memory holds, in turn through the
+// same worker, and checks that each comes back whole.
+func TestPoolBigMessages(t *testing.T) {
+	p := newPool(t, 1, nil)
+	for _, n := range []int{0, 1, 60 << 10, 64 << 10, 1 << 20, 100, 3<<20 + 1, 5} {
+		in := make([]byte, n)
+		for i := range in {
+			in[i] = byte(i*7 + i>>8)
+		}
+		v, err := submit(t, p, reverse, in).Result(bounded(t))
+		if err != nil {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		out := v.([]byte)
+		if len(out) != n {
+			t.Fatalf("%d bytes: %d came back", n, len(out))
+		}
+		for i := range out {
+			if out[i] != in[n-1-i] {
+				t.Fatalf("%d bytes: byte %d = %d, want %d", n, i, out[i], in[n-1-i])
+			}
+		}
+	}
+	if s := p.State(); s.Restarted != 0 || s.Failed != 0 {
+		t.Fatalf("State = %+v, want nothing failed or restarted", s)
+	}
+	p.Close()
+}
+
+// TestPoolIdleWorkerSleeps checks that a worker that has run a task and has
+// no other stops spinning for the next and sleeps: the test must see three
+// tenths of a second in a row in each of which the worker ran for less than
+// a millisecond, where one that spun on would run for much of each, even on
+// a loaded machine.
+func TestPoolIdleWorkerSleeps(t *testing.T) {
+	p := newPool(t, 1, nil)
+	w := p.State().Pids[0]
+	if _, err := submit(t, p, pid).Result(bounded(t)); err != nil {
+		t.Fatal(err)
+	}
+	last, quiet := onCPU(t, w), 0
+	await(t, "the idle worker to use no CPU", func() bool {
+		time.Sleep(100 * time.Millisecond) // the window, not a wait for an event
+		now := onCPU(t, w)
+		if now-last < time.Millisecond {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		last = now
+		return quiet == 3
+	})
+	p.Close()
+}
+
+// onCPU returns how long the threads of process pid have run, from
+// /proc/PID/task/TID/schedstat.
+func onCPU(t *testing.T, pid int) time.Duration {
+	tids, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum time.Duration
+	for _, tid := range tids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, tid.Name()))
+		if err != nil {
+			continue // a thread that ended
+		}
+		var ns int64
+		if _, err := fmt.Sscan(string(b), &ns); err != nil {
+			t.Fatalf("schedstat %q: %v", b, err)
+		}
+		sum += time.Duration(ns)
+	}
+	return sum
 }

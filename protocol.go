@@ -60,17 +60,22 @@ package shm
 //
 // A pool worker (pool.go) is a child whose start message says Pool: its
 // Func and Args are the pool's Init, which it runs once; it then receives
-// two more descriptors after its segments, the read end of a task pipe at
-// fdSegments+len(Segments) and the write end of a reply pipe after it, and
-// it inherits every segment of its parent rather than those of its
-// arguments. It runs tasks from the pipe (taskMsg, replyMsg: a gob stream
-// each way) until the pipe ends, and then reports its result in the control
-// file as any child does. A task's arguments are encoded as a start
+// four more descriptors after its segments, the read end of a task pipe at
+// fdSegments+len(Segments), the write end of a reply pipe after it, the
+// worker's slot after that, a memfd of slotSize bytes (poolchan.go), and
+// last a unix socket (poolfds_linux.go) on which the pool sends, with a
+// task whose Segments name them, the segments made since the worker
+// started; it inherits every segment of its parent rather than those of
+// its arguments.
+// It tells the pool it is ready, then runs tasks (taskMsg, replyMsg: a gob
+// stream each way) passed in the slot, or on the pipes when they do not fit
+// in it, until the pool tells it to quit; it then reports its result in the
+// control file as any child does. A task's arguments are encoded as a start
 // message's are.
 //
 // The version. protocolVersion changes whenever anything above changes
 // (version 2: generic instantiations got keys of their own; version 3: pool
-// workers).
+// workers; version 4: a pool worker's slot in shared memory).
 
 import (
 	"bytes"
@@ -87,7 +92,7 @@ import (
 const envChild = "SHM_CHILD"
 
 // protocolVersion is the value of envChild: the version of this protocol.
-const protocolVersion = "3"
+const protocolVersion = "4"
 
 // The descriptors a child receives: ExtraFiles[i] is descriptor 3+i.
 const (

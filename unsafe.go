@@ -58,7 +58,9 @@ func wordAt(b []byte, off uint64) *atomic.Uint64 {
 	return (*atomic.Uint64)(unsafe.Pointer(&b[off]))
 }
 
-// word32At is wordAt for the 32-bit header field count, at a multiple of 4.
+// word32At is wordAt for the 32-bit header field count, at a multiple of 4,
+// and for the turn word at offset 0 of a pool worker's slot (poolchan.go), a
+// mapping of its own, page aligned.
 func word32At(b []byte, off uint64) *atomic.Uint32 {
 	_ = b[off+3]
 	return (*atomic.Uint32)(unsafe.Pointer(&b[off]))

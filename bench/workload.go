@@ -296,10 +296,14 @@ func workloads(c config) []*workload {
 
 	// Pools: warm workers that run registered functions.
 	add(&workload{ID: "pool-rtt", Name: "pool round trip of a no-op task", Group: pools, Unit: usPerTrip,
-		Note:   "one worker, one task at a time: Submit then Result; Python: submit().result() and apply_async().get(); limit: a goroutine over channels",
+		Note:   "one worker, one task at a time: Submit then Result; Python: submit().result() and apply_async().get(); limits: a bare round trip between two processes on a futex word (sleeping at once, and spinning 5 us first) and a goroutine over channels",
 		Shm:    goImpl("shm", c.n(20_000), shmPoolRoundTrip),
 		Python: []impl{pyImpl("ProcessPoolExecutor", c.n(3000), "pool-rtt", "executor"), pyImpl("Pool", c.n(3000), "pool-rtt", "pool")},
-		Limit:  []impl{goImpl("goroutine", c.n(1_000_000), bareGoroutineRoundTrip)},
+		Limit: []impl{
+			goImpl("futex", c.n(20_000), barePingPongFutex),
+			goImpl("spin+futex", c.n(100_000), barePingPongSpinFutex),
+			goImpl("goroutine", c.n(1_000_000), bareGoroutineRoundTrip),
+		},
 		Target: target{MinSpeedup: 20}})
 	nm := c.n(1_000_000)
 	add(&workload{ID: "pool-map", Name: "pool map of " + short(nm) + " ints (+1), 2 workers", Group: pools, Unit: nsPerOp,

@@ -1,0 +1,284 @@
+package shm
+
+// The channel between a pool and one of its workers: a page-aligned block of
+// shared memory, the slot, that holds a turn word and one message, and the
+// two pipes for messages too big for the slot. See "The transport" in
+// pool.go for why it is built this way.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/shmgo/shm/internal/futex"
+	"github.com/shmgo/shm/internal/memfd"
+)
+
+// The slot's layout. The turn word is alone in the first cache line; the
+// message's length follows in the second, its bytes from slotData on.
+const (
+	slotSize = 64 << 10 // a whole number of pages, so that the mapping covers the file
+	slotLen  = 64       // uint32: the message's length; more than slotCap means it is on the pipe
+	slotSpin = 68       // uint32: not zero if the worker is to spin for the next task after this one
+	slotData = 128
+	slotCap  = slotSize - slotData
+)
+
+// The turn word: the state in bits 2 and up, and two marks. A state that is
+// odd is the worker's turn (a task, or quit), one that is even and not zero
+// the pool's (a reply); the side whose turn it is not waits for the other to
+// change the state. Only the side whose turn it is changes the state; the
+// waiting side only adds turnSleeping, and the pool's goroutine that
+// watches for the worker's death only turnDead, which a giver keeps. Every
+// write is a compare-and-swap or an atomic or, so none is lost.
+const (
+	turnSleeping = 1 << 0 // the waiting side sleeps on the futex: the giver must wake it
+	turnDead     = 1 << 1 // the worker has died, seen by the pool: no reply will come
+
+	stStart = 0 // the worker is starting: it replies when ready
+	stTask  = 1 // a task is in the slot
+	stReply = 2 // a reply is in the slot
+	stQuit  = 3 // the worker is to exit
+)
+
+// How long each side spins for its turn before it sleeps on the futex (see
+// "The transport" in pool.go): a worker that has replied spins for the next
+// task, and the pool's goroutine that has given a task spins for its reply.
+// Every spinYield rounds of the spin (about half a microsecond), the spinner
+// yields the processor, so that the other side runs if the kernel put it on
+// this core, as it tends to put a process it wakes.
+const (
+	workerSpin = 20 * time.Microsecond
+	replySpin  = 20 * time.Microsecond
+	spinYield  = 256
+)
+
+// errWorkerDead is what the pool's side of a channel returns once its
+// worker has died; the pool then asks the process how.
+var errWorkerDead = errors.New("shm: pool worker died")
+
+// A poolChan is one side of the channel between a pool and a worker.
+type poolChan struct {
+	mem  []byte
+	turn *atomic.Uint32
+	in   *os.File // the pipe that big messages come in on
+	out  *os.File // the pipe that big messages go out on
+
+	buf bytes.Buffer // the message being sent, gob-encoded
+	enc *gob.Encoder // of messages sent: one gob stream over the whole channel
+	rd  msgReader
+	dec *gob.Decoder // of messages received
+	big []byte       // a big message read from the pipe
+}
+
+// newSlot makes a slot's shared file, in the pool, and maps it.
+func newSlot() (*os.File, []byte, error) {
+	f, err := memfd.CreateSealed("shm-pool-slot", slotSize)
+	if err != nil {
+		return nil, nil, fmt.Errorf("shm: pool worker: %w", err)
+	}
+	mem, err := memfd.Map(f, slotSize)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("shm: pool worker: %w", err)
+	}
+	return f, mem, nil
+}
+
+// mapSlot maps the slot a worker inherited at f and closes f.
+func mapSlot(f *os.File) ([]byte, error) {
+	defer f.Close()
+	size, _, err := memfd.Stat(f)
+	if err != nil {
+		return nil, err
+	}
+	if size != slotSize {
+		return nil, fmt.Errorf("the pool's slot has %d bytes, want %d", size, slotSize)
+	}
+	return memfd.Map(f, slotSize)
+}
+
+func newPoolChan(mem []byte, in, out *os.File) *poolChan {
+	c := &poolChan{mem: mem, turn: word32At(mem, 0), in: in, out: out}
+	c.enc = gob.NewEncoder(&c.buf)
+	c.dec = gob.NewDecoder(&c.rd)
+	return c
+}
+
+// unmap unmaps the slot, in the pool, once neither side can touch it: the
+// worker has exited and its watcher has marked it dead.
+func (c *poolChan) unmap() {
+	memfd.Unmap(c.mem)
+	c.mem, c.turn = nil, nil
+}
+
+// send gob-encodes v into the slot, or onto the pipe if it does not fit,
+// and gives the turn to the other side with state st. v nil sends no
+// message. spin, in a task, tells the worker whether to spin for the next
+// one. It fails with errWorkerDead, in the pool, if the worker has died.
+func (c *poolChan) send(st uint32, v any, spin bool) error {
+	c.buf.Reset()
+	if v != nil {
+		if err := c.enc.Encode(v); err != nil {
+			return err
+		}
+	}
+	data := c.buf.Bytes()
+	if len(data) > math.MaxUint32 {
+		return fmt.Errorf("a message of %d bytes", len(data))
+	}
+	binary.NativeEndian.PutUint32(c.mem[slotLen:], uint32(len(data)))
+	var sp uint32
+	if spin {
+		sp = 1
+	}
+	binary.NativeEndian.PutUint32(c.mem[slotSpin:], sp)
+	if len(data) <= slotCap {
+		copy(c.mem[slotData:], data)
+	}
+	if !c.give(st) {
+		return errWorkerDead
+	}
+	if len(data) > slotCap {
+		// The other side reads it once it has the turn; a pipe's writer
+		// fails once its reader has died.
+		if _, err := c.out.Write(data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recv waits for this side's turn, spinning for spin first, and decodes the
+// message into v, unless the state is stQuit. It returns the state, and
+// whether the message says to spin for the next.
+func (c *poolChan) recv(worker bool, spin time.Duration, v any) (st uint32, spinNext bool, err error) {
+	st, ok := c.await(worker, spin)
+	if !ok {
+		return 0, false, errWorkerDead
+	}
+	if st == stQuit {
+		return st, false, nil
+	}
+	spinNext = binary.NativeEndian.Uint32(c.mem[slotSpin:]) != 0
+	n := int(binary.NativeEndian.Uint32(c.mem[slotLen:]))
+	if n <= slotCap {
+		c.rd.b = c.mem[slotData : slotData+n]
+	} else {
+		if cap(c.big) < n {
+			c.big = make([]byte, n)
+		}
+		if _, err := io.ReadFull(c.in, c.big[:n]); err != nil {
+			return 0, false, err
+		}
+		c.rd.b = c.big[:n]
+	}
+	err = c.dec.Decode(v)
+	c.rd.b = nil
+	if cap(c.big) > 1<<20 {
+		c.big = nil // a rare giant: let it go
+	}
+	return st, spinNext, err
+}
+
+// myTurn reports whether state st is the worker's turn, if worker, or the
+// pool's.
+func myTurn(st uint32, worker bool) bool {
+	if worker {
+		return st&1 == 1
+	}
+	return st == stReply
+}
+
+// await waits for this side's turn: it spins for spin, yields the processor
+// once, so that the other side may run if it shares this core, and then
+// sleeps on the futex. It returns the state, or false, in the pool, once
+// the worker has died.
+func (c *poolChan) await(worker bool, spin time.Duration) (uint32, bool) {
+	if spin > 0 {
+		start := time.Now()
+		for i := 1; ; i++ {
+			x := c.turn.Load()
+			if myTurn(x>>2, worker) {
+				return x >> 2, true
+			}
+			if x&turnDead != 0 {
+				return 0, false
+			}
+			if i%64 == 0 && time.Since(start) > spin {
+				break
+			}
+			if i%spinYield == 0 {
+				futex.Yield()
+			}
+		}
+		futex.Yield()
+	}
+	for {
+		x := c.turn.Load()
+		if myTurn(x>>2, worker) {
+			return x >> 2, true
+		}
+		if x&turnDead != 0 {
+			return 0, false
+		}
+		if x&turnSleeping == 0 && !c.turn.CompareAndSwap(x, x|turnSleeping) {
+			continue
+		}
+		futex.Wait(c.turn, x|turnSleeping, 0)
+	}
+}
+
+// give sets the state to st, keeping turnDead, and wakes the other side if
+// it sleeps. Only one side sleeps at a time: the one whose turn it is not.
+// It reports false, having changed nothing, once the worker has died.
+func (c *poolChan) give(st uint32) bool {
+	for {
+		x := c.turn.Load()
+		if x&turnDead != 0 {
+			return false
+		}
+		if c.turn.CompareAndSwap(x, st<<2) {
+			if x&turnSleeping != 0 {
+				futex.Wake(c.turn, 1)
+			}
+			return true
+		}
+	}
+}
+
+// markDead tells the pool's side that the worker has died, waking it if it
+// sleeps.
+func (c *poolChan) markDead() {
+	c.turn.Or(turnDead)
+	futex.Wake(c.turn, math.MaxInt32)
+}
+
+// A msgReader gives a gob decoder the bytes of one message at a time. It is
+// an io.ByteReader, so that the decoder reads no further than the message.
+type msgReader struct{ b []byte }
+
+func (r *msgReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	return n, nil
+}
+
+func (r *msgReader) ReadByte() (byte, error) {
+	if len(r.b) == 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	b := r.b[0]
+	r.b = r.b[1:]
+	return b, nil
+}
