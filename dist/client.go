@@ -1,0 +1,174 @@
+package dist
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+)
+
+// Defaults for the fields of a [Config] left zero.
+const (
+	DefaultNamespace   = "shm"
+	DefaultTTL         = 10 * time.Second
+	DefaultDialTimeout = 5 * time.Second
+)
+
+// A Config says where the etcd cluster is and how a [Client] uses it.
+type Config struct {
+	// Endpoints are the etcd cluster's client URLs, such as
+	// "http://10.0.0.1:2379".
+	Endpoints []string
+
+	// Namespace prefixes every key, so that programs that share a cluster
+	// see the same objects only when they use the same Namespace. The
+	// default is DefaultNamespace.
+	Namespace string
+
+	// TTL is the session lease: a process that has been dead, or cut off
+	// from the cluster, for that long releases its locks and its arrivals
+	// at Barriers. A shorter TTL detects death sooner and mistakes a long
+	// pause for death sooner. It is rounded up to whole seconds, and etcd
+	// raises it to its minimum (about 2 s by default). The default is
+	// DefaultTTL.
+	TTL time.Duration
+
+	// DialTimeout bounds the first connection. The default is
+	// DefaultDialTimeout.
+	DialTimeout time.Duration
+}
+
+// A Client is one connection to an etcd cluster and one session lease,
+// kept alive in the background while the Client is open. Objects made with
+// a Client use its connection; locks and Barrier arrivals are bound to its
+// lease. A Client is safe for concurrent use.
+type Client struct {
+	cli   *clientv3.Client
+	ns    string // Namespace + "/"
+	ttl   int    // seconds
+	mu    sync.Mutex
+	sess  *concurrency.Session // nil until first needed, renewed when lost
+	close chan struct{}
+}
+
+// Connect connects to the etcd cluster at cfg.Endpoints and takes a
+// session lease. It returns an error if the cluster cannot be reached
+// within cfg.DialTimeout, or before ctx ends.
+func Connect(ctx context.Context, cfg Config) (*Client, error) {
+	if len(cfg.Endpoints) == 0 {
+		return nil, errors.New("dist: Connect: no endpoints")
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = DefaultNamespace
+	}
+	if strings.Contains(cfg.Namespace, "/") {
+		return nil, fmt.Errorf("dist: Connect: namespace %q contains '/'", cfg.Namespace)
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = DefaultTTL
+	}
+	if cfg.TTL < 0 {
+		return nil, fmt.Errorf("dist: Connect: negative TTL %v", cfg.TTL)
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:   cfg.Endpoints,
+		DialTimeout: cfg.DialTimeout,
+		Context:     context.WithoutCancel(ctx),
+		Logger:      nopLogger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dist: Connect to %v: %w", cfg.Endpoints, err)
+	}
+	c := &Client{cli: cli, ns: cfg.Namespace + "/", ttl: int((cfg.TTL + time.Second - 1) / time.Second), close: make(chan struct{})}
+	dctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
+	defer cancel()
+	if _, err := c.session(dctx); err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("dist: Connect to %v: %w", cfg.Endpoints, err)
+	}
+	return c, nil
+}
+
+// session returns the Client's session, taking a new lease if the last one
+// was lost (it expired while the Client was cut off from the cluster).
+func (c *Client) session(ctx context.Context) (*concurrency.Session, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-c.close:
+		return nil, ErrClosed
+	default:
+	}
+	if c.sess != nil {
+		select {
+		case <-c.sess.Done():
+		default:
+			return c.sess, nil
+		}
+	}
+	s, err := concurrency.NewSession(c.cli, concurrency.WithTTL(c.ttl), concurrency.WithContext(context.WithoutCancel(ctx)))
+	if err != nil {
+		return nil, err
+	}
+	c.sess = s
+	return s, nil
+}
+
+// lease returns the ID of the Client's current lease.
+func (c *Client) lease(ctx context.Context) (clientv3.LeaseID, error) {
+	s, err := c.session(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return s.Lease(), nil
+}
+
+// Close revokes the session lease, which releases the locks the Client
+// holds (their next lockers get [ErrOwnerDead]) and its Barrier arrivals,
+// and closes the connection.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	select {
+	case <-c.close:
+		c.mu.Unlock()
+		return nil
+	default:
+	}
+	close(c.close)
+	s := c.sess
+	c.mu.Unlock()
+	var err error
+	if s != nil {
+		err = s.Close()
+	}
+	if cerr := c.cli.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("dist: Close: %w", err)
+	}
+	return nil
+}
+
+// key returns the key of an object of a kind ("v", "a", "m", "e", "b").
+func (c *Client) key(kind, name string) string { return c.ns + kind + "/" + name }
+
+// checkName reports a name that cannot be a key: empty, or with a '/',
+// which separates an object's own keys.
+func checkName(ctor, name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("dist: %s: empty name", ctor)
+	case strings.Contains(name, "/"):
+		return fmt.Errorf("dist: %s(%q): a name cannot contain '/'", ctor, name)
+	}
+	return nil
+}

@@ -1,0 +1,91 @@
+package dist_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/shmgo/shm"
+	"github.com/shmgo/shm/dist"
+	"github.com/shmgo/shm/dist/embedded"
+)
+
+// server is the embedded etcd server of the test run; endpoint its URL.
+var (
+	server   *embedded.Server
+	endpoint string
+)
+
+func TestMain(m *testing.M) {
+	shm.Main() // a child started by a test runs its target here and exits
+	dir, err := os.MkdirTemp("", "dist-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	server, err = embedded.Start(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	endpoint = server.Endpoints()[0]
+	code := m.Run()
+	server.Stop()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// testTTL is the session lease of test clients: etcd's minimum.
+const testTTL = 2 * time.Second
+
+// connect returns a Client of the test server, in a namespace of the
+// test's own, closed at the end of the test.
+func connect(tb testing.TB) *dist.Client {
+	tb.Helper()
+	c, err := dist.Connect(context.Background(), dist.Config{Endpoints: []string{endpoint}, Namespace: namespace(tb), TTL: testTTL})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+// namespace is a namespace of the test's own.
+func namespace(tb testing.TB) string {
+	return fmt.Sprintf("t%d-%s", os.Getpid(), tb.Name())
+}
+
+// bounded returns a context that ends after a minute, so that a wait that
+// never ends fails the test instead of hanging it.
+func bounded(tb testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
+func TestSmoke(t *testing.T) {
+	c := connect(t)
+	ctx := bounded(t)
+	v, err := dist.NewValue(ctx, c, "n", int64(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := v.Update(ctx, func(n int64) int64 { return n + 1 })
+	if err != nil || x != 6 {
+		t.Fatal(x, err)
+	}
+	m, _ := dist.NewMutex(ctx, c, "m")
+	if err := m.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Log(m.Fence())
+	if err := m.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	y, err := v.UpdateLocked(ctx, func(n int64) int64 { return n * 2 })
+	if err != nil || y != 12 {
+		t.Fatal(y, err)
+	}
+}
