@@ -1,6 +1,7 @@
 package dist
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -67,3 +68,12 @@ func (e *LayoutError) Error() string {
 
 // Unwrap returns [shm.ErrLayout].
 func (e *LayoutError) Unwrap() error { return shm.ErrLayout }
+
+// wrap returns ctx.Err() itself if err is ctx's end, and otherwise err
+// wrapped with the object's kind and name and the operation.
+func wrap(ctx context.Context, err error, kind, name, op string) error {
+	if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+		return cerr
+	}
+	return fmt.Errorf("dist: %s %q: %s: %w", kind, name, op, err)
+}

@@ -2,7 +2,6 @@ package dist
 
 import (
 	"context"
-	"fmt"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -109,8 +108,5 @@ func (e *Event) watchSet(ctx context.Context, rev int64) (bool, error) {
 }
 
 func (e *Event) fail(op string, ctx context.Context, err error) error {
-	if cerr := ctx.Err(); cerr != nil && (err == cerr || fmt.Sprint(err) == fmt.Sprint(cerr)) {
-		return cerr
-	}
-	return fmt.Errorf("dist: Event %q: %s: %w", e.name, op, err)
+	return wrap(ctx, err, "Event", e.name, op)
 }

@@ -145,10 +145,7 @@ func (m *Mutex) held(fence int64) {
 
 // fail wraps err, or returns ctx.Err() itself if ctx ended.
 func (m *Mutex) fail(op string, ctx context.Context, err error) error {
-	if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
-		return cerr
-	}
-	return fmt.Errorf("dist: Mutex %q: %s: %w", m.name, op, err)
+	return wrap(ctx, err, "Mutex", m.name, op)
 }
 
 // waitDeleted waits until key is deleted at or after revision rev, or

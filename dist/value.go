@@ -59,7 +59,7 @@ func NewValue[T any](ctx context.Context, c *Client, name string, init T) (*Valu
 		Else(clientv3.OpGet(v.key)).
 		Commit()
 	if err != nil {
-		return nil, fmt.Errorf("dist: NewValue(%q): %w", name, err)
+		return nil, wrap(ctx, err, "Value", name, "NewValue")
 	}
 	if resp.Succeeded {
 		v.rev, v.x = resp.Header.Revision, init
@@ -87,7 +87,7 @@ func (v *Value[T]) decode(b []byte, x *T) (T, error) {
 	}
 	if err := decodeValue(v.codec, b[len(v.prefix):], x); err != nil {
 		var zero T
-		return zero, fmt.Errorf("dist: %q: %v", v.name, err)
+		return zero, fmt.Errorf("dist: Value %q: %v", v.name, err)
 	}
 	return *x, nil
 }
@@ -112,10 +112,10 @@ func (v *Value[T]) Load(ctx context.Context) (T, error) {
 	var x T
 	resp, err := v.c.cli.Get(ctx, v.key)
 	if err != nil {
-		return x, fmt.Errorf("dist: %q: Load: %w", v.name, err)
+		return x, wrap(ctx, err, "Value", v.name, "Load")
 	}
 	if len(resp.Kvs) == 0 {
-		return x, fmt.Errorf("dist: %q: Load: the key %s is gone", v.name, v.key)
+		return x, fmt.Errorf("dist: Value %q: Load: the key %s is gone", v.name, v.key)
 	}
 	if _, err := v.decode(resp.Kvs[0].Value, &x); err != nil {
 		return x, err
@@ -138,7 +138,7 @@ func (v *Value[T]) Store(ctx context.Context, x T) error {
 	b := appendValue(v.codec, bytes.Clone(v.prefix), &x)
 	resp, err := v.c.cli.Put(ctx, v.key, string(b))
 	if err != nil {
-		return fmt.Errorf("dist: %q: Store: %w", v.name, err)
+		return wrap(ctx, err, "Value", v.name, "Store")
 	}
 	v.remember(x, resp.Header.Revision)
 	return nil
@@ -173,7 +173,7 @@ func (v *Value[T]) Update(ctx context.Context, f func(T) T) (new T, err error) {
 			Commit()
 		if err != nil {
 			var zero T
-			return zero, fmt.Errorf("dist: %q: Update: %w", v.name, err)
+			return zero, wrap(ctx, err, "Value", v.name, "Update")
 		}
 		if resp.Succeeded {
 			v.remember(x, resp.Header.Revision)
@@ -182,7 +182,7 @@ func (v *Value[T]) Update(ctx context.Context, f func(T) T) (new T, err error) {
 		kvs := resp.Responses[0].GetResponseRange().Kvs
 		if len(kvs) == 0 {
 			var zero T
-			return zero, fmt.Errorf("dist: %q: Update: the key %s is gone", v.name, v.key)
+			return zero, fmt.Errorf("dist: Value %q: Update: the key %s is gone", v.name, v.key)
 		}
 		if _, err := v.decode(kvs[0].Value, &old); err != nil {
 			var zero T
@@ -229,10 +229,10 @@ func (v *Value[T]) UpdateLocked(ctx context.Context, f func(T) T) (new T, err er
 	var old T
 	resp, err := v.c.cli.Get(ctx, v.key)
 	if err != nil {
-		return zero, fmt.Errorf("dist: %q: UpdateLocked: %w", v.name, err)
+		return zero, wrap(ctx, err, "Value", v.name, "UpdateLocked")
 	}
 	if len(resp.Kvs) == 0 {
-		return zero, fmt.Errorf("dist: %q: UpdateLocked: the key %s is gone", v.name, v.key)
+		return zero, fmt.Errorf("dist: Value %q: UpdateLocked: the key %s is gone", v.name, v.key)
 	}
 	if _, err := v.decode(resp.Kvs[0].Value, &old); err != nil {
 		return zero, err
@@ -240,7 +240,7 @@ func (v *Value[T]) UpdateLocked(ctx context.Context, f func(T) T) (new T, err er
 	x := f(old)
 	b := appendValue(v.codec, bytes.Clone(v.prefix), &x)
 	if err := m.putFenced(ctx, "UpdateLocked", v.key, resp.Kvs[0].ModRevision, string(b)); err != nil {
-		return zero, fmt.Errorf("dist: %q: %w", v.name, err)
+		return zero, fmt.Errorf("dist: Value %q: %w", v.name, err)
 	}
 	return x, nil
 }
