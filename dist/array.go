@@ -3,6 +3,7 @@ package dist
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,7 +71,7 @@ func NewArray[T any](ctx context.Context, c *Client, name string, n int) (*Array
 		}
 		if string(kvs[0].Value) != want {
 			lerr := checkLayout(kvs[0].Value, []byte(want), name, cd).(*LayoutError)
-			lerr.Want = a.layout()
+			lerr.Want, lerr.Type = a.layout(), reflect.ArrayOf(n, cd.t)
 			return nil, lerr
 		}
 	}

@@ -61,7 +61,7 @@ func TestCodecRoundTrip(t *testing.T) {
 func TestCodecBytes(t *testing.T) {
 	type rec struct {
 		A int8
-		B int   // 8 bytes on every machine
+		B int // 8 bytes on every machine
 		C uint16
 		D bool
 		E float32

@@ -5,6 +5,8 @@ package dist
 //	<ns>/m/N        the held marker, without a lease: present while the lock is held
 //	<ns>/m/N/owner  the owner key, bound to the holder's session lease
 //
+// (A Value's own Mutex is <ns>/v/N/lock and <ns>/v/N/lock/owner.)
+//
 // Lock is one transaction: if the marker does not exist, put both keys;
 // the transaction's revision is the hold's fencing token, which is also the
 // marker's mod revision. Otherwise it reads both. A marker without its
@@ -74,12 +76,12 @@ func NewMutex(ctx context.Context, c *Client, name string) (*Mutex, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return newMutex(c, name), nil
+	return newMutex(c, name, c.key("m", name)), nil
 }
 
-func newMutex(c *Client, name string) *Mutex {
-	k := c.key("m", name)
-	return &Mutex{c: c, name: name, marker: k, owner: k + "/owner"}
+// newMutex returns the Mutex whose held marker is the key marker.
+func newMutex(c *Client, name, marker string) *Mutex {
+	return &Mutex{c: c, name: name, marker: marker, owner: marker + "/owner"}
 }
 
 // Name returns the Mutex's name.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"reflect"
 	"sync"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -192,12 +191,13 @@ func (v *Value[T]) Update(ctx context.Context, f func(T) T) (new T, err error) {
 	}
 }
 
-// Mutex returns the Value's own lock, named after it, which
-// [Value.UpdateLocked] holds. Other operations do not take it: hold it to
-// keep other UpdateLocked calls out while you work.
+// Mutex returns the Value's own lock, which [Value.UpdateLocked] holds.
+// Every process's Value of this name has the same lock. Load, Store and
+// Update do not take it: hold it to keep UpdateLocked calls out while you
+// work.
 func (v *Value[T]) Mutex() *Mutex {
 	v.lockOnce.Do(func() {
-		v.lock = newMutex(v.c, "value."+v.name)
+		v.lock = newMutex(v.c, v.name+" (a Value's lock)", v.key+"/lock")
 	})
 	return v.lock
 }
@@ -244,5 +244,3 @@ func (v *Value[T]) UpdateLocked(ctx context.Context, f func(T) T) (new T, err er
 	}
 	return x, nil
 }
-
-var _ = reflect.TypeFor[int]
