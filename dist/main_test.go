@@ -64,28 +64,3 @@ func bounded(tb testing.TB) context.Context {
 	tb.Cleanup(cancel)
 	return ctx
 }
-
-func TestSmoke(t *testing.T) {
-	c := connect(t)
-	ctx := bounded(t)
-	v, err := dist.NewValue(ctx, c, "n", int64(5))
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, err := v.Update(ctx, func(n int64) int64 { return n + 1 })
-	if err != nil || x != 6 {
-		t.Fatal(x, err)
-	}
-	m, _ := dist.NewMutex(ctx, c, "m")
-	if err := m.Lock(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Log(m.Fence())
-	if err := m.Unlock(ctx); err != nil {
-		t.Fatal(err)
-	}
-	y, err := v.UpdateLocked(ctx, func(n int64) int64 { return n * 2 })
-	if err != nil || y != 12 {
-		t.Fatal(y, err)
-	}
-}

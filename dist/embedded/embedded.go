@@ -101,8 +101,11 @@ func (s *Server) Restart() error {
 	return nil
 }
 
-// Stop stops the server, closing its clients' connections; its data stays
-// in its directory for [Server.Restart]. Stop of a stopped server does
+// Stop stops the server; its data stays in its directory for
+// [Server.Restart]. The server refuses new requests at once, but Stop
+// returns only when its clients' open streams (watches, lease keep-alives)
+// have ended, which etcd waits for up to its request timeout, about 7 s:
+// close Clients first for a quick stop. Stop of a stopped server does
 // nothing.
 func (s *Server) Stop() {
 	s.mu.Lock()
