@@ -90,6 +90,21 @@ func ExampleStart() {
 	// Output: connected
 }
 
+func ExampleStartNoSync() {
+	dir, err := os.MkdirTemp("", "etcd-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	srv, err := embedded.StartNoSync(dir) // for tests: fast, not crash-safe
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Stop()
+	fmt.Println(len(srv.Endpoints()))
+	// Output: 1
+}
+
 func ExampleServer() {
 	dir, err := os.MkdirTemp("", "etcd-")
 	if err != nil {
