@@ -115,8 +115,14 @@ func (c *Client) session(ctx context.Context) (*concurrency.Session, error) {
 			return c.sess, nil
 		}
 	}
-	s, err := concurrency.NewSession(c.cli, concurrency.WithTTL(c.ttl), concurrency.WithContext(context.WithoutCancel(ctx)))
+	// The grant is bounded by ctx; the keep-alive lasts until Close.
+	g, err := c.cli.Grant(ctx, int64(c.ttl))
 	if err != nil {
+		return nil, err
+	}
+	s, err := concurrency.NewSession(c.cli, concurrency.WithLease(g.ID), concurrency.WithTTL(c.ttl), concurrency.WithContext(c.cli.Ctx()))
+	if err != nil {
+		c.cli.Revoke(ctx, g.ID)
 		return nil, err
 	}
 	c.sess = s

@@ -5,9 +5,14 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
+
+// unlockTimeout bounds the unlock that ends an UpdateLocked whose context
+// ended.
+const unlockTimeout = 5 * time.Second
 
 // header starts every stored Value and every Array's description: a
 // version, then the layout, then a newline, then the encoded bytes.
@@ -206,9 +211,13 @@ func (v *Value[T]) Mutex() *Mutex {
 // Value's [Value.Mutex], reads the value, runs f once, writes f's result
 // only if the lock is still held (the lock's fencing token is checked in the
 // same transaction as the write), and unlocks. It returns the new value and
-// nil, or the zero value and an error with the value as it was:
-// [ErrLockLost] if the lease expired while f ran (f ran, but its result was
-// not stored), or an error from the cluster or ctx.
+// nil; or the zero value and an error, with the value as it was:
+// [ErrLockLost] if the lease expired while f ran and another process took
+// the lock (f ran, but its result was not stored), or an error from the
+// cluster or ctx. If the result was stored but the unlock then failed, it
+// returns the new value with the unlock's error: the update happened, and
+// the lock stays held until a call to the Value's Mutex's Unlock succeeds
+// or the Client is closed.
 //
 // A previous holder that died is no concern here: its write either happened
 // whole or not at all, so UpdateLocked does not return [ErrOwnerDead].
@@ -222,8 +231,14 @@ func (v *Value[T]) UpdateLocked(ctx context.Context, f func(T) T) (new T, err er
 		return zero, err
 	}
 	defer func() {
-		if uerr := m.Unlock(context.WithoutCancel(ctx)); uerr != nil && err == nil {
-			new, err = zero, uerr
+		uctx := ctx
+		if ctx.Err() != nil { // still release the lock
+			var cancel context.CancelFunc
+			uctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), unlockTimeout)
+			defer cancel()
+		}
+		if uerr := m.Unlock(uctx); uerr != nil && err == nil {
+			err = uerr // with the new value: it was stored
 		}
 	}()
 	var old T

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shmgo/shm/dist"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -160,4 +161,25 @@ func TestUnlockUnlockedPanics(t *testing.T) {
 		}
 	}()
 	m.Unlock(context.Background())
+}
+
+func TestConnectErrors(t *testing.T) {
+	ctx := bounded(t)
+	for _, cfg := range []dist.Config{
+		{},
+		{Endpoints: []string{endpoint}, Namespace: "a/b"},
+		{Endpoints: []string{endpoint}, TTL: -time.Second},
+		{Endpoints: []string{"http://127.0.0.1:1"}, DialTimeout: 300 * time.Millisecond}, // nothing listens
+	} {
+		c, err := dist.Connect(ctx, cfg)
+		if err == nil {
+			c.Close()
+			t.Errorf("Connect(%+v) succeeded", cfg)
+			continue
+		}
+		if !strings.HasPrefix(err.Error(), "dist: Connect") {
+			t.Errorf("Connect(%+v): %v", cfg, err)
+		}
+		t.Log(err)
+	}
 }
