@@ -1,0 +1,77 @@
+package dist_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shmgo/shm"
+	"github.com/shmgo/shm/dist"
+)
+
+// start starts fn in a child and arranges for it to be killed and joined
+// when the test ends, whatever happens.
+func start(tb testing.TB, fn any, args ...any) *shm.Process {
+	tb.Helper()
+	p, err := shm.Start(fn, args...)
+	if err != nil {
+		tb.Fatalf("Start: %v", err)
+	}
+	tb.Cleanup(func() {
+		p.Kill()
+		p.Join()
+	})
+	return p
+}
+
+// join joins p and fails the test on an error.
+func join(tb testing.TB, p *shm.Process) {
+	tb.Helper()
+	if err := p.Join(); err != nil {
+		tb.Fatalf("Join: %v", err)
+	}
+}
+
+// newCounter returns a shared counter for a child and its parent to
+// signal through.
+func newCounter(tb testing.TB) *shm.RawValue[atomic.Int64] {
+	tb.Helper()
+	f, err := shm.NewRawValue(atomic.Int64{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return f
+}
+
+// await waits until cond holds, failing the test if it does not within a
+// minute: a bound for a broken test, not a stand-in for synchronisation.
+func await(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// sleepForever blocks a child until it is killed. It sleeps rather than
+// blocks on nothing, which the runtime could report as a deadlock.
+func sleepForever() {
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
+// childConnect is a child's own connection to the test server, as a
+// process on another host would make.
+func childConnect(endpoint, ns string) (*dist.Client, error) {
+	return dist.Connect(context.Background(), dist.Config{Endpoints: []string{endpoint}, Namespace: ns, TTL: testTTL})
+}
+
+// minute is a child's bound on its whole run.
+func minute() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), time.Minute)
+}
