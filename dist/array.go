@@ -56,13 +56,13 @@ func NewArray[T any](ctx context.Context, c *Client, name string, n int) (*Array
 	meta := c.key("a", name)
 	a := &Array[T]{c: c, name: name, n: n, meta: meta, elems: meta + "/", codec: cd, seen: map[int]seenElem[T]{}}
 	want := header + a.layout() + "\n"
-	resp, err := c.cli.Txn(ctx).
+	resp, err := c.kv().Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(meta), "=", 0)).
 		Then(clientv3.OpPut(meta, want)).
 		Else(clientv3.OpGet(meta)).
 		Commit()
 	if err != nil {
-		return nil, wrap(ctx, err, "Array", name, "NewArray")
+		return nil, c.wrap(ctx, err, "Array", name, "NewArray")
 	}
 	if !resp.Succeeded {
 		kvs := resp.Responses[0].GetResponseRange().Kvs
@@ -119,10 +119,10 @@ func (a *Array[T]) remember(i int, x T, rev int64) {
 // Load returns element i. It panics if i is out of range.
 func (a *Array[T]) Load(ctx context.Context, i int) (T, error) {
 	k := a.key("Load", i)
-	resp, err := a.c.cli.Get(ctx, k)
+	resp, err := a.c.kv().Get(ctx, k)
 	if err != nil {
 		var zero T
-		return zero, wrap(ctx, err, "Array", a.name, "Load("+strconv.Itoa(i)+")")
+		return zero, a.c.wrap(ctx, err, "Array", a.name, "Load("+strconv.Itoa(i)+")")
 	}
 	x, rev, err := a.decode(i, resp.Kvs)
 	if err == nil && rev != 0 {
@@ -134,9 +134,9 @@ func (a *Array[T]) Load(ctx context.Context, i int) (T, error) {
 // Store sets element i to x. It panics if i is out of range.
 func (a *Array[T]) Store(ctx context.Context, i int, x T) error {
 	k := a.key("Store", i)
-	resp, err := a.c.cli.Put(ctx, k, string(appendValue(a.codec, nil, &x)))
+	resp, err := a.c.kv().Put(ctx, k, string(appendValue(a.codec, nil, &x)))
 	if err != nil {
-		return wrap(ctx, err, "Array", a.name, "Store("+strconv.Itoa(i)+")")
+		return a.c.wrap(ctx, err, "Array", a.name, "Store("+strconv.Itoa(i)+")")
 	}
 	a.remember(i, x, resp.Header.Revision)
 	return nil
@@ -163,14 +163,14 @@ func (a *Array[T]) Update(ctx context.Context, i int, f func(T) T) (new T, err e
 	for {
 		x := f(old)
 		buf = appendValue(a.codec, buf[:0], &x)
-		resp, err := a.c.cli.Txn(ctx).
+		resp, err := a.c.kv().Txn(ctx).
 			If(clientv3.Compare(clientv3.ModRevision(k), "=", rev)).
 			Then(clientv3.OpPut(k, string(buf))).
 			Else(clientv3.OpGet(k)).
 			Commit()
 		if err != nil {
 			var zero T
-			return zero, wrap(ctx, err, "Array", a.name, "Update("+strconv.Itoa(i)+")")
+			return zero, a.c.wrap(ctx, err, "Array", a.name, "Update("+strconv.Itoa(i)+")")
 		}
 		if resp.Succeeded {
 			a.remember(i, x, resp.Header.Revision)
@@ -185,9 +185,9 @@ func (a *Array[T]) Update(ctx context.Context, i int, f func(T) T) (new T, err e
 
 // Snapshot returns every element, read at one revision.
 func (a *Array[T]) Snapshot(ctx context.Context) ([]T, error) {
-	resp, err := a.c.cli.Get(ctx, a.elems, clientv3.WithPrefix())
+	resp, err := a.c.kv().Get(ctx, a.elems, clientv3.WithPrefix())
 	if err != nil {
-		return nil, wrap(ctx, err, "Array", a.name, "Snapshot")
+		return nil, a.c.wrap(ctx, err, "Array", a.name, "Snapshot")
 	}
 	xs := make([]T, a.n)
 	for _, kv := range resp.Kvs {

@@ -87,13 +87,13 @@ func NewBarrier(ctx context.Context, c *Client, name string, n int) (*Barrier, e
 	}
 	base := c.key("b", name) + "/"
 	b := &Barrier{c: c, name: name, n: n, base: base, state: base + "state"}
-	resp, err := c.cli.Txn(ctx).
+	resp, err := c.kv().Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(b.state), "=", 0)).
 		Then(clientv3.OpPut(b.state, barrierState{n: n}.String())).
 		Else(clientv3.OpGet(b.state)).
 		Commit()
 	if err != nil {
-		return nil, fmt.Errorf("dist: NewBarrier(%q): %w", name, err)
+		return nil, c.wrap(ctx, err, "Barrier", name, "NewBarrier")
 	}
 	if !resp.Succeeded {
 		kvs := resp.Responses[0].GetResponseRange().Kvs
@@ -121,7 +121,7 @@ func (b *Barrier) roundPrefix(r int64) string { return b.base + "r" + strconv.Fo
 
 // read returns the Barrier's state.
 func (b *Barrier) read(ctx context.Context) (barrierState, error) {
-	resp, err := b.c.cli.Get(ctx, b.state)
+	resp, err := b.c.kv().Get(ctx, b.state)
 	if err != nil {
 		return barrierState{}, err
 	}
@@ -152,10 +152,13 @@ func (b *Barrier) Wait(ctx context.Context) (int, error) {
 		}
 		prefix := b.roundPrefix(s.round)
 		me := prefix + strconv.FormatInt(int64(lease), 16) + "-" + strconv.FormatUint(arrivals.Add(1), 10)
-		resp, err := b.c.cli.Txn(ctx).
+		resp, err := b.c.kv().Txn(ctx).
 			If(clientv3.Compare(clientv3.ModRevision(b.state), "=", s.rev)).
 			Then(clientv3.OpPut(me, "", clientv3.WithLease(lease)), clientv3.OpGet(prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())).
 			Commit()
+		if b.c.leaseLost(lease, err) {
+			continue // with a new lease
+		}
 		if err != nil {
 			return -1, b.fail("Wait", ctx, err)
 		}
@@ -174,7 +177,7 @@ func (b *Barrier) Wait(ctx context.Context) (int, error) {
 			continue
 		case order == b.n-1:
 			next := barrierState{n: b.n, round: s.round + 1}
-			r, err := b.c.cli.Txn(ctx).
+			r, err := b.c.kv().Txn(ctx).
 				If(clientv3.Compare(clientv3.ModRevision(b.state), "=", s.rev)).
 				Then(clientv3.OpPut(b.state, next.String()), clientv3.OpDelete(prefix, clientv3.WithPrefix())).
 				Commit()
@@ -281,7 +284,7 @@ func (b *Barrier) leave(s barrierState, err error) (bool, error) {
 // breakRound marks the Barrier broken if its state is still s.
 func (b *Barrier) breakRound(ctx context.Context, s barrierState) error {
 	s.broken = true
-	_, err := b.c.cli.Txn(ctx).
+	_, err := b.c.kv().Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(b.state), "=", s.rev)).
 		Then(clientv3.OpPut(b.state, s.String())).
 		Commit()
@@ -300,7 +303,7 @@ func (b *Barrier) Abort(ctx context.Context) error {
 			return nil
 		}
 		s.broken = true
-		resp, err := b.c.cli.Txn(ctx).
+		resp, err := b.c.kv().Txn(ctx).
 			If(clientv3.Compare(clientv3.ModRevision(b.state), "=", s.rev)).
 			Then(clientv3.OpPut(b.state, s.String())).
 			Commit()
@@ -314,5 +317,5 @@ func (b *Barrier) Abort(ctx context.Context) error {
 }
 
 func (b *Barrier) fail(op string, ctx context.Context, err error) error {
-	return wrap(ctx, err, "Barrier", b.name, op)
+	return b.c.wrap(ctx, err, "Barrier", b.name, op)
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 )
@@ -114,8 +115,14 @@ func (c *Client) session(ctx context.Context) (*concurrency.Session, error) {
 			return c.sess, nil
 		}
 	}
-	s, err := concurrency.NewSession(c.cli, concurrency.WithTTL(c.ttl), concurrency.WithContext(context.WithoutCancel(ctx)))
+	// The grant is bounded by ctx; the keep-alive lasts until Close.
+	g, err := c.cli.Grant(ctx, int64(c.ttl))
 	if err != nil {
+		return nil, err
+	}
+	s, err := concurrency.NewSession(c.cli, concurrency.WithLease(g.ID), concurrency.WithTTL(c.ttl), concurrency.WithContext(c.cli.Ctx()))
+	if err != nil {
+		c.cli.Revoke(ctx, g.ID)
 		return nil, err
 	}
 	c.sess = s
@@ -129,6 +136,23 @@ func (c *Client) lease(ctx context.Context) (clientv3.LeaseID, error) {
 		return 0, err
 	}
 	return s.Lease(), nil
+}
+
+// leaseLost drops the session of lease id, which the cluster no longer
+// knows (it expired, or was revoked, before the keep-alive noticed), so
+// that the next operation takes a new lease. It reports whether err says
+// so.
+func (c *Client) leaseLost(id clientv3.LeaseID, err error) bool {
+	if !errors.Is(err, rpctypes.ErrLeaseNotFound) {
+		return false
+	}
+	c.mu.Lock()
+	if c.sess != nil && c.sess.Lease() == id {
+		c.sess.Orphan()
+		c.sess = nil
+	}
+	c.mu.Unlock()
+	return true
 }
 
 // Close revokes the session lease, which releases the locks the Client
@@ -158,6 +182,16 @@ func (c *Client) Close() error {
 	return nil
 }
 
+// isClosed reports whether Close was called.
+func (c *Client) isClosed() bool {
+	select {
+	case <-c.close:
+		return true
+	default:
+		return false
+	}
+}
+
 // key returns the key of an object of a kind ("v", "a", "m", "e", "b").
 func (c *Client) key(kind, name string) string { return c.ns + kind + "/" + name }
 
@@ -172,3 +206,42 @@ func checkName(ctor, name string) error {
 	}
 	return nil
 }
+
+// kvAPI is the part of etcd's key-value API that dist uses.
+type kvAPI interface {
+	Put(ctx context.Context, key, val string, opts ...clientv3.OpOption) (*clientv3.PutResponse, error)
+	Get(ctx context.Context, key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error)
+	Delete(ctx context.Context, key string, opts ...clientv3.OpOption) (*clientv3.DeleteResponse, error)
+	Txn(ctx context.Context) clientv3.Txn
+}
+
+// kv returns the Client's key-value API, or one that fails at once with
+// ErrClosed once the Client is closed (the etcd client's own would retry
+// for seconds first).
+func (c *Client) kv() kvAPI {
+	if c.isClosed() {
+		return closedKV{}
+	}
+	return c.cli
+}
+
+// closedKV is the key-value API of a closed Client.
+type closedKV struct{}
+
+func (closedKV) Put(context.Context, string, string, ...clientv3.OpOption) (*clientv3.PutResponse, error) {
+	return nil, ErrClosed
+}
+func (closedKV) Get(context.Context, string, ...clientv3.OpOption) (*clientv3.GetResponse, error) {
+	return nil, ErrClosed
+}
+func (closedKV) Delete(context.Context, string, ...clientv3.OpOption) (*clientv3.DeleteResponse, error) {
+	return nil, ErrClosed
+}
+func (closedKV) Txn(context.Context) clientv3.Txn { return closedTxn{} }
+
+type closedTxn struct{}
+
+func (t closedTxn) If(...clientv3.Cmp) clientv3.Txn      { return t }
+func (t closedTxn) Then(...clientv3.Op) clientv3.Txn     { return t }
+func (t closedTxn) Else(...clientv3.Op) clientv3.Txn     { return t }
+func (closedTxn) Commit() (*clientv3.TxnResponse, error) { return nil, ErrClosed }

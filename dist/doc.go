@@ -57,6 +57,25 @@
 //   - Failure. Every operation may fail when the cluster cannot be reached;
 //     the adapters of local objects never fail.
 //
+// # Keys
+//
+// Objects live under the namespace, one letter to a kind: NS/v/NAME holds a
+// Value (a header naming its layout, then its bytes); NS/a/NAME an Array's
+// layout and length, and NS/a/NAME/I its element I (an element never
+// written has no key); NS/m/NAME a Mutex's held marker and owner key;
+// NS/e/NAME an Event, present while it is set; NS/b/NAME/ a Barrier's state
+// and arrivals. Names cannot contain '/'. dist never removes an object:
+// remove a namespace's keys (etcdctl del --prefix NS/) when no program uses
+// them. A value travels in one etcd request, which etcd limits to 1.5 MiB
+// by default.
+//
+// # Locks
+//
+// A [Mutex] is not fair: when it is released every waiter tries again and
+// one wins, in no set order. A hold lasts until Unlock or until the
+// holder's lease expires; see the essay at the top of mutex.go for the
+// protocol.
+//
 // # Memory model
 //
 // etcd's operations are linearizable: each operation of a Value, Array,

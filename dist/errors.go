@@ -24,11 +24,11 @@ var (
 	// party whose lease expired after it arrived. A Barrier stays broken.
 	ErrBrokenBarrier = shm.ErrBrokenBarrier
 
-	// ErrLockLost is returned by [Mutex.Unlock] and by [Value.UpdateLocked]
+	// ErrLockLost is returned by [Mutex.Unlock] and [Value.UpdateLocked]
 	// when the caller's hold on a Mutex ended without Unlock: its lease
-	// expired (the process paused or lost the server for longer than the
-	// TTL) and another process may have taken the lock since. Nothing was
-	// written under the lost hold.
+	// expired (the process paused, or was cut off from the cluster, for
+	// longer than the TTL) and another process took the lock since.
+	// UpdateLocked wrote nothing under the lost hold.
 	ErrLockLost = errors.New("dist: lock lost: the lease expired while it was held")
 
 	// ErrClosed is returned by the operations of a closed [Client].
@@ -70,10 +70,14 @@ func (e *LayoutError) Error() string {
 func (e *LayoutError) Unwrap() error { return shm.ErrLayout }
 
 // wrap returns ctx.Err() itself if err is ctx's end, and otherwise err
-// wrapped with the object's kind and name and the operation.
-func wrap(ctx context.Context, err error, kind, name, op string) error {
+// wrapped with the object's kind and name and the operation; an error of a
+// closed Client's connection is reported as [ErrClosed].
+func (c *Client) wrap(ctx context.Context, err error, kind, name, op string) error {
 	if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
 		return cerr
+	}
+	if c.isClosed() && !errors.Is(err, ErrClosed) {
+		err = ErrClosed
 	}
 	return fmt.Errorf("dist: %s %q: %s: %w", kind, name, op, err)
 }

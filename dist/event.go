@@ -40,7 +40,7 @@ func (e *Event) Name() string { return e.name }
 
 // Set sets the flag, waking every process waiting for it.
 func (e *Event) Set(ctx context.Context) error {
-	if _, err := e.c.cli.Put(ctx, e.key, eventSet); err != nil {
+	if _, err := e.c.kv().Put(ctx, e.key, eventSet); err != nil {
 		return e.fail("Set", ctx, err)
 	}
 	return nil
@@ -48,7 +48,7 @@ func (e *Event) Set(ctx context.Context) error {
 
 // Clear clears the flag.
 func (e *Event) Clear(ctx context.Context) error {
-	if _, err := e.c.cli.Delete(ctx, e.key); err != nil {
+	if _, err := e.c.kv().Delete(ctx, e.key); err != nil {
 		return e.fail("Clear", ctx, err)
 	}
 	return nil
@@ -56,7 +56,7 @@ func (e *Event) Clear(ctx context.Context) error {
 
 // IsSet reports whether the flag is set.
 func (e *Event) IsSet(ctx context.Context) (bool, error) {
-	resp, err := e.c.cli.Get(ctx, e.key, clientv3.WithCountOnly())
+	resp, err := e.c.kv().Get(ctx, e.key, clientv3.WithCountOnly())
 	if err != nil {
 		return false, e.fail("IsSet", ctx, err)
 	}
@@ -69,7 +69,7 @@ func (e *Event) IsSet(ctx context.Context) (bool, error) {
 // watch sees every change.
 func (e *Event) Wait(ctx context.Context) error {
 	for {
-		resp, err := e.c.cli.Get(ctx, e.key, clientv3.WithCountOnly())
+		resp, err := e.c.kv().Get(ctx, e.key, clientv3.WithCountOnly())
 		if err != nil {
 			return e.fail("Wait", ctx, err)
 		}
@@ -108,5 +108,5 @@ func (e *Event) watchSet(ctx context.Context, rev int64) (bool, error) {
 }
 
 func (e *Event) fail(op string, ctx context.Context, err error) error {
-	return wrap(ctx, err, "Event", e.name, op)
+	return e.c.wrap(ctx, err, "Event", e.name, op)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,7 +27,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	server, err = embedded.Start(dir)
+	server, err = embedded.StartNoSync(dir) // fast; the restart test stops and restarts it, which keeps data
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -52,9 +54,20 @@ func connect(tb testing.TB) *dist.Client {
 	return c
 }
 
-// namespace is a namespace of the test's own.
+var (
+	namespaces   sync.Map // testing.TB → string
+	namespaceSeq atomic.Int64
+)
+
+// namespace is a namespace of the test's own, the same for all its calls,
+// and another for each run of the test (go test -count).
 func namespace(tb testing.TB) string {
-	return fmt.Sprintf("t%d-%s", os.Getpid(), tb.Name())
+	if ns, ok := namespaces.Load(tb); ok {
+		return ns.(string)
+	}
+	ns := fmt.Sprintf("t%d-%d-%s", os.Getpid(), namespaceSeq.Add(1), tb.Name())
+	namespaces.Store(tb, ns)
+	return ns
 }
 
 // bounded returns a context that ends after a minute, so that a wait that
@@ -63,29 +76,4 @@ func bounded(tb testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	tb.Cleanup(cancel)
 	return ctx
-}
-
-func TestSmoke(t *testing.T) {
-	c := connect(t)
-	ctx := bounded(t)
-	v, err := dist.NewValue(ctx, c, "n", int64(5))
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, err := v.Update(ctx, func(n int64) int64 { return n + 1 })
-	if err != nil || x != 6 {
-		t.Fatal(x, err)
-	}
-	m, _ := dist.NewMutex(ctx, c, "m")
-	if err := m.Lock(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Log(m.Fence())
-	if err := m.Unlock(ctx); err != nil {
-		t.Fatal(err)
-	}
-	y, err := v.UpdateLocked(ctx, func(n int64) int64 { return n * 2 })
-	if err != nil || y != 12 {
-		t.Fatal(y, err)
-	}
 }

@@ -29,7 +29,6 @@ package dist
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"sync"
 
@@ -99,11 +98,14 @@ func (m *Mutex) Lock(ctx context.Context) error {
 		}
 		holder := strconv.FormatInt(int64(lease), 16)
 		take := []clientv3.Op{clientv3.OpPut(m.marker, holder), clientv3.OpPut(m.owner, holder, clientv3.WithLease(lease))}
-		resp, err := m.c.cli.Txn(ctx).
+		resp, err := m.c.kv().Txn(ctx).
 			If(clientv3.Compare(clientv3.CreateRevision(m.marker), "=", 0)).
 			Then(take...).
 			Else(clientv3.OpGet(m.marker), clientv3.OpGet(m.owner)).
 			Commit()
+		if m.c.leaseLost(lease, err) {
+			continue // with a new lease
+		}
 		if err != nil {
 			return m.fail("Lock", ctx, err)
 		}
@@ -118,11 +120,14 @@ func (m *Mutex) Lock(ctx context.Context) error {
 			continue // unlocked meanwhile
 		case len(ow) == 0:
 			// The holder's lease expired with the lock held.
-			r, err := m.c.cli.Txn(ctx).
+			r, err := m.c.kv().Txn(ctx).
 				If(clientv3.Compare(clientv3.ModRevision(m.marker), "=", mk[0].ModRevision),
 					clientv3.Compare(clientv3.CreateRevision(m.owner), "=", 0)).
 				Then(take...).
 				Commit()
+			if m.c.leaseLost(lease, err) {
+				continue
+			}
 			if err != nil {
 				return m.fail("Lock", ctx, err)
 			}
@@ -147,7 +152,7 @@ func (m *Mutex) held(fence int64) {
 
 // fail wraps err, or returns ctx.Err() itself if ctx ended.
 func (m *Mutex) fail(op string, ctx context.Context, err error) error {
-	return wrap(ctx, err, "Mutex", m.name, op)
+	return m.c.wrap(ctx, err, "Mutex", m.name, op)
 }
 
 // waitDeleted waits until key is deleted at or after revision rev, or
@@ -171,10 +176,11 @@ func waitDeleted(ctx context.Context, c *Client, key string, rev int64) error {
 	return ErrClosed
 }
 
-// Unlock unlocks m. It returns nil, [ErrLockLost] if the hold ended
-// without Unlock (the lease expired and another process may hold the lock
-// now), or an error from the cluster, in which case the lock may or may not
-// have been released and Unlock may be called again. It panics if m is not
+// Unlock unlocks m. It returns nil; [ErrLockLost] if the hold ended
+// without Unlock: the lease expired and another process took the lock
+// since (a lease that expired while no one else locked leaves the hold
+// intact); or an error from the cluster, in which case the lock may or may
+// not have been released and Unlock may be called again. It panics if m is not
 // locked by this process, as sync.Mutex.Unlock does.
 func (m *Mutex) Unlock(ctx context.Context) error {
 	m.mu.Lock()
@@ -183,7 +189,7 @@ func (m *Mutex) Unlock(ctx context.Context) error {
 	if fence == 0 {
 		panic("dist: Unlock of unlocked Mutex " + strconv.Quote(m.name))
 	}
-	resp, err := m.c.cli.Txn(ctx).
+	resp, err := m.c.kv().Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(m.marker), "=", fence)).
 		Then(clientv3.OpDelete(m.owner), clientv3.OpDelete(m.marker)).
 		Commit()
@@ -218,25 +224,25 @@ var errChanged = errors.New("the value changed under the lock, by a Store or Upd
 
 // putFenced puts val at key if m's hold is still current and key's mod
 // revision is still keyRev.
-func (m *Mutex) putFenced(ctx context.Context, op, key string, keyRev int64, val string) error {
+func (m *Mutex) putFenced(ctx context.Context, key string, keyRev int64, val string) error {
 	fence := m.Fence()
 	if fence == 0 {
-		panic("dist: " + op + " without the lock")
+		panic("dist: putFenced without the lock")
 	}
-	resp, err := m.c.cli.Txn(ctx).
+	resp, err := m.c.kv().Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(m.marker), "=", fence),
 			clientv3.Compare(clientv3.ModRevision(key), "=", keyRev)).
 		Then(clientv3.OpPut(key, val)).
 		Else(clientv3.OpGet(m.marker)).
 		Commit()
 	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return err
 	}
 	if !resp.Succeeded {
 		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) == 0 || kvs[0].ModRevision != fence {
-			return fmt.Errorf("%s: %w", op, ErrLockLost)
+			return ErrLockLost
 		}
-		return fmt.Errorf("%s: %w", op, errChanged)
+		return errChanged
 	}
 	return nil
 }

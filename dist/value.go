@@ -5,9 +5,14 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
+
+// unlockTimeout bounds the unlock that ends an UpdateLocked whose context
+// ended.
+const unlockTimeout = 5 * time.Second
 
 // header starts every stored Value and every Array's description: a
 // version, then the layout, then a newline, then the encoded bytes.
@@ -52,13 +57,13 @@ func NewValue[T any](ctx context.Context, c *Client, name string, init T) (*Valu
 	v := &Value[T]{c: c, name: name, key: c.key("v", name), codec: cd}
 	v.prefix = []byte(header + cd.layout + "\n")
 	b := appendValue(cd, bytes.Clone(v.prefix), &init)
-	resp, err := c.cli.Txn(ctx).
+	resp, err := c.kv().Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(v.key), "=", 0)).
 		Then(clientv3.OpPut(v.key, string(b))).
 		Else(clientv3.OpGet(v.key)).
 		Commit()
 	if err != nil {
-		return nil, wrap(ctx, err, "Value", name, "NewValue")
+		return nil, c.wrap(ctx, err, "Value", name, "NewValue")
 	}
 	if resp.Succeeded {
 		v.rev, v.x = resp.Header.Revision, init
@@ -109,9 +114,9 @@ func checkLayout(b, prefix []byte, name string, cd *codec) error {
 // Load returns the value.
 func (v *Value[T]) Load(ctx context.Context) (T, error) {
 	var x T
-	resp, err := v.c.cli.Get(ctx, v.key)
+	resp, err := v.c.kv().Get(ctx, v.key)
 	if err != nil {
-		return x, wrap(ctx, err, "Value", v.name, "Load")
+		return x, v.c.wrap(ctx, err, "Value", v.name, "Load")
 	}
 	if len(resp.Kvs) == 0 {
 		return x, fmt.Errorf("dist: Value %q: Load: the key %s is gone", v.name, v.key)
@@ -135,9 +140,9 @@ func (v *Value[T]) remember(x T, rev int64) {
 // Store sets the value to x.
 func (v *Value[T]) Store(ctx context.Context, x T) error {
 	b := appendValue(v.codec, bytes.Clone(v.prefix), &x)
-	resp, err := v.c.cli.Put(ctx, v.key, string(b))
+	resp, err := v.c.kv().Put(ctx, v.key, string(b))
 	if err != nil {
-		return wrap(ctx, err, "Value", v.name, "Store")
+		return v.c.wrap(ctx, err, "Value", v.name, "Store")
 	}
 	v.remember(x, resp.Header.Revision)
 	return nil
@@ -165,14 +170,14 @@ func (v *Value[T]) Update(ctx context.Context, f func(T) T) (new T, err error) {
 	for {
 		x := f(old)
 		buf = appendValue(v.codec, buf[:len(v.prefix)], &x)
-		resp, err := v.c.cli.Txn(ctx).
+		resp, err := v.c.kv().Txn(ctx).
 			If(clientv3.Compare(clientv3.ModRevision(v.key), "=", rev)).
 			Then(clientv3.OpPut(v.key, string(buf))).
 			Else(clientv3.OpGet(v.key)).
 			Commit()
 		if err != nil {
 			var zero T
-			return zero, wrap(ctx, err, "Value", v.name, "Update")
+			return zero, v.c.wrap(ctx, err, "Value", v.name, "Update")
 		}
 		if resp.Succeeded {
 			v.remember(x, resp.Header.Revision)
@@ -206,9 +211,13 @@ func (v *Value[T]) Mutex() *Mutex {
 // Value's [Value.Mutex], reads the value, runs f once, writes f's result
 // only if the lock is still held (the lock's fencing token is checked in the
 // same transaction as the write), and unlocks. It returns the new value and
-// nil, or the zero value and an error with the value as it was:
-// [ErrLockLost] if the lease expired while f ran (f ran, but its result was
-// not stored), or an error from the cluster or ctx.
+// nil; or the zero value and an error, with the value as it was:
+// [ErrLockLost] if the lease expired while f ran and another process took
+// the lock (f ran, but its result was not stored), or an error from the
+// cluster or ctx. If the result was stored but the unlock then failed, it
+// returns the new value with the unlock's error: the update happened, and
+// the lock stays held until a call to the Value's Mutex's Unlock succeeds
+// or the Client is closed.
 //
 // A previous holder that died is no concern here: its write either happened
 // whole or not at all, so UpdateLocked does not return [ErrOwnerDead].
@@ -222,14 +231,20 @@ func (v *Value[T]) UpdateLocked(ctx context.Context, f func(T) T) (new T, err er
 		return zero, err
 	}
 	defer func() {
-		if uerr := m.Unlock(context.WithoutCancel(ctx)); uerr != nil && err == nil {
-			new, err = zero, uerr
+		uctx := ctx
+		if ctx.Err() != nil { // still release the lock
+			var cancel context.CancelFunc
+			uctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), unlockTimeout)
+			defer cancel()
+		}
+		if uerr := m.Unlock(uctx); uerr != nil && err == nil {
+			err = uerr // with the new value: it was stored
 		}
 	}()
 	var old T
-	resp, err := v.c.cli.Get(ctx, v.key)
+	resp, err := v.c.kv().Get(ctx, v.key)
 	if err != nil {
-		return zero, wrap(ctx, err, "Value", v.name, "UpdateLocked")
+		return zero, v.c.wrap(ctx, err, "Value", v.name, "UpdateLocked")
 	}
 	if len(resp.Kvs) == 0 {
 		return zero, fmt.Errorf("dist: Value %q: UpdateLocked: the key %s is gone", v.name, v.key)
@@ -239,8 +254,8 @@ func (v *Value[T]) UpdateLocked(ctx context.Context, f func(T) T) (new T, err er
 	}
 	x := f(old)
 	b := appendValue(v.codec, bytes.Clone(v.prefix), &x)
-	if err := m.putFenced(ctx, "UpdateLocked", v.key, resp.Kvs[0].ModRevision, string(b)); err != nil {
-		return zero, fmt.Errorf("dist: Value %q: %w", v.name, err)
+	if err := m.putFenced(ctx, v.key, resp.Kvs[0].ModRevision, string(b)); err != nil {
+		return zero, v.c.wrap(ctx, err, "Value", v.name, "UpdateLocked")
 	}
 	return x, nil
 }
