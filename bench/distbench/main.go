@@ -5,7 +5,7 @@
 // it is measured against, each doing the same operations on one etcd server.
 // It is a program of its own, like bench/chart, because the etcd client and
 // server are large: linked into bench, they made every child that bench
-// starts, in every other workload, take about 20 ms longer to start.
+// starts, in every other workload, take 20 to 35 ms longer to start.
 //
 // bench runs it, never you (see bench/dist.go):
 //
