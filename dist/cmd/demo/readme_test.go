@@ -27,7 +27,8 @@ func hits(endpoints []string, n int) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close() // ends its lease: locks it held go to the next locker
+	defer c.Close() // ends its lease
+
 	v, err := dist.NewValue(ctx, c, "hits", int64(0)) // made by the first, opened by the others
 	if err != nil {
 		return err
