@@ -69,7 +69,9 @@ func handoff(backend string) version {
 		if err != nil {
 			return sample{}, err
 		}
-		times, err := shm.NewRawArray[int64](2) // the monotonic times of the first and last timed turns
+		// The monotonic times of the first and last timed turns, and a
+		// flag that a party that fails sets, so that the other stops.
+		times, err := shm.NewRawArray[int64](3)
 		if err != nil {
 			return sample{}, err
 		}
@@ -108,9 +110,14 @@ func handoff(backend string) version {
 }
 
 // handoffParty is process me of a hand-off version.
-func handoffParty(backend, endpoints, ns string, me, first, total int, turn *shm.RawValue[int64], times *shm.RawArray[int64], ready *shm.Barrier) error {
+func handoffParty(backend, endpoints, ns string, me, first, total int, turn *shm.RawValue[int64], times *shm.RawArray[int64], ready *shm.Barrier) (err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	defer func() {
+		if err != nil {
+			times.Store(2, 1) // the other party stops
+		}
+	}()
 	c, err := backends[backend](ctx, strings.Split(endpoints, ","), ns)
 	if err != nil {
 		return err
@@ -124,6 +131,9 @@ func handoffParty(backend, endpoints, ns string, me, first, total int, turn *shm
 		return err
 	}
 	for {
+		if times.Load(2) != 0 {
+			return errors.New("the other party failed")
+		}
 		if err := l.Lock(ctx); err != nil {
 			return fmt.Errorf("lock: %w", err)
 		}
@@ -173,6 +183,18 @@ func pingPong(backend string) version {
 		if err != nil {
 			return sample{}, err
 		}
+		// If the partner fails, stop waiting for it.
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			select {
+			case <-p.Done():
+				if p.ExitCode() != 0 {
+					cancel()
+				}
+			case <-ctx.Done():
+			}
+		}()
 		trips := func(k int) error {
 			for range k {
 				if err := ping.Set(ctx); err != nil {
