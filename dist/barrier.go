@@ -135,8 +135,9 @@ func (b *Barrier) read(ctx context.Context) (barrierState, error) {
 // returns the order in which this party arrived, from 0 for the first to
 // n-1 for the last, or -1 and an error: [ErrBrokenBarrier] if the Barrier is
 // or becomes broken, ctx.Err() if ctx ended first, which breaks the Barrier
-// for the others, or an error from the cluster. If the round completes
-// while ctx ends, Wait reports the round's success.
+// for the others, or an error from the cluster, which breaks it too when the
+// cluster can still be reached. If the round completes while ctx ends, Wait
+// reports the round's success.
 func (b *Barrier) Wait(ctx context.Context) (int, error) {
 	for {
 		s, err := b.read(ctx)
@@ -160,6 +161,9 @@ func (b *Barrier) Wait(ctx context.Context) (int, error) {
 			continue // with a new lease
 		}
 		if err != nil {
+			// The arrival may have been applied, its reply lost: break
+			// the round rather than let it count a party that left.
+			b.leave(s, err)
 			return -1, b.fail("Wait", ctx, err)
 		}
 		if !resp.Succeeded {

@@ -55,6 +55,8 @@ type Client struct {
 	mu    sync.Mutex
 	sess  *concurrency.Session // nil until first needed, renewed when lost
 	close chan struct{}
+
+	testKV func(kvAPI) kvAPI // set by tests to make the network fail
 }
 
 // Connect connects to the etcd cluster at cfg.Endpoints and takes a
@@ -221,6 +223,9 @@ type kvAPI interface {
 func (c *Client) kv() kvAPI {
 	if c.isClosed() {
 		return closedKV{}
+	}
+	if c.testKV != nil {
+		return c.testKV(c.cli)
 	}
 	return c.cli
 }

@@ -33,6 +33,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	endpoint = server.Endpoints()[0]
+	os.Setenv("DIST_TEST_ENDPOINT", endpoint) // for the tests of package dist
 	code := m.Run()
 	server.Stop()
 	os.RemoveAll(dir)

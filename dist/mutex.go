@@ -22,6 +22,14 @@ package dist
 // fencing token. If it is not, the lease expired during the hold and
 // another process may have taken the lock: Unlock reports ErrLockLost.
 //
+// A reply can be lost after the cluster applied a request (the connection
+// broke): Lock and Unlock then return an error, the lock's state unknown to
+// the caller. The marker and owner key hold the holder's lease and the
+// number of its Lock attempt, so that the next Lock of the same Mutex
+// recognises a hold that a lost reply took, and takes it up instead of
+// waiting for itself; the next Unlock after a lost one reports success if
+// it finds the lock free.
+//
 // Waiters are not queued: when the lock is released every waiter tries
 // again and one wins. The lock is therefore not fair, and a release costs
 // one transaction per waiter.
@@ -31,6 +39,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -61,9 +70,14 @@ type Mutex struct {
 	marker string
 	owner  string
 
-	mu    sync.Mutex
-	fence int64 // the current hold's token, 0 if this Mutex holds nothing
+	mu         sync.Mutex
+	fence      int64           // the current hold's token, 0 if this Mutex holds nothing
+	lost       map[string]bool // holder values of Locks whose replies were lost
+	unlockLost bool            // an Unlock of the current hold failed: it may have been applied
 }
+
+// lockSeq numbers this process's Lock attempts, to tell their holds apart.
+var lockSeq atomic.Uint64
 
 // NewMutex returns the Mutex named name, which any process that makes a
 // Mutex of that name with the same cluster and namespace shares. It makes
@@ -96,7 +110,7 @@ func (m *Mutex) Lock(ctx context.Context) error {
 		if err != nil {
 			return m.fail("Lock", ctx, err)
 		}
-		holder := strconv.FormatInt(int64(lease), 16)
+		holder := strconv.FormatInt(int64(lease), 16) + "." + strconv.FormatUint(lockSeq.Add(1), 10)
 		take := []clientv3.Op{clientv3.OpPut(m.marker, holder), clientv3.OpPut(m.owner, holder, clientv3.WithLease(lease))}
 		resp, err := m.c.kv().Txn(ctx).
 			If(clientv3.Compare(clientv3.CreateRevision(m.marker), "=", 0)).
@@ -107,6 +121,7 @@ func (m *Mutex) Lock(ctx context.Context) error {
 			continue // with a new lease
 		}
 		if err != nil {
+			m.lostReply(holder)
 			return m.fail("Lock", ctx, err)
 		}
 		if resp.Succeeded {
@@ -118,6 +133,10 @@ func (m *Mutex) Lock(ctx context.Context) error {
 		switch {
 		case len(mk) == 0:
 			continue // unlocked meanwhile
+		case len(ow) > 0 && m.adopt(string(mk[0].Value)):
+			// Held by an earlier Lock of m whose reply was lost.
+			m.held(mk[0].ModRevision)
+			return nil
 		case len(ow) == 0:
 			// The holder's lease expired with the lock held.
 			r, err := m.c.kv().Txn(ctx).
@@ -129,6 +148,7 @@ func (m *Mutex) Lock(ctx context.Context) error {
 				continue
 			}
 			if err != nil {
+				m.lostReply(holder)
 				return m.fail("Lock", ctx, err)
 			}
 			if r.Succeeded {
@@ -147,7 +167,31 @@ func (m *Mutex) Lock(ctx context.Context) error {
 func (m *Mutex) held(fence int64) {
 	m.mu.Lock()
 	m.fence = fence
+	clear(m.lost) // none of them holds the lock: this hold does
 	m.mu.Unlock()
+}
+
+// lostReply records the holder value of a Lock transaction that may have
+// taken the lock without this process learning it.
+func (m *Mutex) lostReply(holder string) {
+	m.mu.Lock()
+	if m.lost == nil {
+		m.lost = map[string]bool{}
+	}
+	m.lost[holder] = true
+	m.mu.Unlock()
+}
+
+// adopt reports whether holder, the held marker's value, is that of a Lock
+// of m whose reply was lost, and forgets the lost Locks if so.
+func (m *Mutex) adopt(holder string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.lost[holder] {
+		return false
+	}
+	clear(m.lost)
+	return true
 }
 
 // fail wraps err, or returns ctx.Err() itself if ctx ended.
@@ -192,16 +236,19 @@ func (m *Mutex) Unlock(ctx context.Context) error {
 	resp, err := m.c.kv().Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(m.marker), "=", fence)).
 		Then(clientv3.OpDelete(m.owner), clientv3.OpDelete(m.marker)).
+		Else(clientv3.OpGet(m.marker, clientv3.WithCountOnly())).
 		Commit()
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if err != nil {
+		m.unlockLost = true
 		return m.fail("Unlock", ctx, err)
 	}
-	m.mu.Lock()
+	retried := m.unlockLost
 	if m.fence == fence {
-		m.fence = 0
+		m.fence, m.unlockLost = 0, false
 	}
-	m.mu.Unlock()
-	if !resp.Succeeded {
+	if !resp.Succeeded && !(retried && resp.Responses[0].GetResponseRange().Count == 0) {
 		return ErrLockLost
 	}
 	return nil

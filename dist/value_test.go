@@ -74,7 +74,8 @@ func leaseOf(t *testing.T, cli *clientv3.Client, marker string) clientv3.LeaseID
 	if err != nil || len(resp.Kvs) != 1 {
 		t.Fatalf("owner key of %s: %v, %v", marker, resp, err)
 	}
-	id, err := strconv.ParseInt(string(resp.Kvs[0].Value), 16, 64)
+	lease, _, _ := strings.Cut(string(resp.Kvs[0].Value), ".") // lease.attempt
+	id, err := strconv.ParseInt(lease, 16, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
