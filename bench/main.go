@@ -176,6 +176,17 @@ func run(cfg config) error {
 	}
 	defer os.RemoveAll(tmp)
 
+	for _, w := range sel {
+		if w.Etcd {
+			srv, err := startDist(tmp)
+			if err != nil {
+				return err
+			}
+			defer srv.stop()
+			break
+		}
+	}
+
 	start := time.Now()
 	rep := &report{Machine: mach, Config: cfg, Started: start.UTC().Format(time.RFC3339)}
 	failed := 0
@@ -305,13 +316,9 @@ func sourceDir() string {
 
 // drawChart runs bench/chart, a program of its own (see the package comment).
 func drawChart(jsonFile, out string) error {
-	goCmd, err := exec.LookPath("go")
+	goCmd, err := goCommand()
 	if err != nil {
-		if g := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(g) {
-			goCmd = g
-		} else {
-			return errors.New("the go command is needed to draw the chart")
-		}
+		return fmt.Errorf("drawing the chart: %w", err)
 	}
 	in, err := filepath.Abs(jsonFile)
 	if err != nil {
@@ -325,6 +332,17 @@ func drawChart(jsonFile, out string) error {
 	cmd.Dir = sourceDir()
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	return cmd.Run()
+}
+
+// goCommand finds the go command, which builds bench's other programs.
+func goCommand() (string, error) {
+	if g, err := exec.LookPath("go"); err == nil {
+		return g, nil
+	}
+	if g := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(g) {
+		return g, nil
+	}
+	return "", errors.New("the go command is not in PATH")
 }
 
 func fileExists(name string) bool {

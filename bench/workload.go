@@ -25,6 +25,7 @@ type impl struct {
 	N    int                         // size of one run
 	Run  func(n int) (sample, error) // Go versions
 	Py   []string                    // Python versions: arguments of python/bench.py, with N last
+	Dist []string                    // Go versions run by distbench: its arguments, without N
 }
 
 // A target is a goal from the issue: a minimum speed-up over Python and a
@@ -49,6 +50,12 @@ type workload struct {
 	// Setup, if set, runs in the worker before any version, and the function
 	// it returns after all of them.
 	Setup func() (cleanup func(), err error)
+	// Etcd says that the workload needs distbench and its etcd server, which
+	// the parent starts (see dist.go).
+	Etcd bool
+	// QuickRounds, if not 0, is the number of rounds with -quick, where each
+	// round runs every version, Python's included.
+	QuickRounds int
 }
 
 // Units.
@@ -59,6 +66,9 @@ const (
 	msPerOp    = "ms/op"
 	msTotal    = "ms"
 	mbPerSec   = "MB/s"
+	opsPerSec  = "op/s"
+	msPerTrip  = "ms/round trip"
+	msPerHand  = "ms/hand-off"
 )
 
 // metric turns a sample into the workload's figure.
@@ -68,8 +78,10 @@ func metric(unit string, s sample) float64 {
 		return s.Seconds / s.Ops * 1e9
 	case usPerTrip, usPerRound:
 		return s.Seconds / s.Ops * 1e6
-	case msPerOp:
+	case msPerOp, msPerTrip, msPerHand:
 		return s.Seconds / s.Ops * 1e3
+	case opsPerSec:
+		return s.Ops / s.Seconds
 	case msTotal:
 		return s.Seconds * 1e3
 	case mbPerSec:
@@ -79,7 +91,7 @@ func metric(unit string, s sample) float64 {
 }
 
 // higherIsBetter reports whether bigger figures are better in unit.
-func higherIsBetter(unit string) bool { return unit == mbPerSec }
+func higherIsBetter(unit string) bool { return unit == mbPerSec || unit == opsPerSec }
 
 func goImpl(name string, n int, run func(int) (sample, error)) impl {
 	return impl{Name: name, N: n, Run: run}
@@ -315,6 +327,9 @@ func workloads(c config) []*workload {
 		Note:   "NewPool returns once every worker has run its Init; Python: Pool(4) and one apply, which waits for a worker only",
 		Shm:    goImpl("shm", c.n(10), shmPoolStart),
 		Python: []impl{pyImpl("Pool(4)", c.n(10), "pool-start")}})
+
+	// Across machines: package dist, on etcd.
+	ws = append(ws, distWorkloads(c)...)
 	return ws
 }
 
@@ -359,6 +374,9 @@ func runWorker(cfg config, id, out string) error {
 		if v.impl.Py != nil {
 			return runPython(py, v.impl.Py)
 		}
+		if v.impl.Dist != nil {
+			return runDist(v.impl.Dist[0], v.impl.N) // warms up on its own
+		}
 		n := v.impl.N
 		if warm {
 			n = max(n/10, 1)
@@ -378,6 +396,9 @@ func runWorker(cfg config, id, out string) error {
 	// hardest: they run GoRunsX times as often as the Python ones, which run
 	// every GoRunsX'th round.
 	rounds := cfg.Runs * cfg.GoRunsX
+	if cfg.Quick && w.QuickRounds > 0 {
+		rounds = w.QuickRounds
+	}
 	for r := 0; r < rounds; r++ {
 		progress("        round %d/%d:", r+1, rounds)
 		for k := range vs {

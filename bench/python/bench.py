@@ -19,9 +19,12 @@ its own runs. Every command first runs a small untimed warm-up of itself.
     bench.py ownerdeath TIMEOUT 1
     bench.py pool-rtt executor|pool N | pool-map CHUNK N | pool-start N
     bench.py named-lookup SEG N | named-locked-inc SEG N
+    bench.py manager-locked-inc N | manager-handoff N | manager-pingpong N
 
 The named-* commands use python/shmgo.py on the segment SEG that the Go
-harness made, rather than multiprocessing.
+harness made, rather than multiprocessing. The manager-* commands are the
+anchor of the "across machines" rows: a multiprocessing Manager, the server
+process whose proxies Python's programs use across hosts, here on loopback.
 """
 
 import json
@@ -423,6 +426,83 @@ def pool_start(n):
     return now() - t
 
 
+# ---- across machines: a multiprocessing Manager ----
+
+def manager_locked_inc(n):
+    # Lock, read, write, unlock: four round trips to the Manager, as
+    # dist's Mutex Lock, Load, Store, Unlock are four to etcd.
+    with ctx.Manager() as m:
+        v, lk = m.Value("q", 0), m.Lock()
+
+        def inc(k):
+            for _ in range(k):
+                with lk:
+                    v.value += 1
+        w = max(n // 10, 1)
+        inc(w)
+        t = now()
+        inc(n)
+        d = now() - t
+        assert v.value == w + n, v.value
+        return d
+
+
+def handoff_party(lk, turn, times, me, first, total, b):
+    # Turn t goes to process t % 2, taken under the lock; a process that
+    # finds it is not its turn unlocks and locks again (as in distbench).
+    b.wait()
+    while True:
+        with lk:
+            t = turn.value
+            if t < total and t % 2 == me:
+                if t == first:
+                    times[0] = now()
+                elif t == total - 1:
+                    times[1] = now()
+                turn.value = t + 1
+        if t >= total - 1:
+            return
+
+
+def manager_handoff(n):
+    # time.perf_counter is CLOCK_MONOTONIC, one clock for every process.
+    with ctx.Manager() as m:
+        lk = m.Lock()
+        turn, times = sharedctypes.RawValue("q", 0), sharedctypes.RawArray("d", 2)
+        b = ctx.Barrier(2)
+        first = max(n // 10, 1)
+        total = first + n + 1
+        ps = [ctx.Process(target=handoff_party, args=(lk, turn, times, me, first, total, b)) for me in range(2)]
+        for p in ps:
+            p.start()
+        for p in ps:
+            p.join()
+            if p.exitcode != 0:
+                raise SystemExit("child failed")
+        assert turn.value == total, turn.value
+        return times[1] - times[0]
+
+
+def manager_pingpong(n):
+    with ctx.Manager() as m:
+        ping, pong = m.Event(), m.Event()
+        w = max(n // 10, 1)
+        p = ctx.Process(target=pong_event, args=(ping, pong, w + n))
+        p.start()
+
+        def trips(k):
+            for _ in range(k):
+                ping.set()
+                pong.wait()
+                pong.clear()
+        trips(w)
+        t = now()
+        trips(n)
+        d = now() - t
+        p.join()
+        return d
+
+
 def main(argv):
     cmd, args = argv[0], argv[1:]
     if cmd in ("raw-load", "raw-store", "raw-inc", "locked-inc", "lock", "semaphore"):
@@ -467,6 +547,11 @@ def main(argv):
     elif cmd == "pool-start":
         n = int(args[0])
         out(pool_start(n), n)
+    elif cmd in ("manager-locked-inc", "manager-handoff", "manager-pingpong"):
+        fn = {"manager-locked-inc": manager_locked_inc, "manager-handoff": manager_handoff,
+              "manager-pingpong": manager_pingpong}[cmd]
+        n = int(args[0])
+        out(fn(n), n)
     else:
         raise SystemExit("unknown command " + cmd)
 
