@@ -64,18 +64,18 @@ func distWorkloads(c config) []*workload {
 			Target: target{MaxOverhead: 1.2}},
 		{ID: "dist-handoff", Name: "Mutex hand-off between two processes", Group: group, Unit: msPerHand, Etcd: true,
 			Note: "two processes, each with its own connection, take turns under one lock: a process that locks out of turn unlocks and locks again; time between the first and last timed turns over the hand-offs; " +
-				"Python: a Manager's Lock; limit: the bare client with dist's lock protocol (not fair: on release every waiter tries again), and with etcd's own queue (concurrency.Mutex's: the oldest key holds the lock; " +
-				"but watching from the next revision: concurrency.Mutex watches from a past one, which etcd serves from a loop that runs every 100 ms, 40-100 ms per hand-off here)",
+				"Python: a Manager's Lock; limit: the bare client with dist's lock protocol (not fair: on release every waiter tries again), and with etcd's own queue (concurrency.Mutex's: the oldest key holds the lock); " +
+				"both waiters open their watch before they read, as dist does: concurrency.Mutex watches from a revision already read, which etcd serves from a loop that runs every 100 ms, 40-100 ms per hand-off here",
 			Shm:    distImpl("dist", n2, "dist-handoff"),
 			Python: []impl{pyImpl("Manager Lock", pyN, "manager-handoff")},
 			Limit:  []impl{distImpl("dist's protocol", n2, "etcd-handoff"), distImpl("queue", n2, "etcd-fifo-handoff")}},
 		{ID: "dist-pingpong", Name: "Event ping-pong round trip between two processes", Group: group, Unit: msPerTrip, Etcd: true,
 			Note: "each side Sets the other's Event, Waits on its own and Clears it: a round trip is two set-to-wake latencies, each with a Clear; Python: a Manager's Events; " +
-				"limit: the bare client, a put to set, a delete to clear, and one watch per waiter kept from the start; and with a Get then a new watch from the next revision for each Wait, as dist's Event does " +
-				"(a watch from a revision that the server has passed is served by etcd's 100 ms catch-up loop)",
+				"limit: the bare client, a put to set, a delete to clear, and one watch per waiter kept from the start; and, as dist's Event does, a Get, then a new watch and a second Get for each Wait " +
+				"(the watch opens before the read: a watch from a revision that the server has passed is served by etcd's 100 ms catch-up loop)",
 			Shm:    distImpl("dist", n2, "dist-pingpong"),
 			Python: []impl{pyImpl("Manager Event", pyN, "manager-pingpong")},
-			Limit:  []impl{distImpl("one watch", n2, "etcd-pingpong"), distImpl("Get + watch", n2, "etcd-getwatch-pingpong")}},
+			Limit:  []impl{distImpl("one watch", n2, "etcd-pingpong"), distImpl("watch per Wait", n2, "etcd-getwatch-pingpong")}},
 	}
 	for _, w := range ws {
 		w.Note += "; the embedded etcd server keeps its data on tmpfs, so that a write costs it no disk flush"

@@ -140,76 +140,91 @@ func (b *Barrier) read(ctx context.Context) (barrierState, error) {
 // reports the round's success.
 func (b *Barrier) Wait(ctx context.Context) (int, error) {
 	for {
-		s, err := b.read(ctx)
-		if err != nil {
-			return -1, b.fail("Wait", ctx, err)
+		order, again, err := b.arrive(ctx)
+		if !again {
+			return order, err
 		}
-		if s.broken {
-			return -1, ErrBrokenBarrier
-		}
-		lease, err := b.c.lease(ctx)
-		if err != nil {
-			return -1, b.fail("Wait", ctx, err)
-		}
-		prefix := b.roundPrefix(s.round)
-		me := prefix + strconv.FormatInt(int64(lease), 16) + "-" + strconv.FormatUint(arrivals.Add(1), 10)
-		resp, err := b.c.kv().Txn(ctx).
-			If(clientv3.Compare(clientv3.ModRevision(b.state), "=", s.rev)).
-			Then(clientv3.OpPut(me, "", clientv3.WithLease(lease)), clientv3.OpGet(prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())).
-			Commit()
-		if b.c.leaseLost(lease, err) {
-			continue // with a new lease
-		}
-		if err != nil {
-			// The arrival may have been applied, its reply lost: break
-			// the round rather than let it count a party that left.
-			b.leave(s, err)
-			return -1, b.fail("Wait", ctx, err)
-		}
-		if !resp.Succeeded {
-			continue // the round ended or broke meanwhile
-		}
-		order := int(resp.Responses[1].GetResponseRange().Count) - 1
-		switch {
-		case order >= b.n:
-			// More than n parties came for this round: wait for the next.
-			// The arrival stays, for the round's end to delete: deleting
-			// it now would look like a party's death to the others.
-			if _, err := b.await(ctx, s, resp.Header.Revision+1, ""); err != nil {
-				return -1, err
-			}
-			continue
-		case order == b.n-1:
-			next := barrierState{n: b.n, round: s.round + 1}
-			r, err := b.c.kv().Txn(ctx).
-				If(clientv3.Compare(clientv3.ModRevision(b.state), "=", s.rev)).
-				Then(clientv3.OpPut(b.state, next.String()), clientv3.OpDelete(prefix, clientv3.WithPrefix())).
-				Commit()
-			if err != nil {
-				return -1, b.fail("Wait", ctx, err)
-			}
-			if !r.Succeeded {
-				return -1, ErrBrokenBarrier // only a break changes the state of a full round
-			}
-			return order, nil
-		}
-		done, err := b.await(ctx, s, resp.Header.Revision+1, prefix)
-		if done {
-			return order, nil
-		}
-		return -1, err
 	}
 }
 
-// await waits from revision rev until the round of state s ends: it
-// reports true if it completed, false and ErrBrokenBarrier if it broke, or
-// false and the error that ended the wait. While it waits, an arrival under
-// prefix that is deleted (its lease expired) breaks the round, as ctx's end
-// does. An empty prefix watches for the round's end only.
-func (b *Barrier) await(ctx context.Context, s barrierState, rev int64, prefix string) (bool, error) {
+// arrive makes one attempt at Wait: it reports the arrival's order or an
+// error, or that the attempt must be made again.
+func (b *Barrier) arrive(ctx context.Context) (order int, again bool, err error) {
+	s, err := b.read(ctx)
+	if err != nil {
+		return -1, false, b.fail("Wait", ctx, err)
+	}
+	if s.broken {
+		return -1, false, ErrBrokenBarrier
+	}
+	lease, err := b.c.lease(ctx)
+	if err != nil {
+		return -1, false, b.fail("Wait", ctx, err)
+	}
+	// The watch is open before the arrival, so that it sees every change
+	// after it (see [Client.watch]).
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	wch := b.c.cli.Watch(wctx, b.base, clientv3.WithPrefix(), clientv3.WithRev(rev))
+	wch, err := b.c.watch(wctx, b.base, clientv3.WithPrefix())
+	if err != nil {
+		return -1, false, b.fail("Wait", ctx, err)
+	}
+	prefix := b.roundPrefix(s.round)
+	me := prefix + strconv.FormatInt(int64(lease), 16) + "-" + strconv.FormatUint(arrivals.Add(1), 10)
+	resp, err := b.c.kv().Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(b.state), "=", s.rev)).
+		Then(clientv3.OpPut(me, "", clientv3.WithLease(lease)), clientv3.OpGet(prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())).
+		Commit()
+	if b.c.leaseLost(lease, err) {
+		return -1, true, nil // with a new lease
+	}
+	if err != nil {
+		// The arrival may have been applied, its reply lost: break
+		// the round rather than let it count a party that left.
+		b.leave(s, err)
+		return -1, false, b.fail("Wait", ctx, err)
+	}
+	if !resp.Succeeded {
+		return -1, true, nil // the round ended or broke meanwhile
+	}
+	order = int(resp.Responses[1].GetResponseRange().Count) - 1
+	switch {
+	case order >= b.n:
+		// More than n parties came for this round: wait for the next.
+		// The arrival stays, for the round's end to delete: deleting
+		// it now would look like a party's death to the others.
+		if _, err := b.await(ctx, wctx, s, wch, ""); err != nil {
+			return -1, false, err
+		}
+		return -1, true, nil
+	case order == b.n-1:
+		next := barrierState{n: b.n, round: s.round + 1}
+		r, err := b.c.kv().Txn(ctx).
+			If(clientv3.Compare(clientv3.ModRevision(b.state), "=", s.rev)).
+			Then(clientv3.OpPut(b.state, next.String()), clientv3.OpDelete(prefix, clientv3.WithPrefix())).
+			Commit()
+		if err != nil {
+			return -1, false, b.fail("Wait", ctx, err)
+		}
+		if !r.Succeeded {
+			return -1, false, ErrBrokenBarrier // only a break changes the state of a full round
+		}
+		return order, false, nil
+	}
+	done, err := b.await(ctx, wctx, s, wch, prefix)
+	if done {
+		return order, false, nil
+	}
+	return -1, false, err
+}
+
+// await waits, on the watch wch of the Barrier's keys (opened with wctx),
+// until the round of state s ends: it reports true if it completed, false
+// and ErrBrokenBarrier if it broke, or false and the error that ended the
+// wait. While it waits, an arrival under prefix that is deleted (its lease
+// expired) breaks the round, as ctx's end does. An empty prefix watches for
+// the round's end only.
+func (b *Barrier) await(ctx, wctx context.Context, s barrierState, wch clientv3.WatchChan, prefix string) (bool, error) {
 	for {
 		var wr clientv3.WatchResponse
 		var ok bool
@@ -228,8 +243,11 @@ func (b *Barrier) await(ctx context.Context, s barrierState, rev int64, prefix s
 			return b.leave(s, err)
 		}
 		if wr.Err() != nil {
-			// Compacted: read the state again and watch from there.
-			cancel()
+			// Compacted: watch again, then read the state.
+			var err error
+			if wch, err = b.c.watch(wctx, b.base, clientv3.WithPrefix()); err != nil {
+				return b.leave(s, err)
+			}
 			ns, err := b.read(ctx)
 			if err != nil {
 				return b.leave(s, err)
@@ -237,9 +255,6 @@ func (b *Barrier) await(ctx context.Context, s barrierState, rev int64, prefix s
 			if ns.rev != s.rev {
 				return b.ended(s, ns)
 			}
-			wctx, cancel = context.WithCancel(ctx)
-			defer cancel()
-			wch = b.c.cli.Watch(wctx, b.base, clientv3.WithPrefix(), clientv3.WithRev(ns.rev+1))
 			continue
 		}
 		for _, ev := range wr.Events {

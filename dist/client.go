@@ -131,6 +131,32 @@ func (c *Client) session(ctx context.Context) (*concurrency.Session, error) {
 	return s, nil
 }
 
+// watch opens a watch of key (with opts, such as clientv3.WithPrefix) and
+// returns once etcd has created it, so that every change made after watch
+// returns comes on the channel. Read the key after watch, not before:
+// a watch asked to start at a revision that another write has already
+// passed is served by etcd's catch-up loop, which runs every 100 ms, and a
+// wait that reads first and then watches from the read's revision pays that
+// on every hand-off that another write overtakes.
+func (c *Client) watch(ctx context.Context, key string, opts ...clientv3.OpOption) (clientv3.WatchChan, error) {
+	wch := c.cli.Watch(ctx, key, append(opts, clientv3.WithCreatedNotify())...)
+	select {
+	case wr, ok := <-wch:
+		if !ok {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			return nil, ErrClosed
+		}
+		if err := wr.Err(); err != nil {
+			return nil, err
+		}
+		return wch, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // lease returns the ID of the Client's current lease.
 func (c *Client) lease(ctx context.Context) (clientv3.LeaseID, error) {
 	s, err := c.session(ctx)

@@ -68,15 +68,15 @@ func (e *Event) IsSet(ctx context.Context) (bool, error) {
 // the flag is set. A Set that a Clear follows at once still wakes it: the
 // watch sees every change.
 func (e *Event) Wait(ctx context.Context) error {
+	resp, err := e.c.kv().Get(ctx, e.key, clientv3.WithCountOnly())
+	if err != nil {
+		return e.fail("Wait", ctx, err)
+	}
+	if resp.Count > 0 {
+		return nil
+	}
 	for {
-		resp, err := e.c.kv().Get(ctx, e.key, clientv3.WithCountOnly())
-		if err != nil {
-			return e.fail("Wait", ctx, err)
-		}
-		if resp.Count > 0 {
-			return nil
-		}
-		set, err := e.watchSet(ctx, resp.Header.Revision+1)
+		set, err := e.watchSet(ctx)
 		if err != nil {
 			return e.fail("Wait", ctx, err)
 		}
@@ -86,12 +86,24 @@ func (e *Event) Wait(ctx context.Context) error {
 	}
 }
 
-// watchSet watches the flag from revision rev until it is set, reporting
-// true, or until the watch fails (it was compacted), reporting false.
-func (e *Event) watchSet(ctx context.Context, rev int64) (bool, error) {
+// watchSet opens a watch of the flag, then reads it (see [Client.watch] for
+// why in that order), and waits until it is set, reporting true, or until
+// the watch fails (it was compacted), reporting false.
+func (e *Event) watchSet(ctx context.Context) (bool, error) {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for wr := range e.c.cli.Watch(wctx, e.key, clientv3.WithRev(rev)) {
+	wch, err := e.c.watch(wctx, e.key)
+	if err != nil {
+		return false, err
+	}
+	resp, err := e.c.kv().Get(ctx, e.key, clientv3.WithCountOnly())
+	if err != nil {
+		return false, err
+	}
+	if resp.Count > 0 {
+		return true, nil
+	}
+	for wr := range wch {
 		if wr.Err() != nil {
 			return false, nil
 		}

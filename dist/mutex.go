@@ -105,6 +105,11 @@ func (m *Mutex) Name() string { return m.name }
 // lease expired while it held the lock: check what it guards), or ctx.Err()
 // or an error from the cluster without it.
 func (m *Mutex) Lock(ctx context.Context) error {
+	// While the lock is held, a watch of the owner key, opened before the
+	// transaction that finds it held (see [Client.watch]).
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wch clientv3.WatchChan
 	for {
 		lease, err := m.c.lease(ctx)
 		if err != nil {
@@ -157,8 +162,18 @@ func (m *Mutex) Lock(ctx context.Context) error {
 			}
 			continue
 		}
-		if err := waitDeleted(ctx, m.c, m.owner, resp.Header.Revision+1); err != nil {
+		if wch == nil {
+			if wch, err = m.c.watch(wctx, m.owner); err != nil {
+				return m.fail("Lock", ctx, err)
+			}
+			continue // and look again, now that the watch is open
+		}
+		ok, err := awaitDelete(ctx, wch)
+		if err != nil {
 			return m.fail("Lock", ctx, err)
+		}
+		if !ok {
+			wch = nil // the server ended the watch (compacted): open another
 		}
 	}
 }
@@ -199,25 +214,24 @@ func (m *Mutex) fail(op string, ctx context.Context, err error) error {
 	return m.c.wrap(ctx, err, "Mutex", m.name, op)
 }
 
-// waitDeleted waits until key is deleted at or after revision rev, or
-// until ctx ends, through a watch.
-func waitDeleted(ctx context.Context, c *Client, key string, rev int64) error {
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for wr := range c.cli.Watch(wctx, key, clientv3.WithRev(rev)) {
-		if err := wr.Err(); err != nil {
-			return nil // compacted or cancelled: the caller reads again
+// awaitDelete waits for a deletion on the watch wch, reporting true, or
+// for the watch to fail (it was compacted), reporting false, or for ctx to
+// end.
+func awaitDelete(ctx context.Context, wch clientv3.WatchChan) (bool, error) {
+	for wr := range wch {
+		if wr.Err() != nil {
+			return false, nil
 		}
 		for _, ev := range wr.Events {
 			if ev.Type == mvccpb.DELETE {
-				return nil
+				return true, nil
 			}
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return false, err
 	}
-	return ErrClosed
+	return false, ErrClosed
 }
 
 // Unlock unlocks m. It returns nil; [ErrLockLost] if the hold ended

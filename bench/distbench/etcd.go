@@ -264,11 +264,11 @@ func (c *etcdConn) locker(ctx context.Context, name string) (locker, error) {
 
 // A bareMutex is etcd's own lock (concurrency.Mutex), a key per locker under
 // a prefix, bound to the locker's lease, the oldest key holding the lock, in
-// the same round trips but one change: a waiter watches the deletion of the
-// key before its own from the revision after the one it read.
-// concurrency.Mutex watches from the revision read, a revision already
-// past, and etcd serves such a watch from a loop that catches up every
-// 100 ms: a hand-off took 40 to 100 ms with it here.
+// the same round trips but one change: a waiter opens its watch of the key
+// before its own, and then reads it (waitDelete). concurrency.Mutex watches
+// from the revision read, a revision already past, and etcd serves such a
+// watch from a loop that catches up every 100 ms: a hand-off took 40 to 100
+// ms with it here.
 type bareMutex struct {
 	cli   *clientv3.Client
 	lease clientv3.LeaseID
@@ -303,7 +303,7 @@ func (m *bareMutex) Lock(ctx context.Context) error {
 		if len(gr.Kvs) == 0 {
 			return nil
 		}
-		if err := waitDelete(ctx, m.cli, string(gr.Kvs[0].Key), gr.Header.Revision+1); err != nil {
+		if err := waitDelete(ctx, m.cli, string(gr.Kvs[0].Key), gr.Kvs[0].CreateRevision); err != nil {
 			m.Unlock(context.WithoutCancel(ctx))
 			return err
 		}
@@ -315,11 +315,36 @@ func (m *bareMutex) Unlock(ctx context.Context) error {
 	return err
 }
 
-// waitDelete waits for the deletion of key at revision rev or later.
-func waitDelete(ctx context.Context, cli *clientv3.Client, key string, rev int64) error {
+// watchOpen opens a watch of key and returns once etcd has created it. A
+// watch from a revision that the server has passed is served by etcd's
+// catch-up loop, which runs every 100 ms; so a waiter opens its watch
+// first and then reads, as dist does.
+func watchOpen(ctx context.Context, cli *clientv3.Client, key string, opts ...clientv3.OpOption) (clientv3.WatchChan, error) {
+	wch := cli.Watch(ctx, key, append(opts, clientv3.WithCreatedNotify())...)
+	wr, ok := <-wch
+	if !ok {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("watch closed")
+	}
+	return wch, wr.Err()
+}
+
+// waitDelete waits for the deletion of key, if it exists, made at revision
+// created (any, if 0): it opens a watch, then reads the key.
+func waitDelete(ctx context.Context, cli *clientv3.Client, key string, created int64) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for wr := range cli.Watch(ctx, key, clientv3.WithRev(rev), clientv3.WithFilterPut()) {
+	wch, err := watchOpen(ctx, cli, key, clientv3.WithFilterPut())
+	if err != nil {
+		return err
+	}
+	gr, err := cli.Get(ctx, key)
+	if err != nil || len(gr.Kvs) == 0 || created != 0 && gr.Kvs[0].CreateRevision != created {
+		return err // or it is gone, or it is another key of the same name
+	}
+	for wr := range wch {
 		if err := wr.Err(); err != nil {
 			return err
 		}
@@ -425,7 +450,7 @@ func (m *markerMutex) Lock(ctx context.Context) error {
 		case len(ow) == 0:
 			return errors.New("the lock's holder died")
 		}
-		if err := waitDelete(ctx, m.cli, owner, resp.Header.Revision+1); err != nil {
+		if err := waitDelete(ctx, m.cli, owner, 0); err != nil {
 			return err
 		}
 	}
@@ -445,7 +470,7 @@ func (m *markerMutex) Unlock(ctx context.Context) error {
 }
 
 // getThenWatch is Wait as dist's Event does it: read the key, and if it is
-// not set, watch it from the revision after the read until it is put.
+// not set, open a watch, read it again, and wait for a put.
 func (f *etcdFlag) getThenWatch(ctx context.Context) error {
 	resp, err := f.cli.Get(ctx, f.key, clientv3.WithCountOnly())
 	if err != nil || resp.Count > 0 {
@@ -453,7 +478,14 @@ func (f *etcdFlag) getThenWatch(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for wr := range f.cli.Watch(ctx, f.key, clientv3.WithRev(resp.Header.Revision+1), clientv3.WithFilterDelete()) {
+	wch, err := watchOpen(ctx, f.cli, f.key, clientv3.WithFilterDelete())
+	if err != nil {
+		return err
+	}
+	if resp, err = f.cli.Get(ctx, f.key, clientv3.WithCountOnly()); err != nil || resp.Count > 0 {
+		return err
+	}
+	for wr := range wch {
 		if err := wr.Err(); err != nil {
 			return err
 		}
