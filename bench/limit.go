@@ -293,6 +293,22 @@ func bareRole(role string, mem []byte, n int) error {
 			w.Store(uint32(2*i + 2))
 			futex.Wake(w, 1)
 		}
+	case "pong-mutex-turn":
+		mu, x := at[futexref.Mutex2](mem, 0), at[int64](mem, 8)
+		ping, pong := at[atomic.Uint32](mem, 128), at[atomic.Uint32](mem, 132)
+		for i := 0; i < n; i++ {
+			futexref.AwaitTurn(ping, uint32(i+1), futexref.SpinFutex)
+			mu.Lock()
+			got := *x
+			mu.Unlock()
+			if got != int64(2*i+1) {
+				return fmt.Errorf("pong %d: the value holds %d, want %d", i, got, 2*i+1)
+			}
+			mu.Lock()
+			*x = int64(2*i + 2)
+			mu.Unlock()
+			futexref.GiveTurn(pong, uint32(i+1))
+		}
 	case "pong-spinfutex":
 		w := at[atomic.Uint32](mem, 0)
 		for i := 0; i < n; i++ {
@@ -387,6 +403,55 @@ func bareArrayRun(role string, n int, locked bool) (sample, error) {
 // ---- latency ----
 
 func barePingPongSpin(n int) (sample, error)  { return barePingPong("pong-spin", n) }
+
+// barePingPongMutexTurn does the work of the Value + Event ping-pong with
+// the bare references: each side stores the next number in an int64 under a
+// futexref.Mutex2, gives the other its turn on a spin+futex turn word (the
+// two words in one cache line, as the Events of the pair are), waits for
+// its own, and loads the answer under the mutex.
+func barePingPongMutexTurn(n int) (sample, error) {
+	m, err := newMapping(4096)
+	if err != nil {
+		return sample{}, err
+	}
+	defer m.close()
+	c := bareCmd("pong-mutex-turn", warmTrips+n, m)
+	if err := c.Start(); err != nil {
+		return sample{}, err
+	}
+	mu, x := at[futexref.Mutex2](m.mem, 0), at[int64](m.mem, 8)
+	ping, pong := at[atomic.Uint32](m.mem, 128), at[atomic.Uint32](m.mem, 132)
+	trips := func(from, to int) error {
+		for i := from; i < to; i++ {
+			mu.Lock()
+			*x = int64(2*i + 1)
+			mu.Unlock()
+			futexref.GiveTurn(ping, uint32(i+1))
+			futexref.AwaitTurn(pong, uint32(i+1), futexref.SpinFutex)
+			mu.Lock()
+			got := *x
+			mu.Unlock()
+			if got != int64(2*i+2) {
+				return fmt.Errorf("ping %d: the value holds %d, want %d", i, got, 2*i+2)
+			}
+		}
+		return nil
+	}
+	if err := trips(0, warmTrips); err != nil {
+		c.Process.Kill()
+		c.Wait()
+		return sample{}, err
+	}
+	t := time.Now()
+	err = trips(warmTrips, warmTrips+n)
+	s := elapsed(t, n)
+	if err != nil {
+		c.Process.Kill()
+		c.Wait()
+		return sample{}, err
+	}
+	return s, c.Wait()
+}
 func barePingPongFutex(n int) (sample, error) { return barePingPong("pong-futex", n) }
 
 func barePingPong(role string, n int) (sample, error) {

@@ -235,10 +235,12 @@ func workloads(c config) []*workload {
 		Limit:  pingLimits(),
 		Target: target{MaxOverhead: 1.3, Vs: "spin+futex"}})
 	add(&workload{ID: "pingpong", Name: "ping-pong round trip (Value + Event)", Group: latency, Unit: usPerTrip,
-		Note:   "each side Stores the next number in a Value and Sets the other's Event, then Waits on its own and Loads the answer",
+		Note: "each side Stores the next number in a Value and Sets the other's Event, then Waits on its own and Loads the answer; " +
+			"limits: the bare ping-pongs, which only take turns on one word, and mutex+turn, the same work as shm's with the bare references " +
+			"(a futex mutex around the number, spin+futex turn words), which shows what the Value's lock and the second cache line cost",
 		Shm:    goImpl("shm", c.n(100_000), shmPingPong),
 		Python: pingPython(),
-		Limit:  pingLimits(),
+		Limit:  append(pingLimits(), goImpl("mutex+turn", c.n(100_000), barePingPongMutexTurn)),
 		Target: target{MaxOverhead: 1.3}})
 	add(&workload{ID: "pingpong-atomic", Name: "ping-pong round trip (RawValue[atomic.Int64])", Group: latency, Unit: usPerTrip,
 		Note:   "each side polls an atomic in a RawValue for its partner's number: no lock, and no sleep",
