@@ -72,9 +72,14 @@ package shm
 // costs the same as a pipe's, so the slot pays only because the sides spin:
 // when both run, a round trip is two stores and two loads of the word, plus
 // gob (about 1.5 us) and the hand-offs between the caller's goroutine and
-// the slot's: 2.4 to 2.6 us median in quiet moments, 13.5 to 18 us at load
-// averages of 7 to 10, where the pipes took 24 to 125 (go test -bench
-// PoolRoundTrip, side by side). At such loads the other core is mostly
+// the slot's: 2.4 to 2.6 us median in quiet moments of a loaded machine,
+// 13.5 to 18 us at load averages of 7 to 10, where the pipes took 24 to 125
+// (go test -bench PoolRoundTrip, side by side). On a machine quiet
+// throughout, though, the medians were 6.0 to 17.8 us and the means 24 to
+// 29 us, and with GOMAXPROCS=1 5.5 to 6.2 and 12 to 14: the hand-offs
+// between the caller's goroutine and the slot's wake threads of the Go
+// runtime, which take the core the worker needs. Running the trip on the
+// caller's goroutine is the next step. At such loads the other core is mostly
 // taken, the two processes share one, and a trip is two switches between
 // them through the yields, rarely a sleep (counted: 5% of waits): 13.2 us
 // at the 10th percentile, about one futex wake-up on this machine (the bare
