@@ -402,7 +402,7 @@ func bareArrayRun(role string, n int, locked bool) (sample, error) {
 
 // ---- latency ----
 
-func barePingPongSpin(n int) (sample, error)  { return barePingPong("pong-spin", n) }
+func barePingPongSpin(n int) (sample, error) { return barePingPong("pong-spin", n) }
 
 // barePingPongMutexTurn does the work of the Value + Event ping-pong with
 // the bare references: each side stores the next number in an int64 under a
