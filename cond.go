@@ -200,16 +200,13 @@ func (c *Cond) Signal() {
 		var nw uint64
 		switch {
 		case m > s:
-			nw = (w + condSig) &^ condMark
+			nw = w + condSig
 		case q > 0:
 			nw = condPack(g+1, 1, q, 0)
 		default:
 			return // nobody waits
 		}
-		if c.s.w.CompareAndSwap(w, nw) {
-			if w&condMark != 0 {
-				wakeSleepers(futexWord(&c.s.w))
-			}
+		if c.s.notify(w, nw) {
 			return
 		}
 	}
@@ -226,10 +223,7 @@ func (c *Cond) Broadcast() {
 		if m == s && q == 0 {
 			return // every waiter has its Signal already
 		}
-		if c.s.w.CompareAndSwap(w, condPack(g+2, 0, 0, 0)) {
-			if w&condMark != 0 {
-				wakeSleepers(futexWord(&c.s.w))
-			}
+		if c.s.notify(w, condPack(g+2, 0, 0, 0)) {
 			return
 		}
 	}
@@ -239,6 +233,19 @@ func (c *Cond) mustBeMade(method string) {
 	if c.s == nil {
 		panic("shm: Cond." + method + " on a Cond not made by NewCond")
 	}
+}
+
+// notify changes the word from w to nw without the mark, as Signal and
+// Broadcast do, and wakes every sleeper if w had the mark. It reports whether
+// the word was still w.
+func (cs *condState) notify(w, nw uint64) bool {
+	if !cs.w.CompareAndSwap(w, nw&^condMark) {
+		return false
+	}
+	if w&condMark != 0 {
+		wakeSleepers(futexWord(&cs.w))
+	}
+	return true
 }
 
 // join adds a waiter to G2 and returns G2's number.
