@@ -27,15 +27,15 @@ import (
 // most waits between two busy processes do, allocates nothing; only a waiter
 // that goes on to sleep is made into a waiter interface (which puts it on the
 // heap). The kernel puts a sleeper to sleep only if the word still holds the
-// value it saw, so a change in between is never missed. As with the Mutex, the goroutines
-// of one process that wait on one word send one of them at a time into the
-// kernel (the process's sleeper on the word, which holds its OS thread as a
-// blocking system call does); the others wait on a channel, holding no
-// thread, that the sleeper closes when its sleep ends for any reason. They
-// all look at the state again then, and one of those still waiting becomes
-// the next sleeper. Unlike the Mutex's queue, which hands the sleeper's role
-// to one goroutine, this wakes them all: an Event, a Barrier or a Broadcast
-// releases every waiter at once.
+// value it saw, so a change in between is never missed. As with the Mutex, the
+// goroutines of one process that wait on one word send one of them at a time
+// into the kernel (the process's sleeper on the word, which holds its OS thread
+// as a blocking system call does); the others wait on a channel, holding no
+// thread, that the sleeper closes when its sleep ends for any reason. They all
+// look at the state again then, and one of those still waiting becomes the next
+// sleeper. Unlike the Mutex's queue, which hands the sleeper's role to one
+// goroutine, this wakes them all: an Event, a Barrier or a Broadcast releases
+// every waiter at once.
 //
 // A waiter whose context ends wakes the sleepers on the word until its own
 // goroutine is out of the kernel (see wakeUntilOut): the other sleepers look
