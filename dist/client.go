@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
@@ -155,6 +156,26 @@ func (c *Client) watch(ctx context.Context, key string, opts ...clientv3.OpOptio
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// awaitEvent waits for an event of type typ on the watch wch, reporting
+// true, or for the watch to fail (it was compacted), reporting false, or
+// for ctx to end.
+func awaitEvent(ctx context.Context, wch clientv3.WatchChan, typ mvccpb.Event_EventType) (bool, error) {
+	for wr := range wch {
+		if wr.Err() != nil {
+			return false, nil
+		}
+		for _, ev := range wr.Events {
+			if ev.Type == typ {
+				return true, nil
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	return false, ErrClosed
 }
 
 // lease returns the ID of the Client's current lease.
