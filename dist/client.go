@@ -106,10 +106,8 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 func (c *Client) session(ctx context.Context) (*concurrency.Session, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	select {
-	case <-c.close:
+	if c.isClosed() {
 		return nil, ErrClosed
-	default:
 	}
 	if c.sess != nil {
 		select {
@@ -209,11 +207,9 @@ func (c *Client) leaseLost(id clientv3.LeaseID, err error) bool {
 // and closes the connection.
 func (c *Client) Close() error {
 	c.mu.Lock()
-	select {
-	case <-c.close:
+	if c.isClosed() {
 		c.mu.Unlock()
 		return nil
-	default:
 	}
 	close(c.close)
 	s := c.sess
