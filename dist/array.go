@@ -118,17 +118,23 @@ func (a *Array[T]) remember(i int, x T, rev int64) {
 
 // Load returns element i. It panics if i is out of range.
 func (a *Array[T]) Load(ctx context.Context, i int) (T, error) {
-	k := a.key("Load", i)
-	resp, err := a.c.kv().Get(ctx, k)
+	x, _, err := a.load(ctx, "Load", i)
+	return x, err
+}
+
+// load reads element i and returns it with its mod revision, 0 if it was
+// never written.
+func (a *Array[T]) load(ctx context.Context, method string, i int) (T, int64, error) {
+	resp, err := a.c.kv().Get(ctx, a.key(method, i))
 	if err != nil {
 		var zero T
-		return zero, a.c.wrap(ctx, err, "Array", a.name, "Load("+strconv.Itoa(i)+")")
+		return zero, 0, a.c.wrap(ctx, err, "Array", a.name, method+"("+strconv.Itoa(i)+")")
 	}
 	x, rev, err := a.decode(i, resp.Kvs)
 	if err == nil && rev != 0 {
 		a.remember(i, x, rev)
 	}
-	return x, err
+	return x, rev, err
 }
 
 // Store sets element i to x. It panics if i is out of range.
@@ -152,12 +158,11 @@ func (a *Array[T]) Update(ctx context.Context, i int, f func(T) T) (new T, err e
 	a.mu.Unlock()
 	old, rev := s.x, s.rev
 	if !ok {
-		if old, err = a.Load(ctx, i); err != nil {
+		// The revision of this read, not a.seen's: another goroutine may
+		// have remembered a later write since.
+		if old, rev, err = a.load(ctx, "Update", i); err != nil {
 			return old, err
 		}
-		a.mu.Lock()
-		rev = a.seen[i].rev // 0 if never written
-		a.mu.Unlock()
 	}
 	var buf []byte
 	for {

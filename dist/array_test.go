@@ -111,13 +111,7 @@ func TestArrayLayout(t *testing.T) {
 func TestArrayProcesses(t *testing.T) {
 	c := connect(t)
 	const procs, n, rounds = 3, 4, 50
-	var ps []*shm.Process
-	for range procs {
-		ps = append(ps, start(t, incrementElems, endpoint, namespace(t), n, rounds))
-	}
-	for _, p := range ps {
-		join(t, p)
-	}
+	runChildren(t, procs, incrementElems, endpoint, namespace(t), n, rounds)
 	a, err := dist.NewArray[int32](bounded(t), c, "a", n)
 	if err != nil {
 		t.Fatal(err)

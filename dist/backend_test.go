@@ -83,24 +83,12 @@ func TestOneWorkerTwoBackends(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ps []*shm.Process
-	for range procs {
-		ps = append(ps, start(t, workLocal, u, guarded, m, n))
-	}
-	for _, p := range ps {
-		join(t, p)
-	}
+	runChildren(t, procs, workLocal, u, guarded, m, n)
 	if u.Load() != procs*n || guarded.Load() != procs*n {
 		t.Fatalf("local: %d and %d, want %d", u.Load(), guarded.Load(), procs*n)
 	}
 
-	ps = ps[:0]
-	for range procs {
-		ps = append(ps, start(t, workDist, endpoint, namespace(t), n))
-	}
-	for _, p := range ps {
-		join(t, p)
-	}
+	runChildren(t, procs, workDist, endpoint, namespace(t), n)
 	c := connect(t)
 	if a, b := load[int64](t, c, "u"), load[int64](t, c, "guarded"); a != procs*n || b != procs*n {
 		t.Fatalf("dist: %d and %d, want %d", a, b, procs*n)

@@ -269,7 +269,7 @@ func (b *Barrier) await(ctx, wctx context.Context, s barrierState, wch clientv3.
 			case prefix != "" && ev.Type == mvccpb.DELETE && strings.HasPrefix(k, prefix):
 				// A party's lease expired, or the round completed (then the
 				// state's change came first, or comes next and wins).
-				if err := b.breakRound(ctx, s); err != nil {
+				if _, err := b.breakRound(ctx, s); err != nil {
 					return false, b.fail("Wait", ctx, err)
 				}
 			}
@@ -290,7 +290,7 @@ func (b *Barrier) ended(s, ns barrierState) (bool, error) {
 func (b *Barrier) leave(s barrierState, err error) (bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if berr := b.breakRound(ctx, s); berr != nil {
+	if _, berr := b.breakRound(ctx, s); berr != nil {
 		return false, err
 	}
 	ns, rerr := b.read(ctx)
@@ -300,14 +300,18 @@ func (b *Barrier) leave(s barrierState, err error) (bool, error) {
 	return false, err
 }
 
-// breakRound marks the Barrier broken if its state is still s.
-func (b *Barrier) breakRound(ctx context.Context, s barrierState) error {
+// breakRound marks the Barrier broken if its state is still s, and
+// reports whether it did.
+func (b *Barrier) breakRound(ctx context.Context, s barrierState) (bool, error) {
 	s.broken = true
-	_, err := b.c.kv().Txn(ctx).
+	resp, err := b.c.kv().Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(b.state), "=", s.rev)).
 		Then(clientv3.OpPut(b.state, s.String())).
 		Commit()
-	return err
+	if err != nil {
+		return false, err
+	}
+	return resp.Succeeded, nil
 }
 
 // Abort breaks the Barrier: every party waiting, and every later call to
@@ -321,15 +325,11 @@ func (b *Barrier) Abort(ctx context.Context) error {
 		if s.broken {
 			return nil
 		}
-		s.broken = true
-		resp, err := b.c.kv().Txn(ctx).
-			If(clientv3.Compare(clientv3.ModRevision(b.state), "=", s.rev)).
-			Then(clientv3.OpPut(b.state, s.String())).
-			Commit()
+		broke, err := b.breakRound(ctx, s)
 		if err != nil {
 			return b.fail("Abort", ctx, err)
 		}
-		if resp.Succeeded {
+		if broke {
 			return nil
 		}
 	}

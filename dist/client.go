@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
@@ -105,10 +106,8 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 func (c *Client) session(ctx context.Context) (*concurrency.Session, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	select {
-	case <-c.close:
+	if c.isClosed() {
 		return nil, ErrClosed
-	default:
 	}
 	if c.sess != nil {
 		select {
@@ -157,6 +156,26 @@ func (c *Client) watch(ctx context.Context, key string, opts ...clientv3.OpOptio
 	}
 }
 
+// awaitEvent waits for an event of type typ on the watch wch, reporting
+// true, or for the watch to fail (it was compacted), reporting false, or
+// for ctx to end.
+func awaitEvent(ctx context.Context, wch clientv3.WatchChan, typ mvccpb.Event_EventType) (bool, error) {
+	for wr := range wch {
+		if wr.Err() != nil {
+			return false, nil
+		}
+		for _, ev := range wr.Events {
+			if ev.Type == typ {
+				return true, nil
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	return false, ErrClosed
+}
+
 // lease returns the ID of the Client's current lease.
 func (c *Client) lease(ctx context.Context) (clientv3.LeaseID, error) {
 	s, err := c.session(ctx)
@@ -188,11 +207,9 @@ func (c *Client) leaseLost(id clientv3.LeaseID, err error) bool {
 // and closes the connection.
 func (c *Client) Close() error {
 	c.mu.Lock()
-	select {
-	case <-c.close:
+	if c.isClosed() {
 		c.mu.Unlock()
 		return nil
-	default:
 	}
 	close(c.close)
 	s := c.sess

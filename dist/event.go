@@ -103,20 +103,7 @@ func (e *Event) watchSet(ctx context.Context) (bool, error) {
 	if resp.Count > 0 {
 		return true, nil
 	}
-	for wr := range wch {
-		if wr.Err() != nil {
-			return false, nil
-		}
-		for _, ev := range wr.Events {
-			if ev.Type == mvccpb.PUT {
-				return true, nil
-			}
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return false, err
-	}
-	return false, ErrClosed
+	return awaitEvent(ctx, wch, mvccpb.PUT)
 }
 
 func (e *Event) fail(op string, ctx context.Context, err error) error {

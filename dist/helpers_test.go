@@ -33,6 +33,19 @@ func join(tb testing.TB, p *shm.Process) {
 	}
 }
 
+// runChildren starts procs children running fn(args...), all at once, and
+// joins them, failing the test if one fails.
+func runChildren(tb testing.TB, procs int, fn any, args ...any) {
+	tb.Helper()
+	ps := make([]*shm.Process, procs)
+	for i := range ps {
+		ps[i] = start(tb, fn, args...)
+	}
+	for _, p := range ps {
+		join(tb, p)
+	}
+}
+
 // newCounter returns a shared counter for a child and its parent to
 // signal through.
 func newCounter(tb testing.TB) *shm.RawValue[atomic.Int64] {

@@ -168,7 +168,7 @@ func (m *Mutex) Lock(ctx context.Context) error {
 			}
 			continue // and look again, now that the watch is open
 		}
-		ok, err := awaitDelete(ctx, wch)
+		ok, err := awaitEvent(ctx, wch, mvccpb.DELETE)
 		if err != nil {
 			return m.fail("Lock", ctx, err)
 		}
@@ -212,26 +212,6 @@ func (m *Mutex) adopt(holder string) bool {
 // fail wraps err, or returns ctx.Err() itself if ctx ended.
 func (m *Mutex) fail(op string, ctx context.Context, err error) error {
 	return m.c.wrap(ctx, err, "Mutex", m.name, op)
-}
-
-// awaitDelete waits for a deletion on the watch wch, reporting true, or
-// for the watch to fail (it was compacted), reporting false, or for ctx to
-// end.
-func awaitDelete(ctx context.Context, wch clientv3.WatchChan) (bool, error) {
-	for wr := range wch {
-		if wr.Err() != nil {
-			return false, nil
-		}
-		for _, ev := range wr.Events {
-			if ev.Type == mvccpb.DELETE {
-				return true, nil
-			}
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return false, err
-	}
-	return false, ErrClosed
 }
 
 // Unlock unlocks m. It returns nil; [ErrLockLost] if the hold ended

@@ -144,13 +144,7 @@ func load[T any](t *testing.T, c *dist.Client, name string) T {
 func TestUpdateProcesses(t *testing.T) {
 	c := connect(t)
 	const procs, n = 3, 1000
-	var ps []*shm.Process
-	for range procs {
-		ps = append(ps, start(t, increment, endpoint, namespace(t), n))
-	}
-	for _, p := range ps {
-		join(t, p)
-	}
+	runChildren(t, procs, increment, endpoint, namespace(t), n)
 	if got := load[int64](t, c, "counter"); got != procs*n {
 		t.Fatalf("counter = %d, want %d", got, procs*n)
 	}
@@ -161,13 +155,7 @@ func TestUpdateLockedProcesses(t *testing.T) {
 	c := connect(t)
 	const procs, n = 3, 100
 	runs := newCounter(t)
-	var ps []*shm.Process
-	for range procs {
-		ps = append(ps, start(t, incrementLocked, endpoint, namespace(t), n, runs))
-	}
-	for _, p := range ps {
-		join(t, p)
-	}
+	runChildren(t, procs, incrementLocked, endpoint, namespace(t), n, runs)
 	if got := load[int64](t, c, "counter"); got != procs*n {
 		t.Fatalf("counter = %d, want %d", got, procs*n)
 	}

@@ -73,7 +73,7 @@ func NewValue[T any](ctx context.Context, c *Client, name string, init T) (*Valu
 	if len(kvs) == 0 { // cannot happen: the key existed in the same transaction
 		return nil, fmt.Errorf("dist: NewValue(%q): the key vanished", name)
 	}
-	if _, err := v.decode(kvs[0].Value, &v.x); err != nil {
+	if err := v.decode(kvs[0].Value, &v.x); err != nil {
 		return nil, err
 	}
 	v.rev = kvs[0].ModRevision
@@ -84,16 +84,14 @@ func NewValue[T any](ctx context.Context, c *Client, name string, init T) (*Valu
 func (v *Value[T]) Name() string { return v.name }
 
 // decode decodes a stored Value into x, checking its layout first.
-func (v *Value[T]) decode(b []byte, x *T) (T, error) {
+func (v *Value[T]) decode(b []byte, x *T) error {
 	if err := checkLayout(b, v.prefix, v.name, v.codec); err != nil {
-		var zero T
-		return zero, err
+		return err
 	}
 	if err := decodeValue(v.codec, b[len(v.prefix):], x); err != nil {
-		var zero T
-		return zero, fmt.Errorf("dist: Value %q: %v", v.name, err)
+		return fmt.Errorf("dist: Value %q: %v", v.name, err)
 	}
-	return *x, nil
+	return nil
 }
 
 // checkLayout returns a *LayoutError if b does not begin with prefix, the
@@ -121,7 +119,7 @@ func (v *Value[T]) Load(ctx context.Context) (T, error) {
 	if len(resp.Kvs) == 0 {
 		return x, fmt.Errorf("dist: Value %q: Load: the key %s is gone", v.name, v.key)
 	}
-	if _, err := v.decode(resp.Kvs[0].Value, &x); err != nil {
+	if err := v.decode(resp.Kvs[0].Value, &x); err != nil {
 		return x, err
 	}
 	v.remember(x, resp.Kvs[0].ModRevision)
@@ -188,7 +186,7 @@ func (v *Value[T]) Update(ctx context.Context, f func(T) T) (new T, err error) {
 			var zero T
 			return zero, fmt.Errorf("dist: Value %q: Update: the key %s is gone", v.name, v.key)
 		}
-		if _, err := v.decode(kvs[0].Value, &old); err != nil {
+		if err := v.decode(kvs[0].Value, &old); err != nil {
 			var zero T
 			return zero, err
 		}
@@ -249,7 +247,7 @@ func (v *Value[T]) UpdateLocked(ctx context.Context, f func(T) T) (new T, err er
 	if len(resp.Kvs) == 0 {
 		return zero, fmt.Errorf("dist: Value %q: UpdateLocked: the key %s is gone", v.name, v.key)
 	}
-	if _, err := v.decode(resp.Kvs[0].Value, &old); err != nil {
+	if err := v.decode(resp.Kvs[0].Value, &old); err != nil {
 		return zero, err
 	}
 	x := f(old)
