@@ -115,7 +115,9 @@ func handoffParty(backend, endpoints, ns string, me, first, total int, turn *shm
 	defer cancel()
 	defer func() {
 		if err != nil {
-			times.Store(2, 1) // the other party stops
+			// The other party stops: in its turns, or at the start.
+			times.Store(2, 1)
+			ready.Abort()
 		}
 	}()
 	c, err := backends[backend](ctx, strings.Split(endpoints, ","), ns)

@@ -57,9 +57,29 @@ type cluster struct {
 	Namespace string
 }
 
-// connect opens a worker's own connection.
-func (cl cluster) connect(ctx context.Context) (*dist.Client, error) {
-	return dist.Connect(ctx, dist.Config{Endpoints: cl.Endpoints, Namespace: cl.Namespace})
+// do runs f with a connection of its own to the cluster, which it closes
+// after, and a minute to finish.
+func (cl cluster) do(f func(context.Context, *dist.Client) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := dist.Connect(ctx, dist.Config{Endpoints: cl.Endpoints, Namespace: cl.Namespace})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return f(ctx, c)
+}
+
+// final reads the int32 Value name of the cluster, for the parent to print.
+func (cl cluster) final(name string) (x int32, err error) {
+	err = cl.do(func(ctx context.Context, c *dist.Client) error {
+		v, err := dist.NewValue(ctx, c, name, int32(0))
+		if err == nil {
+			x, err = v.Load(ctx)
+		}
+		return err
+	})
+	return x, err
 }
 
 // run runs every scenario, on the cluster at endpoints, or on an embedded
@@ -186,18 +206,13 @@ func player(ctx context.Context, name string, score dist.Updater[int32], tally d
 // own connection or as the shm objects it was passed, and runs a worker.
 
 func incrementCounterDist(cl cluster, amount int32, times int) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := cl.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	counter, err := dist.NewValue(ctx, c, "counter", int32(0))
-	if err != nil {
-		return err
-	}
-	return incrementCounter(ctx, counter, amount, times)
+	return cl.do(func(ctx context.Context, c *dist.Client) error {
+		counter, err := dist.NewValue(ctx, c, "counter", int32(0))
+		if err != nil {
+			return err
+		}
+		return incrementCounter(ctx, counter, amount, times)
+	})
 }
 
 func incrementCounterLocal(counter *shm.Value[int32], amount int32, times int) error {
@@ -205,56 +220,47 @@ func incrementCounterLocal(counter *shm.Value[int32], amount int32, times int) e
 }
 
 func incrementLockedDist(cl cluster, times int) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := cl.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	m, err := dist.NewMutex(ctx, c, "locked-lock")
-	if err != nil {
-		return err
-	}
-	v, err := dist.NewValue(ctx, c, "locked", int32(0))
-	if err != nil {
-		return err
-	}
-	return incrementLocked(ctx, m, v, times)
+	return cl.do(func(ctx context.Context, c *dist.Client) error {
+		m, err := dist.NewMutex(ctx, c, "locked-lock")
+		if err != nil {
+			return err
+		}
+		v, err := dist.NewValue(ctx, c, "locked", int32(0))
+		if err != nil {
+			return err
+		}
+		return incrementLocked(ctx, m, v, times)
+	})
 }
 
 func incrementRawDist(cl cluster, times int) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := cl.connect(ctx)
+	return cl.do(func(ctx context.Context, c *dist.Client) error {
+		v, err := dist.NewValue(ctx, c, "raw", int32(0))
+		if err != nil {
+			return err
+		}
+		return incrementRaw(ctx, v, times)
+	})
+}
+
+// openScores opens the score tracker's objects on c.
+func openScores(ctx context.Context, c *dist.Client, players int) (*dist.Value[int32], *dist.Array[int32], error) {
+	score, err := dist.NewValue(ctx, c, "score", int32(0))
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer c.Close()
-	v, err := dist.NewValue(ctx, c, "raw", int32(0))
-	if err != nil {
-		return err
-	}
-	return incrementRaw(ctx, v, times)
+	tally, err := dist.NewArray[int32](ctx, c, "tally", players)
+	return score, tally, err
 }
 
 func playerDist(cl cluster, name string, players, slot, rounds int) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := cl.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	score, err := dist.NewValue(ctx, c, "score", int32(0))
-	if err != nil {
-		return err
-	}
-	tally, err := dist.NewArray[int32](ctx, c, "tally", players)
-	if err != nil {
-		return err
-	}
-	return player(ctx, name, score, tally, slot, rounds)
+	return cl.do(func(ctx context.Context, c *dist.Client) error {
+		score, tally, err := openScores(ctx, c, players)
+		if err != nil {
+			return err
+		}
+		return player(ctx, name, score, tally, slot, rounds)
+	})
 }
 
 func playerLocal(name string, score *shm.Value[int32], tally *shm.Array[int32], slot, rounds int) error {
@@ -282,34 +288,16 @@ func startAll(fn any, argLists ...[]any) error {
 	return errors.Join(errs...)
 }
 
-// open connects the parent, for it to read the results.
-func open[T any](cl cluster, name string) (*dist.Value[T], func(), error) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := cl.connect(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	var zero T
-	v, err := dist.NewValue(ctx, c, name, zero)
-	if err != nil {
-		c.Close()
-		return nil, nil, err
-	}
-	return v, func() { c.Close() }, nil
-}
-
-func load[T any](u dist.Updater[T]) (T, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	return u.Load(ctx)
-}
-
 func countersDist(w io.Writer, cl cluster) error {
 	if err := startAll(incrementCounterDist, []any{cl, int32(1), 5}, []any{cl, int32(2), 5}); err != nil {
 		return err
 	}
-	return printFinal(w, cl, "counter", "\nFinal counter value: %d\n")
+	x, err := cl.final("counter")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nFinal counter value: %d\n", x)
+	return nil
 }
 
 func countersLocal(w io.Writer, _ cluster) error {
@@ -324,39 +312,21 @@ func countersLocal(w io.Writer, _ cluster) error {
 	return nil
 }
 
-// printFinal prints the Value name of the cluster with format.
-func printFinal(w io.Writer, cl cluster, name, format string) error {
-	v, done, err := open[int32](cl, name)
-	if err != nil {
-		return err
-	}
-	defer done()
-	x, err := load[int32](v)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, format, x)
-	return nil
-}
-
 func lockedVsRaw(w io.Writer, cl cluster) error {
 	fmt.Fprintln(w, "Under the Mutex: Lock, Load, Store, Unlock")
 	if err := startAll(incrementLockedDist, []any{cl, 5}, []any{cl, 5}); err != nil {
 		return err
 	}
-	if err := printFinal(w, cl, "locked", "Final locked value: %d\n"); err != nil {
+	x, err := cl.final("locked")
+	if err != nil {
 		return err
 	}
+	fmt.Fprintf(w, "Final locked value: %d\n", x)
 	fmt.Fprintln(w, "Without a lock: Load, then Store")
 	if err := startAll(incrementRawDist, []any{cl, 5}, []any{cl, 5}); err != nil {
 		return err
 	}
-	v, done, err := open[int32](cl, "raw")
-	if err != nil {
-		return err
-	}
-	defer done()
-	x, err := load[int32](v)
+	x, err = cl.final("raw")
 	if err != nil {
 		return err
 	}
@@ -379,22 +349,13 @@ func scoresDist(w io.Writer, cl cluster) error {
 	if err := startAll(playerDist, argLists...); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := cl.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	score, err := dist.NewValue(ctx, c, "score", int32(0))
-	if err != nil {
-		return err
-	}
-	tally, err := dist.NewArray[int32](ctx, c, "tally", len(playerNames))
-	if err != nil {
-		return err
-	}
-	return printScores(ctx, w, score, tally)
+	return cl.do(func(ctx context.Context, c *dist.Client) error {
+		score, tally, err := openScores(ctx, c, len(playerNames))
+		if err != nil {
+			return err
+		}
+		return printScores(ctx, w, score, tally)
+	})
 }
 
 func scoresLocal(w io.Writer, _ cluster) error {
