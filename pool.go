@@ -311,9 +311,7 @@ type replyMsg struct {
 // A worker is one worker process, seen from the pool.
 type worker struct {
 	proc    *Process
-	tasks   *os.File      // write end of the task pipe, for tasks too big for the slot
-	results *os.File      // read end of the reply pipe, for replies too big for the slot
-	ch      *poolChan     // the slot in shared memory, and the pipes
+	ch      *poolChan     // the slot in shared memory, and the pipes for big messages
 	fds     *os.File      // the pool's end of the socket that sends segments
 	watched chan struct{} // closed once the goroutine that watches for its death has marked the slot
 	segs    []uint64      // the segments it inherited
@@ -443,8 +441,7 @@ func (p *Pool) spawn(i int) (*worker, error) {
 		memfd.Unmap(mem)
 		return nil, err
 	}
-	w := &worker{proc: proc, tasks: tw, results: rr, fds: fp, segs: msg.Segments, watched: make(chan struct{})}
-	w.ch = newPoolChan(mem, rr, tw)
+	w := &worker{proc: proc, ch: newPoolChan(mem, rr, tw), fds: fp, segs: msg.Segments, watched: make(chan struct{})}
 	go func() {
 		// Wake whoever waits for the worker's reply, and the slots, so
 		// that slot i sees its worker die even when it has no task.
@@ -504,10 +501,8 @@ func (p *Pool) retire(i int, w *worker) {
 	w.ch.give(stQuit)
 	<-w.proc.Done()
 	<-w.watched
-	w.tasks.Close()
-	w.results.Close()
+	w.ch.close()
 	w.fds.Close()
-	w.ch.unmap()
 }
 
 // run is slot i's goroutine: it gives queued tasks to the slot's worker, and

@@ -112,9 +112,12 @@ func newPoolChan(mem []byte, in, out *os.File) *poolChan {
 	return c
 }
 
-// unmap unmaps the slot, in the pool, once neither side can touch it: the
-// worker has exited and its watcher has marked it dead.
-func (c *poolChan) unmap() {
+// close closes the pipes and unmaps the slot, in the pool, once neither
+// side can touch it: the worker has exited and its watcher has marked it
+// dead.
+func (c *poolChan) close() {
+	c.in.Close()
+	c.out.Close()
 	memfd.Unmap(c.mem)
 	c.mem, c.turn = nil, nil
 }
