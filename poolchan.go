@@ -29,6 +29,8 @@ const (
 	slotSpin = 68       // uint32: not zero if the worker is to spin for the next task after this one
 	slotData = 128
 	slotCap  = slotSize - slotData
+
+	keepBuf = 1 << 20 // the most a side keeps of a buffer after a big message: a rare giant is let go
 )
 
 // The turn word: the state in bits 2 and up, and two marks. A state that is
@@ -152,9 +154,11 @@ func (c *poolChan) send(st uint32, v any, spin bool) error {
 	if len(data) > slotCap {
 		// The other side reads it once it has the turn; a pipe's writer
 		// fails once its reader has died.
-		if _, err := c.out.Write(data); err != nil {
-			return err
+		_, err := c.out.Write(data)
+		if c.buf.Cap() > keepBuf {
+			c.buf = bytes.Buffer{} // the encoder writes to &c.buf, which stays
 		}
+		return err
 	}
 	return nil
 }
@@ -185,8 +189,8 @@ func (c *poolChan) recv(worker bool, spin time.Duration, v any) (st uint32, spin
 	}
 	err = c.dec.Decode(v)
 	c.rd.b = nil
-	if cap(c.big) > 1<<20 {
-		c.big = nil // a rare giant: let it go
+	if cap(c.big) > keepBuf {
+		c.big = nil
 	}
 	return st, spinNext, err
 }
