@@ -125,15 +125,14 @@ func (c *poolChan) close() {
 }
 
 // send gob-encodes v into the slot, or onto the pipe if it does not fit,
-// and gives the turn to the other side with state st. v nil sends no
-// message. spin, in a task, tells the worker whether to spin for the next
-// one. It fails with errWorkerDead, in the pool, if the worker has died.
+// and gives the turn to the other side with state st (stQuit, which has no
+// message, goes by give alone). spin, in a task, tells the worker whether to
+// spin for the next one. It fails with errWorkerDead, in the pool, if the
+// worker has died.
 func (c *poolChan) send(st uint32, v any, spin bool) error {
 	c.buf.Reset()
-	if v != nil {
-		if err := c.enc.Encode(v); err != nil {
-			return err
-		}
+	if err := c.enc.Encode(v); err != nil {
+		return err
 	}
 	data := c.buf.Bytes()
 	if len(data) > math.MaxUint32 {
