@@ -978,7 +978,10 @@ func runWorker(ctl *os.File, msg *startMsg, init *target, args []reflect.Value) 
 }
 
 // takeSegments receives the files of the segments inos from the pool's
-// socket, in a worker, and maps them, as a child maps those it inherits.
+// socket, in a worker, and maps them, as a child maps those it inherits. A
+// segment it maps already is not mapped again: the pool sends one again
+// when a task that carried it did not run (its mapping failed part way, or
+// the worker did not know its function), not knowing which it took.
 func takeSegments(sock *os.File, inos []uint64) error {
 	if len(inos) == 0 {
 		return nil
@@ -989,6 +992,10 @@ func takeSegments(sock *os.File, inos []uint64) error {
 	}
 	segs := make([]*segment, 0, len(inos))
 	for k, f := range files {
+		if theHeap.byIno(inos[k]) != nil {
+			f.Close()
+			continue
+		}
 		var s *segment
 		if inos[k]&namedBit != 0 {
 			s, err = mapInherited(f, inos[k])
