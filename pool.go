@@ -399,49 +399,22 @@ func init() { Register(noInit) }
 // spawn starts a worker for slot i and waits until it has run Init. The
 // worker is in the slot from its start, so that Kill can kill it.
 func (p *Pool) spawn(i int) (*worker, error) {
-	tr, tw, err := pipe()
+	ch, fds, theirs, err := openWorkerChan()
 	if err != nil {
-		return nil, err
-	}
-	rr, rw, err := pipe()
-	if err != nil {
-		tr.Close()
-		tw.Close()
-		return nil, err
-	}
-	sf, mem, err := newSlot()
-	if err != nil {
-		tr.Close()
-		tw.Close()
-		rr.Close()
-		rw.Close()
-		return nil, err
-	}
-	fp, fw, err := fdSocketPair()
-	if err != nil {
-		tr.Close()
-		tw.Close()
-		rr.Close()
-		rw.Close()
-		sf.Close()
-		memfd.Unmap(mem)
 		return nil, err
 	}
 	msg := &startMsg{Func: p.init.key, ParentPid: os.Getpid(), Args: p.initArgs, Pool: true}
 	c := &Cmd{Stdout: p.stdout, Stderr: p.stderr}
-	proc, err := c.launch(p.init, msg, []*os.File{tr, rw, sf, fw})
-	tr.Close()
-	rw.Close()
-	sf.Close()
-	fw.Close()
+	proc, err := c.launch(p.init, msg, theirs)
+	for _, f := range theirs {
+		f.Close()
+	}
 	if err != nil {
-		tw.Close()
-		rr.Close()
-		fp.Close()
-		memfd.Unmap(mem)
+		ch.close()
+		fds.Close()
 		return nil, err
 	}
-	w := &worker{proc: proc, ch: newPoolChan(mem, rr, tw), fds: fp, segs: msg.Segments, watched: make(chan struct{})}
+	w := &worker{proc: proc, ch: ch, fds: fds, segs: msg.Segments, watched: make(chan struct{})}
 	go func() {
 		// Wake whoever waits for the worker's reply, and the slots, so
 		// that slot i sees its worker die even when it has no task.

@@ -107,6 +107,43 @@ func mapSlot(f *os.File) ([]byte, error) {
 	return memfd.Map(f, slotSize)
 }
 
+// openWorkerChan makes the pool's side of the channel to a new worker, and
+// the pool's end of the socket that sends it segments (poolfds_linux.go).
+// theirs are the worker's ends, for it to inherit in this order after its
+// segments (see protocol.go): the task pipe's read end, the reply pipe's
+// write end, the slot and the socket; the pool closes them once the worker
+// has started.
+func openWorkerChan() (ch *poolChan, fds *os.File, theirs []*os.File, err error) {
+	var opened []*os.File // closed if a step fails
+	fail := func(err error) (*poolChan, *os.File, []*os.File, error) {
+		for _, f := range opened {
+			f.Close()
+		}
+		return nil, nil, nil, err
+	}
+	tr, tw, err := pipe()
+	if err != nil {
+		return fail(err)
+	}
+	opened = append(opened, tr, tw)
+	rr, rw, err := pipe()
+	if err != nil {
+		return fail(err)
+	}
+	opened = append(opened, rr, rw)
+	sf, mem, err := newSlot()
+	if err != nil {
+		return fail(err)
+	}
+	opened = append(opened, sf)
+	fds, fw, err := fdSocketPair()
+	if err != nil {
+		memfd.Unmap(mem)
+		return fail(err)
+	}
+	return newPoolChan(mem, rr, tw), fds, []*os.File{tr, rw, sf, fw}, nil
+}
+
 func newPoolChan(mem []byte, in, out *os.File) *poolChan {
 	c := &poolChan{mem: mem, turn: word32At(mem, 0), in: in, out: out}
 	c.enc = gob.NewEncoder(&c.buf)
