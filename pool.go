@@ -311,9 +311,7 @@ type replyMsg struct {
 // A worker is one worker process, seen from the pool.
 type worker struct {
 	proc    *Process
-	tasks   *os.File      // write end of the task pipe, for tasks too big for the slot
-	results *os.File      // read end of the reply pipe, for replies too big for the slot
-	ch      *poolChan     // the slot in shared memory, and the pipes
+	ch      *poolChan     // the slot in shared memory, and the pipes for big messages
 	fds     *os.File      // the pool's end of the socket that sends segments
 	watched chan struct{} // closed once the goroutine that watches for its death has marked the slot
 	segs    []uint64      // the segments it inherited
@@ -401,50 +399,22 @@ func init() { Register(noInit) }
 // spawn starts a worker for slot i and waits until it has run Init. The
 // worker is in the slot from its start, so that Kill can kill it.
 func (p *Pool) spawn(i int) (*worker, error) {
-	tr, tw, err := pipe()
+	ch, fds, theirs, err := openWorkerChan()
 	if err != nil {
-		return nil, err
-	}
-	rr, rw, err := pipe()
-	if err != nil {
-		tr.Close()
-		tw.Close()
-		return nil, err
-	}
-	sf, mem, err := newSlot()
-	if err != nil {
-		tr.Close()
-		tw.Close()
-		rr.Close()
-		rw.Close()
-		return nil, err
-	}
-	fp, fw, err := fdSocketPair()
-	if err != nil {
-		tr.Close()
-		tw.Close()
-		rr.Close()
-		rw.Close()
-		sf.Close()
-		memfd.Unmap(mem)
 		return nil, err
 	}
 	msg := &startMsg{Func: p.init.key, ParentPid: os.Getpid(), Args: p.initArgs, Pool: true}
 	c := &Cmd{Stdout: p.stdout, Stderr: p.stderr}
-	proc, err := c.launch(p.init, msg, []*os.File{tr, rw, sf, fw})
-	tr.Close()
-	rw.Close()
-	sf.Close()
-	fw.Close()
+	proc, err := c.launch(p.init, msg, theirs)
+	for _, f := range theirs {
+		f.Close()
+	}
 	if err != nil {
-		tw.Close()
-		rr.Close()
-		fp.Close()
-		memfd.Unmap(mem)
+		ch.close()
+		fds.Close()
 		return nil, err
 	}
-	w := &worker{proc: proc, tasks: tw, results: rr, fds: fp, segs: msg.Segments, watched: make(chan struct{})}
-	w.ch = newPoolChan(mem, rr, tw)
+	w := &worker{proc: proc, ch: ch, fds: fds, segs: msg.Segments, watched: make(chan struct{})}
 	go func() {
 		// Wake whoever waits for the worker's reply, and the slots, so
 		// that slot i sees its worker die even when it has no task.
@@ -504,10 +474,8 @@ func (p *Pool) retire(i int, w *worker) {
 	w.ch.give(stQuit)
 	<-w.proc.Done()
 	<-w.watched
-	w.tasks.Close()
-	w.results.Close()
+	w.ch.close()
 	w.fds.Close()
-	w.ch.unmap()
 }
 
 // run is slot i's goroutine: it gives queued tasks to the slot's worker, and
@@ -983,7 +951,10 @@ func runWorker(ctl *os.File, msg *startMsg, init *target, args []reflect.Value) 
 }
 
 // takeSegments receives the files of the segments inos from the pool's
-// socket, in a worker, and maps them, as a child maps those it inherits.
+// socket, in a worker, and maps them, as a child maps those it inherits. A
+// segment it maps already is not mapped again: the pool sends one again
+// when a task that carried it did not run (its mapping failed part way, or
+// the worker did not know its function), not knowing which it took.
 func takeSegments(sock *os.File, inos []uint64) error {
 	if len(inos) == 0 {
 		return nil
@@ -994,6 +965,10 @@ func takeSegments(sock *os.File, inos []uint64) error {
 	}
 	segs := make([]*segment, 0, len(inos))
 	for k, f := range files {
+		if theHeap.byIno(inos[k]) != nil {
+			f.Close()
+			continue
+		}
 		var s *segment
 		if inos[k]&namedBit != 0 {
 			s, err = mapInherited(f, inos[k])

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -563,4 +564,47 @@ func onCPU(t *testing.T, pid int) time.Duration {
 		sum += time.Duration(ns)
 	}
 	return sum
+}
+
+// segCount returns how many anonymous segments the worker maps.
+func segCount() int { return shm.SegmentCount() }
+
+func init() { shm.Register(segCount) }
+
+// lateFill is registered by a test, in the pool's process only: a worker,
+// started from the binary, does not know it.
+func lateFill(a *shm.RawArray[int64]) {}
+
+var registerLate sync.Once
+
+// TestPoolNewSegmentResent checks that a worker sent a segment again, after
+// a task that carried it failed in the worker, does not map it twice.
+func TestPoolNewSegmentResent(t *testing.T) {
+	registerLate.Do(func() { shm.Register(lateFill) })
+	p := newPool(t, 1, nil)
+	before, err := submit(t, p, segCount).Result(bounded(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := shm.NewRawArray[int64](1 << 18) // a segment made after the worker started
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := submit(t, p, lateFill, a).Result(bounded(t)); err == nil {
+		t.Fatal("a function the worker does not know ran")
+	}
+	if _, err := submit(t, p, fillTask, a, 7).Result(bounded(t)); err != nil {
+		t.Fatal(err)
+	}
+	after, err := submit(t, p, segCount).Result(bounded(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.(int) != before.(int)+1 {
+		t.Fatalf("the worker maps %v segments, want %v: the new one once", after, before.(int)+1)
+	}
+	if s := p.State(); s.Restarted != 0 {
+		t.Fatalf("State = %+v, want nothing restarted", s)
+	}
+	p.Close()
 }

@@ -29,6 +29,8 @@ const (
 	slotSpin = 68       // uint32: not zero if the worker is to spin for the next task after this one
 	slotData = 128
 	slotCap  = slotSize - slotData
+
+	keepBuf = 1 << 20 // the most a side keeps of a buffer after a big message: a rare giant is let go
 )
 
 // The turn word: the state in bits 2 and up, and two marks. A state that is
@@ -105,6 +107,43 @@ func mapSlot(f *os.File) ([]byte, error) {
 	return memfd.Map(f, slotSize)
 }
 
+// openWorkerChan makes the pool's side of the channel to a new worker, and
+// the pool's end of the socket that sends it segments (poolfds_linux.go).
+// theirs are the worker's ends, for it to inherit in this order after its
+// segments (see protocol.go): the task pipe's read end, the reply pipe's
+// write end, the slot and the socket; the pool closes them once the worker
+// has started.
+func openWorkerChan() (ch *poolChan, fds *os.File, theirs []*os.File, err error) {
+	var opened []*os.File // closed if a step fails
+	fail := func(err error) (*poolChan, *os.File, []*os.File, error) {
+		for _, f := range opened {
+			f.Close()
+		}
+		return nil, nil, nil, err
+	}
+	tr, tw, err := pipe()
+	if err != nil {
+		return fail(err)
+	}
+	opened = append(opened, tr, tw)
+	rr, rw, err := pipe()
+	if err != nil {
+		return fail(err)
+	}
+	opened = append(opened, rr, rw)
+	sf, mem, err := newSlot()
+	if err != nil {
+		return fail(err)
+	}
+	opened = append(opened, sf)
+	fds, fw, err := fdSocketPair()
+	if err != nil {
+		memfd.Unmap(mem)
+		return fail(err)
+	}
+	return newPoolChan(mem, rr, tw), fds, []*os.File{tr, rw, sf, fw}, nil
+}
+
 func newPoolChan(mem []byte, in, out *os.File) *poolChan {
 	c := &poolChan{mem: mem, turn: word32At(mem, 0), in: in, out: out}
 	c.enc = gob.NewEncoder(&c.buf)
@@ -112,23 +151,25 @@ func newPoolChan(mem []byte, in, out *os.File) *poolChan {
 	return c
 }
 
-// unmap unmaps the slot, in the pool, once neither side can touch it: the
-// worker has exited and its watcher has marked it dead.
-func (c *poolChan) unmap() {
+// close closes the pipes and unmaps the slot, in the pool, once neither
+// side can touch it: the worker has exited and its watcher has marked it
+// dead.
+func (c *poolChan) close() {
+	c.in.Close()
+	c.out.Close()
 	memfd.Unmap(c.mem)
 	c.mem, c.turn = nil, nil
 }
 
 // send gob-encodes v into the slot, or onto the pipe if it does not fit,
-// and gives the turn to the other side with state st. v nil sends no
-// message. spin, in a task, tells the worker whether to spin for the next
-// one. It fails with errWorkerDead, in the pool, if the worker has died.
+// and gives the turn to the other side with state st (stQuit, which has no
+// message, goes by give alone). spin, in a task, tells the worker whether to
+// spin for the next one. It fails with errWorkerDead, in the pool, if the
+// worker has died.
 func (c *poolChan) send(st uint32, v any, spin bool) error {
 	c.buf.Reset()
-	if v != nil {
-		if err := c.enc.Encode(v); err != nil {
-			return err
-		}
+	if err := c.enc.Encode(v); err != nil {
+		return err
 	}
 	data := c.buf.Bytes()
 	if len(data) > math.MaxUint32 {
@@ -149,9 +190,11 @@ func (c *poolChan) send(st uint32, v any, spin bool) error {
 	if len(data) > slotCap {
 		// The other side reads it once it has the turn; a pipe's writer
 		// fails once its reader has died.
-		if _, err := c.out.Write(data); err != nil {
-			return err
+		_, err := c.out.Write(data)
+		if c.buf.Cap() > keepBuf {
+			c.buf = bytes.Buffer{} // the encoder writes to &c.buf, which stays
 		}
+		return err
 	}
 	return nil
 }
@@ -182,8 +225,8 @@ func (c *poolChan) recv(worker bool, spin time.Duration, v any) (st uint32, spin
 	}
 	err = c.dec.Decode(v)
 	c.rd.b = nil
-	if cap(c.big) > 1<<20 {
-		c.big = nil // a rare giant: let it go
+	if cap(c.big) > keepBuf {
+		c.big = nil
 	}
 	return st, spinNext, err
 }
