@@ -207,8 +207,16 @@ func (c *poolChan) recv(worker bool, spin time.Duration, v any) (st uint32, spin
 	if !ok {
 		return 0, false, errWorkerDead
 	}
+	spinNext, err = c.read(st, v)
+	return st, spinNext, err
+}
+
+// read decodes the message of state st into v, once it is this side's
+// turn, unless st is stQuit, and reports whether it says to spin for the
+// next.
+func (c *poolChan) read(st uint32, v any) (spinNext bool, err error) {
 	if st == stQuit {
-		return st, false, nil
+		return false, nil
 	}
 	spinNext = binary.NativeEndian.Uint32(c.mem[slotSpin:]) != 0
 	n := int(binary.NativeEndian.Uint32(c.mem[slotLen:]))
@@ -219,7 +227,7 @@ func (c *poolChan) recv(worker bool, spin time.Duration, v any) (st uint32, spin
 			c.big = make([]byte, n)
 		}
 		if _, err := io.ReadFull(c.in, c.big[:n]); err != nil {
-			return 0, false, err
+			return false, err
 		}
 		c.rd.b = c.big[:n]
 	}
@@ -228,7 +236,7 @@ func (c *poolChan) recv(worker bool, spin time.Duration, v any) (st uint32, spin
 	if cap(c.big) > keepBuf {
 		c.big = nil
 	}
-	return st, spinNext, err
+	return spinNext, err
 }
 
 // myTurn reports whether state st is the worker's turn, if worker, or the
@@ -246,21 +254,8 @@ func myTurn(st uint32, worker bool) bool {
 // the worker has died.
 func (c *poolChan) await(worker bool, spin time.Duration) (uint32, bool) {
 	if spin > 0 {
-		start := time.Now()
-		for i := 1; ; i++ {
-			x := c.turn.Load()
-			if myTurn(x>>2, worker) {
-				return x >> 2, true
-			}
-			if x&turnDead != 0 {
-				return 0, false
-			}
-			if i%64 == 0 && time.Since(start) > spin {
-				break
-			}
-			if i%spinYield == 0 {
-				futex.Yield()
-			}
+		if x, ok := c.spin(worker, spin, nil); ok {
+			return x >> 2, x&turnDead == 0 || myTurn(x>>2, worker)
 		}
 		futex.Yield()
 	}
@@ -276,6 +271,33 @@ func (c *poolChan) await(worker bool, spin time.Duration) (uint32, bool) {
 			continue
 		}
 		futex.Wait(c.turn, x|turnSleeping, 0)
+	}
+}
+
+// spin spins for up to d, or until stop is closed, for this side's turn or
+// the worker's death, yielding the processor every spinYield rounds. It
+// returns the turn word and true once either has come, or false if d
+// passed or stop closed first.
+func (c *poolChan) spin(worker bool, d time.Duration, stop <-chan struct{}) (uint32, bool) {
+	start := time.Now()
+	for i := 1; ; i++ {
+		x := c.turn.Load()
+		if myTurn(x>>2, worker) || x&turnDead != 0 {
+			return x, true
+		}
+		if i%64 == 0 {
+			if time.Since(start) > d {
+				return 0, false
+			}
+			select {
+			case <-stop:
+				return 0, false
+			default:
+			}
+		}
+		if i%spinYield == 0 {
+			futex.Yield()
+		}
 	}
 }
 
