@@ -51,51 +51,62 @@ package shm
 //
 // The transport. Each worker has a slot: 64 KiB of shared memory (a memfd
 // that the worker inherits, poolchan.go) holding a turn word and one
-// message. The slot's goroutine writes a task there, gob-encoded, and gives
-// the turn to the worker through the word; the worker writes its reply and
-// gives the turn back. The side that waits for its turn spins for up to
-// 20 us, yielding the processor about every half microsecond, then sleeps
-// on the word with a futex; the side that gives the turn wakes it only if
-// it sleeps. A worker that has replied spins in the same way for its next
-// task; after the spin it sleeps, and an idle worker uses no CPU. Messages
-// too big for the slot go on a pipe each way, which the slot announces.
-// The worker's death ends the pool's wait: the goroutine that waits for the
-// process marks the word dead and wakes the slot's goroutine, which is how
-// Kill and a task's context, which kill the worker, reach it too. A worker
-// to retire is told to quit through the word; one whose pool dies is killed
-// by the kernel (the parent-death signal).
+// message. The pool writes a task there, gob-encoded, and gives the turn to
+// the worker through the word; the worker writes its reply and gives the
+// turn back. The side that waits for its turn spins, then sleeps on the word
+// with a futex; the side that gives the turn wakes it only if it sleeps. A
+// worker that has replied spins in the same way for its next task; after
+// the spin it sleeps, and an idle worker uses no CPU. The spin adapts
+// between 10 and 100 us (it doubles after a wait it ended, halves after
+// one it did not), and it yields the processor only after its first 4 us.
+// Messages too big for the slot go on a pipe each way, which the slot
+// announces. The worker's death ends the pool's wait: the goroutine that
+// waits for the process marks the word dead and wakes the waiting side,
+// which is how Kill and a task's context, which kill the worker, reach it
+// too. A worker to retire is told to quit through the word; one whose pool
+// dies is killed by the kernel (the parent-death signal).
+//
+// Each slot has a goroutine that takes queued tasks to its worker and
+// replaces the worker when it ends. But when Submit finds a slot idle and
+// nothing queued, it writes the task into the slot itself, on the caller's
+// goroutine, and Result spins for the reply there too: a round trip then
+// wakes no goroutine (see lent). The slot's goroutine takes over the wait
+// whenever Result is not there to: Done was called, State asked, the worker
+// died, the pool is closing, another task needs the slot.
 //
 // Why, measured on the 2-core machine this was written on, shared with
-// other work. Before, tasks and replies went over pipes, and every round
-// trip woke each process through the kernel: 20 to 30 us median when the
-// machine was quiet, 63 to 125 us with a load average of 9. A futex wake-up
-// costs the same as a pipe's, so the slot pays only because the sides spin:
-// when both run, a round trip is two stores and two loads of the word, plus
-// gob (about 1.5 us) and the hand-offs between the caller's goroutine and
-// the slot's: 2.4 to 2.6 us median in quiet moments of a loaded machine,
-// 13.5 to 18 us at load averages of 7 to 10, where the pipes took 24 to 125
-// (go test -bench PoolRoundTrip, side by side). On a machine quiet
-// throughout, though, the medians were 6.0 to 17.8 us and the means 24 to
-// 29 us, and with GOMAXPROCS=1 5.5 to 6.2 and 12 to 14: the hand-offs
-// between the caller's goroutine and the slot's wake threads of the Go
-// runtime, which take the core the worker needs. Running the trip on the
-// caller's goroutine is the next step. At such loads the other core is mostly
-// taken, the two processes share one, and a trip is two switches between
-// them through the yields, rarely a sleep (counted: 5% of waits): 13.2 us
-// at the 10th percentile, about one futex wake-up on this machine (the bare
-// futex round trip, two wake-ups, took 23.7 us in the same bench run). The
-// mean there is a long tail (p90 70 to 120 us), the load's. The
-// yields matter: the kernel tends to run a process it wakes on the waker's
-// core, and a waker that spins without yielding keeps it off that core for
-// the whole spin; so did this pool's first version, at 112 us a round trip
-// under load (each spin lost: two spins and a wake-up a trip). Spinning
-// costs CPU, at most 20 us a side and task, so the sides spin only while
-// the task is the pool's only one in flight, where latency is the point:
-// with several, the slots' spinning goroutines held the Go scheduler's
-// processors that other slots needed, and four workers kept busy on two
-// cores (BenchmarkPoolBusy) took about 15% more CPU a task than with no
-// spinning; spinning only when alone brought it back to the pipes', within
-// this machine's noise.
+// other work (go test -bench PoolRoundTrip, and the bench module's
+// pool-rtt row, side by side with Python's pools).
+//
+//   - Pipes, at first: every round trip woke each process through the
+//     kernel, 20 to 30 us median on a quiet machine, 63 to 125 us at a load
+//     average of 9. A futex wake-up costs what a pipe's does, so the slot
+//     pays only because the sides spin.
+//   - The slot, with the slot's goroutine making every trip: medians 6 to
+//     18 us, means 24 to 29 us (7.6 times faster than ProcessPoolExecutor):
+//     the hand-offs between the caller's goroutine and the slot's woke
+//     threads of the Go runtime, which took the core the worker needed.
+//   - Trips on the caller's goroutine, with 20 us spins that yielded every
+//     half microsecond: mean 8 to 9 us, median 3.5 to 4. Counted: 2.5% of
+//     the waits outlasted the spin, and each such trip cost a futex wake-up
+//     or two (20 to 50 us here) and made the next one likely to sleep too.
+//     Spins of 100 us cut those to 0.06% and the mean to 5.8 us.
+//   - A yield is a system call that costs about what the rest of a trip
+//     does: spinning 4 us before the first yield halved the median, to 2.0
+//     to 2.6 us, and made the mean 3.8 to 5.5 us, 37 times faster than
+//     ProcessPoolExecutor in the bench row, at a load average of 2.
+//
+// The yields still matter after those first microseconds: the kernel tends
+// to run a process it wakes on the waker's core, and a waker that spins
+// without yielding keeps it off that core for the whole spin (this pool's
+// first version took 112 us a round trip under load for that). Spinning
+// costs CPU, so the sides spin only while the task is the pool's only one
+// in flight, where latency is the point: with several, the slots' spinning
+// goroutines held the Go scheduler's processors that other slots needed,
+// and four workers kept busy on two cores (BenchmarkPoolBusy) took about 15%
+// more CPU a task than with no spinning; spinning only when alone brought it
+// back to the pipes', within this machine's noise. A side whose turns come
+// late, as with tasks that run for milliseconds, spins 10 us a wait.
 
 import (
 	"bytes"
@@ -111,7 +122,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/shmgo/shm/internal/memfd"
 )
@@ -446,7 +456,7 @@ func (p *Pool) spawn(i int) (*worker, error) {
 	p.mu.Unlock()
 	var r replyMsg
 	if !killed {
-		if _, _, err := w.ch.recv(false, 0, &r); err == nil && r.Ready {
+		if _, _, err := w.ch.recv(false, false, &r); err == nil && r.Ready {
 			w.ready.Store(true)
 			return w, nil
 		}
@@ -752,7 +762,7 @@ func (lt *lent) start() {
 func (lt *lent) collect(ctx context.Context) {
 	w := lt.w
 	if lt.alone {
-		if x, ok := w.ch.spin(false, replySpin, ctx.Done()); ok && myTurn(x>>2, false) {
+		if x, ok := w.ch.spin(false, ctx.Done()); ok && myTurn(x>>2, false) {
 			_, lt.err = w.ch.read(x>>2, &lt.r)
 			lt.recvd = true
 			if lt.err == nil && lt.stop() {
@@ -806,7 +816,7 @@ func (lt *lent) handOver() {
 func (p *Pool) collected(i int, w *worker, lt *lent) *worker {
 	if !lt.over {
 		if !lt.recvd {
-			_, _, lt.err = w.ch.recv(false, 0, &lt.r)
+			_, _, lt.err = w.ch.recv(false, false, &lt.r)
 		}
 		w = p.end(i, w, lt.t, nil, lt.stop, lt.r, lt.err)
 	}
@@ -843,10 +853,6 @@ func (p *Pool) runTask(i int, w *worker, t *task, send []uint64) *worker {
 	stop := p.watchContext(w, t)
 	// Sending to a worker that has died fails, and so does the wait.
 	var r replyMsg
-	spin := time.Duration(0)
-	if alone {
-		spin = replySpin
-	}
 	msg := &t.msg
 	if send != nil {
 		m := t.msg
@@ -855,7 +861,7 @@ func (p *Pool) runTask(i int, w *worker, t *task, send []uint64) *worker {
 	}
 	err := w.ch.send(stTask, msg, alone)
 	if err == nil {
-		_, _, err = w.ch.recv(false, spin, &r)
+		_, _, err = w.ch.recv(false, alone, &r)
 	}
 	return p.end(i, w, t, send, stop, r, err)
 }
@@ -1160,7 +1166,7 @@ func runWorker(ctl *os.File, msg *startMsg, init *target, args []reflect.Value) 
 	if ch.send(stReply, &replyMsg{Ready: true}, false) != nil {
 		return exitPanic // the pool is gone
 	}
-	spin := time.Duration(0)
+	spin := false
 	for {
 		var m taskMsg
 		st, spinNext, err := ch.recv(true, spin, &m)
@@ -1181,10 +1187,7 @@ func runWorker(ctl *os.File, msg *startMsg, init *target, args []reflect.Value) 
 		if ch.send(stReply, &r, false) != nil {
 			return exitPanic
 		}
-		spin = 0
-		if spinNext {
-			spin = workerSpin
-		}
+		spin = spinNext
 	}
 	writeResult(ctl, resultMsg{})
 	return exitOK

@@ -52,13 +52,20 @@ const (
 
 // How long each side spins for its turn before it sleeps on the futex (see
 // "The transport" in pool.go): a worker that has replied spins for the next
-// task, and the pool's goroutine that has given a task spins for its reply.
-// Every spinYield rounds of the spin (about half a microsecond), the spinner
-// yields the processor, so that the other side runs if the kernel put it on
-// this core, as it tends to put a process it wakes.
+// task, and the pool's side that has given a task spins for its reply. The
+// spin adapts to the tasks, between minSpin and maxSpin: it doubles after a
+// wait that ended within it, and halves after one that did not, so that a
+// side whose turns come late, as with long tasks, stops spending a core on
+// them. For its first yieldAfter, the spinner only looks at the word: a
+// trip with both sides running takes less, and a yield is a system call
+// that costs about as much as the rest of the trip. After that it yields the
+// processor every spinYield rounds (about half a microsecond), so that the
+// other side runs if the kernel put it on this core, as it tends to put a
+// process it wakes.
 const (
-	workerSpin = 20 * time.Microsecond
-	replySpin  = 20 * time.Microsecond
+	minSpin    = 10 * time.Microsecond
+	maxSpin    = 100 * time.Microsecond
+	yieldAfter = 4 * time.Microsecond
 	spinYield  = 256
 )
 
@@ -78,6 +85,8 @@ type poolChan struct {
 	rd  msgReader
 	dec *gob.Decoder // of messages received
 	big []byte       // a big message read from the pipe
+
+	spinFor time.Duration // how long this side spins for its turn next time
 }
 
 // newSlot makes a slot's shared file, in the pool, and maps it.
@@ -145,7 +154,7 @@ func openWorkerChan() (ch *poolChan, fds *os.File, theirs []*os.File, err error)
 }
 
 func newPoolChan(mem []byte, in, out *os.File) *poolChan {
-	c := &poolChan{mem: mem, turn: word32At(mem, 0), in: in, out: out}
+	c := &poolChan{mem: mem, turn: word32At(mem, 0), in: in, out: out, spinFor: maxSpin}
 	c.enc = gob.NewEncoder(&c.buf)
 	c.dec = gob.NewDecoder(&c.rd)
 	return c
@@ -199,10 +208,10 @@ func (c *poolChan) send(st uint32, v any, spin bool) error {
 	return nil
 }
 
-// recv waits for this side's turn, spinning for spin first, and decodes the
+// recv waits for this side's turn, spinning first if spin, and decodes the
 // message into v, unless the state is stQuit. It returns the state, and
 // whether the message says to spin for the next.
-func (c *poolChan) recv(worker bool, spin time.Duration, v any) (st uint32, spinNext bool, err error) {
+func (c *poolChan) recv(worker bool, spin bool, v any) (st uint32, spinNext bool, err error) {
 	st, ok := c.await(worker, spin)
 	if !ok {
 		return 0, false, errWorkerDead
@@ -248,13 +257,13 @@ func myTurn(st uint32, worker bool) bool {
 	return st == stReply
 }
 
-// await waits for this side's turn: it spins for spin, yields the processor
+// await waits for this side's turn: it spins, if spin, yields the processor
 // once, so that the other side may run if it shares this core, and then
 // sleeps on the futex. It returns the state, or false, in the pool, once
 // the worker has died.
-func (c *poolChan) await(worker bool, spin time.Duration) (uint32, bool) {
-	if spin > 0 {
-		if x, ok := c.spin(worker, spin, nil); ok {
+func (c *poolChan) await(worker bool, spin bool) (uint32, bool) {
+	if spin {
+		if x, ok := c.spin(worker, nil); ok {
 			return x >> 2, x&turnDead == 0 || myTurn(x>>2, worker)
 		}
 		futex.Yield()
@@ -274,28 +283,33 @@ func (c *poolChan) await(worker bool, spin time.Duration) (uint32, bool) {
 	}
 }
 
-// spin spins for up to d, or until stop is closed, for this side's turn or
-// the worker's death, yielding the processor every spinYield rounds. It
-// returns the turn word and true once either has come, or false if d
-// passed or stop closed first.
-func (c *poolChan) spin(worker bool, d time.Duration, stop <-chan struct{}) (uint32, bool) {
+// spin spins for up to c.spinFor, or until stop is closed, for this side's
+// turn or the worker's death, yielding the processor every spinYield rounds,
+// and adapts c.spinFor. It returns the turn word and true once either has
+// come, or false if the time passed or stop closed first.
+func (c *poolChan) spin(worker bool, stop <-chan struct{}) (uint32, bool) {
 	start := time.Now()
+	yield := false
 	for i := 1; ; i++ {
 		x := c.turn.Load()
 		if myTurn(x>>2, worker) || x&turnDead != 0 {
+			c.spinFor = min(2*c.spinFor, maxSpin)
 			return x, true
 		}
 		if i%64 == 0 {
-			if time.Since(start) > d {
+			d := time.Since(start)
+			if d > c.spinFor {
+				c.spinFor = max(c.spinFor/2, minSpin)
 				return 0, false
 			}
+			yield = d > yieldAfter
 			select {
 			case <-stop:
 				return 0, false
 			default:
 			}
 		}
-		if i%spinYield == 0 {
+		if yield && i%spinYield == 0 {
 			futex.Yield()
 		}
 	}
