@@ -51,51 +51,62 @@ package shm
 //
 // The transport. Each worker has a slot: 64 KiB of shared memory (a memfd
 // that the worker inherits, poolchan.go) holding a turn word and one
-// message. The slot's goroutine writes a task there, gob-encoded, and gives
-// the turn to the worker through the word; the worker writes its reply and
-// gives the turn back. The side that waits for its turn spins for up to
-// 20 us, yielding the processor about every half microsecond, then sleeps
-// on the word with a futex; the side that gives the turn wakes it only if
-// it sleeps. A worker that has replied spins in the same way for its next
-// task; after the spin it sleeps, and an idle worker uses no CPU. Messages
-// too big for the slot go on a pipe each way, which the slot announces.
-// The worker's death ends the pool's wait: the goroutine that waits for the
-// process marks the word dead and wakes the slot's goroutine, which is how
-// Kill and a task's context, which kill the worker, reach it too. A worker
-// to retire is told to quit through the word; one whose pool dies is killed
-// by the kernel (the parent-death signal).
+// message. The pool writes a task there, gob-encoded, and gives the turn to
+// the worker through the word; the worker writes its reply and gives the
+// turn back. The side that waits for its turn spins, then sleeps on the word
+// with a futex; the side that gives the turn wakes it only if it sleeps. A
+// worker that has replied spins in the same way for its next task; after
+// the spin it sleeps, and an idle worker uses no CPU. The spin adapts
+// between 10 and 100 us (it doubles after a wait it ended, halves after
+// one it did not), and it yields the processor only after its first 4 us.
+// Messages too big for the slot go on a pipe each way, which the slot
+// announces. The worker's death ends the pool's wait: the goroutine that
+// waits for the process marks the word dead and wakes the waiting side,
+// which is how Kill and a task's context, which kill the worker, reach it
+// too. A worker to retire is told to quit through the word; one whose pool
+// dies is killed by the kernel (the parent-death signal).
+//
+// Each slot has a goroutine that takes queued tasks to its worker and
+// replaces the worker when it ends. But when Submit finds a slot idle and
+// nothing queued, it writes the task into the slot itself, on the caller's
+// goroutine, and Result spins for the reply there too: a round trip then
+// wakes no goroutine (see lent). The slot's goroutine takes over the wait
+// whenever Result is not there to: Done was called, State asked, the worker
+// died, the pool is closing, another task needs the slot.
 //
 // Why, measured on the 2-core machine this was written on, shared with
-// other work. Before, tasks and replies went over pipes, and every round
-// trip woke each process through the kernel: 20 to 30 us median when the
-// machine was quiet, 63 to 125 us with a load average of 9. A futex wake-up
-// costs the same as a pipe's, so the slot pays only because the sides spin:
-// when both run, a round trip is two stores and two loads of the word, plus
-// gob (about 1.5 us) and the hand-offs between the caller's goroutine and
-// the slot's: 2.4 to 2.6 us median in quiet moments of a loaded machine,
-// 13.5 to 18 us at load averages of 7 to 10, where the pipes took 24 to 125
-// (go test -bench PoolRoundTrip, side by side). On a machine quiet
-// throughout, though, the medians were 6.0 to 17.8 us and the means 24 to
-// 29 us, and with GOMAXPROCS=1 5.5 to 6.2 and 12 to 14: the hand-offs
-// between the caller's goroutine and the slot's wake threads of the Go
-// runtime, which take the core the worker needs. Running the trip on the
-// caller's goroutine is the next step. At such loads the other core is mostly
-// taken, the two processes share one, and a trip is two switches between
-// them through the yields, rarely a sleep (counted: 5% of waits): 13.2 us
-// at the 10th percentile, about one futex wake-up on this machine (the bare
-// futex round trip, two wake-ups, took 23.7 us in the same bench run). The
-// mean there is a long tail (p90 70 to 120 us), the load's. The
-// yields matter: the kernel tends to run a process it wakes on the waker's
-// core, and a waker that spins without yielding keeps it off that core for
-// the whole spin; so did this pool's first version, at 112 us a round trip
-// under load (each spin lost: two spins and a wake-up a trip). Spinning
-// costs CPU, at most 20 us a side and task, so the sides spin only while
-// the task is the pool's only one in flight, where latency is the point:
-// with several, the slots' spinning goroutines held the Go scheduler's
-// processors that other slots needed, and four workers kept busy on two
-// cores (BenchmarkPoolBusy) took about 15% more CPU a task than with no
-// spinning; spinning only when alone brought it back to the pipes', within
-// this machine's noise.
+// other work (go test -bench PoolRoundTrip, and the bench module's
+// pool-rtt row, side by side with Python's pools).
+//
+//   - Pipes, at first: every round trip woke each process through the
+//     kernel, 20 to 30 us median on a quiet machine, 63 to 125 us at a load
+//     average of 9. A futex wake-up costs what a pipe's does, so the slot
+//     pays only because the sides spin.
+//   - The slot, with the slot's goroutine making every trip: medians 6 to
+//     18 us, means 24 to 29 us (7.6 times faster than ProcessPoolExecutor):
+//     the hand-offs between the caller's goroutine and the slot's woke
+//     threads of the Go runtime, which took the core the worker needed.
+//   - Trips on the caller's goroutine, with 20 us spins that yielded every
+//     half microsecond: mean 8 to 9 us, median 3.5 to 4. Counted: 2.5% of
+//     the waits outlasted the spin, and each such trip cost a futex wake-up
+//     or two (20 to 50 us here) and made the next one likely to sleep too.
+//     Spins of 100 us cut those to 0.06% and the mean to 5.8 us.
+//   - A yield is a system call that costs about what the rest of a trip
+//     does: spinning 4 us before the first yield halved the median, to 2.0
+//     to 2.6 us, and made the mean 3.8 to 5.5 us, 37 times faster than
+//     ProcessPoolExecutor in the bench row, at a load average of 2.
+//
+// The yields still matter after those first microseconds: the kernel tends
+// to run a process it wakes on the waker's core, and a waker that spins
+// without yielding keeps it off that core for the whole spin (this pool's
+// first version took 112 us a round trip under load for that). Spinning
+// costs CPU, so the sides spin only while the task is the pool's only one
+// in flight, where latency is the point: with several, the slots' spinning
+// goroutines held the Go scheduler's processors that other slots needed,
+// and four workers kept busy on two cores (BenchmarkPoolBusy) took about 15%
+// more CPU a task than with no spinning; spinning only when alone brought it
+// back to the pipes', within this machine's noise. A side whose turns come
+// late, as with tasks that run for milliseconds, spins 10 us a wait.
 
 import (
 	"bytes"
@@ -111,7 +122,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/shmgo/shm/internal/memfd"
 )
@@ -183,8 +193,10 @@ type Pool struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	queue   []*task
-	closed  bool      // Close or Kill was called: no more tasks
-	workers []*worker // by slot; nil while a slot has none
+	closed  bool        // Close or Kill was called: no more tasks
+	workers []*worker   // by slot; nil while a slot has none
+	slots   []slotState // by slot: what Submit and the slot's goroutine know of each other
+	nlent   int         // slots with a lent task
 	killed  chan struct{}
 	wg      sync.WaitGroup // the slots' goroutines
 
@@ -210,11 +222,19 @@ type Future struct {
 	done chan struct{}
 	val  any
 	err  error
+	lent *lent // if Submit gave the task to a worker itself
 }
 
 // Done returns a channel that is closed when the task has finished, failed
 // or been abandoned.
-func (f *Future) Done() <-chan struct{} { return f.done }
+func (f *Future) Done() <-chan struct{} {
+	if lt := f.lent; lt != nil && lt.owner.CompareAndSwap(lentFree, lentSlot) {
+		// Nobody waits for the reply yet: the slot's goroutine does,
+		// so that the channel closes.
+		lt.handOver()
+	}
+	return f.done
+}
 
 // Result waits for the task and returns the result its function returned
 // (nil for a function without one) and its error: nil, a [*TaskError], an
@@ -226,6 +246,9 @@ func (f *Future) Result(ctx context.Context) (any, error) {
 	case <-f.done:
 		return f.val, f.err
 	default:
+	}
+	if lt := f.lent; lt != nil && lt.owner.CompareAndSwap(lentFree, lentResult) {
+		lt.collect(ctx)
 	}
 	select {
 	case <-f.done:
@@ -344,7 +367,7 @@ func NewPool(n int, opts *PoolOptions) (*Pool, error) {
 	p := &Pool{
 		max:    opts.MaxTasksPerWorker,
 		stdout: opts.Stdout, stderr: opts.Stderr,
-		workers: make([]*worker, n), killed: make(chan struct{}),
+		workers: make([]*worker, n), slots: make([]slotState, n), killed: make(chan struct{}),
 	}
 	if p.stdout == nil {
 		p.stdout = os.Stdout
@@ -433,7 +456,7 @@ func (p *Pool) spawn(i int) (*worker, error) {
 	p.mu.Unlock()
 	var r replyMsg
 	if !killed {
-		if _, _, err := w.ch.recv(false, 0, &r); err == nil && r.Ready {
+		if _, _, err := w.ch.recv(false, false, &r); err == nil && r.Ready {
 			w.ready.Store(true)
 			return w, nil
 		}
@@ -486,7 +509,11 @@ func (p *Pool) run(i int) {
 	w := p.workers[i]
 	p.mu.Unlock()
 	for {
-		t := p.next(i)
+		t, lt := p.next(i, w)
+		if lt != nil {
+			w = p.collected(i, w, lt)
+			continue
+		}
 		if w != nil && !w.proc.Alive() {
 			// It died idle, or as t reached it: no task was running on it.
 			p.retire(i, w)
@@ -513,18 +540,25 @@ func (p *Pool) run(i int) {
 				continue
 			}
 		}
-		w = p.runTask(i, w, t, send)
-		if w != nil && p.max > 0 && w.ran >= p.max {
-			p.retire(i, w)
-			w = nil
-		}
-		if w == nil && !p.isClosed() {
-			w, _ = p.replace(i) // eagerly, so that the pool has n workers; on failure, at the next task
-		}
+		w = p.after(i, p.runTask(i, w, t, send))
 	}
 	if w != nil {
 		p.retire(i, w)
 	}
+}
+
+// after sees to slot i's worker w, or its lack (nil), once a task is over:
+// it retires a worker that has run MaxTasksPerWorker tasks, and starts one
+// in place of one that has ended. It returns the slot's worker.
+func (p *Pool) after(i int, w *worker) *worker {
+	if w != nil && p.max > 0 && w.ran >= p.max {
+		p.retire(i, w)
+		w = nil
+	}
+	if w == nil && !p.isClosed() {
+		w, _ = p.replace(i) // eagerly, so that the pool has n workers; on failure, at the next task
+	}
+	return w
 }
 
 // sendSegments sends w the files of the segments that t refers to and w
@@ -585,28 +619,224 @@ func subset(need, have []uint64) bool {
 }
 
 // next returns the next queued task that has not been abandoned, waiting for
-// one; nil once the pool is closed and its queue empty, or when the worker of
-// slot i has died idle.
-func (p *Pool) next(i int) *task {
+// one; nil once the pool is closed and its queue empty, or when w, the worker
+// of slot i, has died idle. While it waits with a worker that can take a
+// task, Submit may give the worker one itself (see lend); next then returns
+// that task instead, as lt, once the slot's goroutine is to take its reply:
+// when Result or Done asks, the worker dies, the pool closes, or other tasks
+// are queued, which need the slot.
+func (p *Pool) next(i int, w *worker) (t *task, lt *lent) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	s := &p.slots[i]
 	for {
-		if w := p.workers[i]; w != nil && !w.proc.Alive() {
-			return nil
+		if lt := s.lent; lt != nil {
+			if lt.started && (lt.owner.Load() == lentSlot ||
+				(!w.proc.Alive() || p.closed || len(p.queue) > 0) && lt.owner.CompareAndSwap(lentFree, lentSlot)) {
+				return nil, lt
+			}
+			p.cond.Wait()
+			continue
+		}
+		s.idle = false
+		if w != nil && !w.proc.Alive() {
+			return nil, nil
 		}
 		for len(p.queue) > 0 {
 			t := p.queue[0]
 			p.queue[0] = nil
 			p.queue = p.queue[1:]
 			if t.state.CompareAndSwap(taskQueued, taskRunning) {
-				return t
+				return t, nil
 			}
 		}
 		if p.closed {
-			return nil
+			return nil, nil
 		}
+		s.w = w
+		s.idle = w != nil && w.ready.Load()
 		p.cond.Wait()
 	}
+}
+
+// The direct path. A round trip through the slot's goroutine costs two
+// hand-offs between goroutines (the caller's to the slot's, and back),
+// which on this machine cost more than the trip to the worker: each wakes a
+// thread of the Go runtime, which takes a core from the worker. So Submit,
+// finding a slot idle and no task queued, lends itself the slot: it writes
+// the task into the worker's slot on the caller's goroutine, and Result,
+// spinning as the slot's goroutine would, takes the reply there too. The
+// slot's goroutine stays asleep, and takes over the wait for the reply
+// whenever it is better placed: Result gave up its spin, Done was called
+// (its channel must close without Result), the worker died, the pool is
+// closing, or another task needs the slot. A lent task is owned by one side
+// at a time, through its owner word, so that the reply is read once.
+type lent struct {
+	p *Pool
+	i int
+	w *worker
+	t *task
+
+	started bool // under p.mu: the task is in the slot; before, nobody may wait for its reply
+	owner   atomic.Int32
+
+	// Written by the lender and by Result, for the slot's goroutine, before
+	// the owner word gives it the task.
+	stop  func() bool // stops the task's context.AfterFunc
+	alone bool        // the task was the pool's only one in flight when sent
+	recvd bool        // the reply, or the send's failure, is in r and err
+	r     replyMsg
+	err   error
+	over  bool // Result has finished the task; the slot's goroutine has only the worker to see to
+}
+
+// Who waits for a lent task's reply.
+const (
+	lentFree   = iota // nobody yet
+	lentResult        // Result, spinning
+	lentSlot          // the slot's goroutine
+)
+
+// slotState is what Submit and slot i's goroutine know of each other, under
+// the pool's mu.
+type slotState struct {
+	w    *worker // the slot's worker, while idle
+	idle bool    // the slot's goroutine waits in next with w, which can take a task now
+	lent *lent   // the task Submit gave w itself; the slot takes no other before it is over
+}
+
+// lend gives t a slot whose goroutine waits for a task with a ready worker
+// that has the segments t needs, if the queue is empty; nil if there is
+// none, or t's context has ended already: t is then queued.
+func (p *Pool) lend(t *task) *lent {
+	if t.ctx.Err() != nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || len(p.queue) > 0 {
+		return nil
+	}
+	for i := range p.slots {
+		s := &p.slots[i]
+		w := s.w
+		if !s.idle || s.lent != nil || !w.proc.Alive() || p.max > 0 && w.ran >= p.max || !subset(t.segs, w.segs) {
+			continue
+		}
+		s.idle = false
+		lt := &lent{p: p, i: i, w: w, t: t}
+		s.lent = lt
+		p.nlent++
+		t.state.Store(taskRunning)
+		t.fut.lent = lt
+		return lt
+	}
+	return nil
+}
+
+// start sends the lent task to its worker, on the caller's goroutine.
+func (lt *lent) start() {
+	p, w, t := lt.p, lt.w, lt.t
+	lt.alone = p.busy.Add(1) == 1
+	w.ran++
+	lt.stop = p.watchContext(w, t)
+	if err := w.ch.send(stTask, &t.msg, lt.alone); err != nil {
+		lt.recvd, lt.err = true, err
+		lt.owner.Store(lentSlot)
+	}
+	p.mu.Lock()
+	lt.started = true
+	wake := lt.owner.Load() == lentSlot || p.closed || len(p.queue) > 0
+	p.mu.Unlock()
+	if wake {
+		p.cond.Broadcast()
+	}
+}
+
+// collect waits for the lent task's reply, in Result, which owns it: it
+// spins as the slot's goroutine would, if the task is the pool's only one
+// in flight, and finishes the task if the reply comes. Otherwise (no reply
+// within the spin, ctx ended, the worker died, the task's context was
+// ended) it hands the task to the slot's goroutine, and Result waits for the
+// future as for any other.
+func (lt *lent) collect(ctx context.Context) {
+	w := lt.w
+	if lt.alone {
+		if x, ok := w.ch.spin(false, ctx.Done()); ok && myTurn(x>>2, false) {
+			_, lt.err = w.ch.read(x>>2, &lt.r)
+			lt.recvd = true
+			if lt.err == nil && lt.stop() {
+				lt.t.finish(lt.t.result(w, lt.r))
+				lt.p.busy.Add(-1)
+				lt.giveBack()
+				return
+			}
+		}
+	}
+	lt.owner.Store(lentSlot)
+	lt.handOver()
+}
+
+// giveBack returns the slot of a lent task that Result has finished to its
+// goroutine, which has slept throughout, and which Submit may lend again;
+// the goroutine is woken if it has something to do: queued tasks, a closing
+// pool, or a worker to retire.
+func (lt *lent) giveBack() {
+	p := lt.p
+	p.mu.Lock()
+	s := &p.slots[lt.i]
+	if p.max > 0 && lt.w.ran >= p.max {
+		lt.over = true
+		lt.owner.Store(lentSlot)
+		p.mu.Unlock()
+		p.cond.Broadcast()
+		return
+	}
+	s.lent = nil
+	p.nlent--
+	s.idle = true
+	wake := p.closed || len(p.queue) > 0
+	p.mu.Unlock()
+	if wake {
+		p.cond.Broadcast()
+	}
+}
+
+// handOver wakes the slot's goroutine to take a lent task that its owner
+// word has just given it.
+func (lt *lent) handOver() {
+	lt.p.mu.Lock()
+	lt.p.mu.Unlock() // the goroutine waits in next, or has yet to look at the owner word
+	lt.p.cond.Broadcast()
+}
+
+// collected is the slot's goroutine's side of a lent task: it waits for the
+// reply, unless Result has it, and finishes the task as runTask does, then
+// frees the slot. It returns the slot's worker, as after does.
+func (p *Pool) collected(i int, w *worker, lt *lent) *worker {
+	if !lt.over {
+		if !lt.recvd {
+			_, _, lt.err = w.ch.recv(false, false, &lt.r)
+		}
+		w = p.end(i, w, lt.t, nil, lt.stop, lt.r, lt.err)
+	}
+	p.mu.Lock()
+	p.slots[i].lent = nil
+	p.nlent--
+	p.mu.Unlock()
+	return p.after(i, w)
+}
+
+// watchContext arranges for w to be killed, as abandoned, if t's context
+// ends, and returns the function that stops that.
+func (p *Pool) watchContext(w *worker, t *task) func() bool {
+	if t.ctx.Done() == nil {
+		return func() bool { return true }
+	}
+	return context.AfterFunc(t.ctx, func() {
+		w.abandoned.Store(true)
+		w.proc.Kill()
+	})
 }
 
 // runTask runs t on w, in slot i. It returns w, or nil if w has ended.
@@ -619,21 +849,10 @@ func (p *Pool) runTask(i int, w *worker, t *task, send []uint64) *worker {
 	// Both sides spin for the other only while this is the pool's one
 	// task: see "The transport".
 	alone := p.busy.Add(1) == 1
-	defer p.busy.Add(-1)
 	w.ran++
-	stop := func() bool { return true }
-	if t.ctx.Done() != nil {
-		stop = context.AfterFunc(t.ctx, func() {
-			w.abandoned.Store(true)
-			w.proc.Kill()
-		})
-	}
+	stop := p.watchContext(w, t)
 	// Sending to a worker that has died fails, and so does the wait.
 	var r replyMsg
-	spin := time.Duration(0)
-	if alone {
-		spin = replySpin
-	}
 	msg := &t.msg
 	if send != nil {
 		m := t.msg
@@ -642,8 +861,17 @@ func (p *Pool) runTask(i int, w *worker, t *task, send []uint64) *worker {
 	}
 	err := w.ch.send(stTask, msg, alone)
 	if err == nil {
-		_, _, err = w.ch.recv(false, spin, &r)
+		_, _, err = w.ch.recv(false, alone, &r)
 	}
+	return p.end(i, w, t, send, stop, r, err)
+}
+
+// end finishes t, which w in slot i ran, from w's reply r or the error of
+// sending t or waiting for r, and from stop, which stops the watch on t's
+// context and reports whether it had not fired. It returns w, or nil if w
+// has ended.
+func (p *Pool) end(i int, w *worker, t *task, send []uint64, stop func() bool, r replyMsg, err error) *worker {
+	defer p.busy.Add(-1)
 	if err == nil && send != nil && !r.Unknown {
 		w.segs = append(w.segs, send...)
 	}
@@ -701,6 +929,10 @@ func (p *Pool) Submit(ctx context.Context, fn any, args ...any) (*Future, error)
 	if err != nil {
 		return nil, err
 	}
+	if lt := p.lend(tk); lt != nil {
+		lt.start()
+		return tk.fut, nil
+	}
 	if err := p.enqueue(tk); err != nil {
 		return nil, err
 	}
@@ -757,8 +989,15 @@ func (p *Pool) enqueue(t *task) error {
 		t.stop.Store(&stop)
 	}
 	p.queue = append(p.queue, t)
+	lent := p.nlent > 0
 	p.mu.Unlock()
-	p.cond.Signal()
+	if lent {
+		// A slot whose lent task nobody waits for must take its reply,
+		// to be free for the queue (see next): wake them all.
+		p.cond.Broadcast()
+	} else {
+		p.cond.Signal()
+	}
 	return nil
 }
 
@@ -874,6 +1113,13 @@ func isClosedChan(c chan struct{}) bool {
 func (p *Pool) State() PoolState {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// Lent tasks that nobody waits for are finished by their slots, so
+	// that Done and Failed come to count them.
+	for _, s := range p.slots {
+		if lt := s.lent; lt != nil && lt.started && lt.owner.CompareAndSwap(lentFree, lentSlot) {
+			p.cond.Broadcast() // the slots wait for p.mu, which they get after this returns
+		}
+	}
 	s := PoolState{
 		Busy: int(p.busy.Load()), Queued: len(p.queue),
 		Done: p.done.Load(), Failed: p.failed.Load(), Restarted: p.restarted.Load(),
@@ -920,7 +1166,7 @@ func runWorker(ctl *os.File, msg *startMsg, init *target, args []reflect.Value) 
 	if ch.send(stReply, &replyMsg{Ready: true}, false) != nil {
 		return exitPanic // the pool is gone
 	}
-	spin := time.Duration(0)
+	spin := false
 	for {
 		var m taskMsg
 		st, spinNext, err := ch.recv(true, spin, &m)
@@ -941,10 +1187,7 @@ func runWorker(ctl *os.File, msg *startMsg, init *target, args []reflect.Value) 
 		if ch.send(stReply, &r, false) != nil {
 			return exitPanic
 		}
-		spin = 0
-		if spinNext {
-			spin = workerSpin
-		}
+		spin = spinNext
 	}
 	writeResult(ctl, resultMsg{})
 	return exitOK

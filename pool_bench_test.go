@@ -71,6 +71,17 @@ func BenchmarkPoolRoundTrip(b *testing.B) {
 func reportMedian(b *testing.B, times []time.Duration) {
 	slices.Sort(times)
 	b.ReportMetric(float64(times[len(times)/2].Nanoseconds())/1e3, "median-us")
+	b.ReportMetric(float64(times[len(times)*9/10].Nanoseconds())/1e3, "p90-us")
+	b.ReportMetric(float64(times[len(times)*99/100].Nanoseconds())/1e3, "p99-us")
+	var tail time.Duration
+	var sum time.Duration
+	for _, t := range times {
+		sum += t
+		if t > 50*time.Microsecond {
+			tail += t
+		}
+	}
+	b.ReportMetric(float64(tail)/float64(sum)*100, "%time>50us")
 }
 
 // BenchmarkPoolMap adds 1 to each of a million ints in a pool of two

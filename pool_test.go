@@ -608,3 +608,97 @@ func TestPoolNewSegmentResent(t *testing.T) {
 	}
 	p.Close()
 }
+
+// TestPoolDoneWithoutResult checks that a task given straight to an idle
+// worker (see "The direct path" in pool.go), whose reply nobody waits for
+// with Result, still completes: Done's channel closes, and State comes to
+// count the tasks.
+func TestPoolDoneWithoutResult(t *testing.T) {
+	p := newPool(t, 2, nil)
+	ctx := bounded(t)
+	f := submit(t, p, pid)
+	select {
+	case <-f.Done():
+	case <-ctx.Done():
+		t.Fatal("Done's channel did not close for a task nobody called Result on")
+	}
+	if _, err := f.Result(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Two tasks, one per idle worker, waited for by nobody.
+	submit(t, p, pid)
+	submit(t, p, pid)
+	await(t, "State to count 3 tasks done", func() bool { return p.State().Done == 3 })
+	if s := p.State(); s.Busy != 0 || s.Failed != 0 {
+		t.Fatalf("State = %+v, want none busy or failed", s)
+	}
+	p.Close()
+}
+
+// TestPoolMaxTasksOneAtATime checks MaxTasksPerWorker when each task is
+// waited for before the next is submitted, so that every one goes straight
+// to an idle worker and Result takes its reply.
+func TestPoolMaxTasksOneAtATime(t *testing.T) {
+	p := newPool(t, 1, &shm.PoolOptions{MaxTasksPerWorker: 2})
+	ctx := bounded(t)
+	count := map[int]int{}
+	for range 6 {
+		v, err := submit(t, p, pid).Result(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		count[v.(int)]++
+	}
+	if len(count) != 3 {
+		t.Fatalf("6 tasks ran in workers %v, want 3 workers with 2 tasks each", count)
+	}
+	for w, n := range count {
+		if n != 2 {
+			t.Fatalf("worker %d ran %d tasks, want 2 (all: %v)", w, n, count)
+		}
+	}
+	p.Close()
+}
+
+// TestPoolConcurrentSubmitters has goroutines submit and wait at the same
+// time, so that tasks go both straight to idle workers and through the
+// queue: the total must be exact, and State must count every task.
+func TestPoolConcurrentSubmitters(t *testing.T) {
+	const goroutines, each = 8, 300
+	total, err := shm.NewValue(int64(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPool(t, 2, nil)
+	ctx := bounded(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, goroutines)
+	for range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				f, err := p.Submit(ctx, addOne, total)
+				if err == nil {
+					_, err = f.Result(ctx)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if got := total.Load(); got != goroutines*each {
+		t.Fatalf("total = %d, want %d", got, goroutines*each)
+	}
+	if s := p.State(); s.Done != goroutines*each || s.Busy != 0 {
+		t.Fatalf("State = %+v, want %d done, none busy", s, goroutines*each)
+	}
+	p.Close()
+}

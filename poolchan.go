@@ -52,13 +52,20 @@ const (
 
 // How long each side spins for its turn before it sleeps on the futex (see
 // "The transport" in pool.go): a worker that has replied spins for the next
-// task, and the pool's goroutine that has given a task spins for its reply.
-// Every spinYield rounds of the spin (about half a microsecond), the spinner
-// yields the processor, so that the other side runs if the kernel put it on
-// this core, as it tends to put a process it wakes.
+// task, and the pool's side that has given a task spins for its reply. The
+// spin adapts to the tasks, between minSpin and maxSpin: it doubles after a
+// wait that ended within it, and halves after one that did not, so that a
+// side whose turns come late, as with long tasks, stops spending a core on
+// them. For its first yieldAfter, the spinner only looks at the word: a
+// trip with both sides running takes less, and a yield is a system call
+// that costs about as much as the rest of the trip. After that it yields the
+// processor every spinYield rounds (about half a microsecond), so that the
+// other side runs if the kernel put it on this core, as it tends to put a
+// process it wakes.
 const (
-	workerSpin = 20 * time.Microsecond
-	replySpin  = 20 * time.Microsecond
+	minSpin    = 10 * time.Microsecond
+	maxSpin    = 100 * time.Microsecond
+	yieldAfter = 4 * time.Microsecond
 	spinYield  = 256
 )
 
@@ -78,6 +85,8 @@ type poolChan struct {
 	rd  msgReader
 	dec *gob.Decoder // of messages received
 	big []byte       // a big message read from the pipe
+
+	spinFor time.Duration // how long this side spins for its turn next time
 }
 
 // newSlot makes a slot's shared file, in the pool, and maps it.
@@ -145,7 +154,7 @@ func openWorkerChan() (ch *poolChan, fds *os.File, theirs []*os.File, err error)
 }
 
 func newPoolChan(mem []byte, in, out *os.File) *poolChan {
-	c := &poolChan{mem: mem, turn: word32At(mem, 0), in: in, out: out}
+	c := &poolChan{mem: mem, turn: word32At(mem, 0), in: in, out: out, spinFor: maxSpin}
 	c.enc = gob.NewEncoder(&c.buf)
 	c.dec = gob.NewDecoder(&c.rd)
 	return c
@@ -199,16 +208,24 @@ func (c *poolChan) send(st uint32, v any, spin bool) error {
 	return nil
 }
 
-// recv waits for this side's turn, spinning for spin first, and decodes the
+// recv waits for this side's turn, spinning first if spin, and decodes the
 // message into v, unless the state is stQuit. It returns the state, and
 // whether the message says to spin for the next.
-func (c *poolChan) recv(worker bool, spin time.Duration, v any) (st uint32, spinNext bool, err error) {
+func (c *poolChan) recv(worker bool, spin bool, v any) (st uint32, spinNext bool, err error) {
 	st, ok := c.await(worker, spin)
 	if !ok {
 		return 0, false, errWorkerDead
 	}
+	spinNext, err = c.read(st, v)
+	return st, spinNext, err
+}
+
+// read decodes the message of state st into v, once it is this side's
+// turn, unless st is stQuit, and reports whether it says to spin for the
+// next.
+func (c *poolChan) read(st uint32, v any) (spinNext bool, err error) {
 	if st == stQuit {
-		return st, false, nil
+		return false, nil
 	}
 	spinNext = binary.NativeEndian.Uint32(c.mem[slotSpin:]) != 0
 	n := int(binary.NativeEndian.Uint32(c.mem[slotLen:]))
@@ -219,7 +236,7 @@ func (c *poolChan) recv(worker bool, spin time.Duration, v any) (st uint32, spin
 			c.big = make([]byte, n)
 		}
 		if _, err := io.ReadFull(c.in, c.big[:n]); err != nil {
-			return 0, false, err
+			return false, err
 		}
 		c.rd.b = c.big[:n]
 	}
@@ -228,7 +245,7 @@ func (c *poolChan) recv(worker bool, spin time.Duration, v any) (st uint32, spin
 	if cap(c.big) > keepBuf {
 		c.big = nil
 	}
-	return st, spinNext, err
+	return spinNext, err
 }
 
 // myTurn reports whether state st is the worker's turn, if worker, or the
@@ -240,27 +257,14 @@ func myTurn(st uint32, worker bool) bool {
 	return st == stReply
 }
 
-// await waits for this side's turn: it spins for spin, yields the processor
+// await waits for this side's turn: it spins, if spin, yields the processor
 // once, so that the other side may run if it shares this core, and then
 // sleeps on the futex. It returns the state, or false, in the pool, once
 // the worker has died.
-func (c *poolChan) await(worker bool, spin time.Duration) (uint32, bool) {
-	if spin > 0 {
-		start := time.Now()
-		for i := 1; ; i++ {
-			x := c.turn.Load()
-			if myTurn(x>>2, worker) {
-				return x >> 2, true
-			}
-			if x&turnDead != 0 {
-				return 0, false
-			}
-			if i%64 == 0 && time.Since(start) > spin {
-				break
-			}
-			if i%spinYield == 0 {
-				futex.Yield()
-			}
+func (c *poolChan) await(worker bool, spin bool) (uint32, bool) {
+	if spin {
+		if x, ok := c.spin(worker, nil); ok {
+			return x >> 2, x&turnDead == 0 || myTurn(x>>2, worker)
 		}
 		futex.Yield()
 	}
@@ -276,6 +280,38 @@ func (c *poolChan) await(worker bool, spin time.Duration) (uint32, bool) {
 			continue
 		}
 		futex.Wait(c.turn, x|turnSleeping, 0)
+	}
+}
+
+// spin spins for up to c.spinFor, or until stop is closed, for this side's
+// turn or the worker's death, yielding the processor every spinYield rounds,
+// and adapts c.spinFor. It returns the turn word and true once either has
+// come, or false if the time passed or stop closed first.
+func (c *poolChan) spin(worker bool, stop <-chan struct{}) (uint32, bool) {
+	start := time.Now()
+	yield := false
+	for i := 1; ; i++ {
+		x := c.turn.Load()
+		if myTurn(x>>2, worker) || x&turnDead != 0 {
+			c.spinFor = min(2*c.spinFor, maxSpin)
+			return x, true
+		}
+		if i%64 == 0 {
+			d := time.Since(start)
+			if d > c.spinFor {
+				c.spinFor = max(c.spinFor/2, minSpin)
+				return 0, false
+			}
+			yield = d > yieldAfter
+			select {
+			case <-stop:
+				return 0, false
+			default:
+			}
+		}
+		if yield && i%spinYield == 0 {
+			futex.Yield()
+		}
 	}
 }
 

@@ -32,7 +32,7 @@ func TestPoolChanLetsGiantsGo(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		var got []byte
-		_, _, err := wk.recv(true, 0, &got)
+		_, _, err := wk.recv(true, false, &got)
 		if err == nil && !bytes.Equal(got, giant) {
 			t.Errorf("the worker got %d bytes, want %d", len(got), len(giant))
 		}
