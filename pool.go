@@ -51,7 +51,7 @@ package shm
 //
 // The transport. Each worker has a slot: 64 KiB of shared memory (a memfd
 // that the worker inherits, poolchan.go) holding a turn word and one
-// message. The pool writes a task there, gob-encoded, and gives the turn to
+// message. The pool writes a task there (poolmsg.go), and gives the turn to
 // the worker through the word; the worker writes its reply and gives the
 // turn back. The side that waits for its turn spins, then sleeps on the word
 // with a futex; the side that gives the turn wakes it only if it sleeps. A
