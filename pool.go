@@ -51,7 +51,7 @@ package shm
 //
 // The transport. Each worker has a slot: 64 KiB of shared memory (a memfd
 // that the worker inherits, poolchan.go) holding a turn word and one
-// message. The pool writes a task there, gob-encoded, and gives the turn to
+// message. The pool writes a task there (poolmsg.go), and gives the turn to
 // the worker through the word; the worker writes its reply and gives the
 // turn back. The side that waits for its turn spins, then sleeps on the word
 // with a futex; the side that gives the turn wakes it only if it sleeps. A
@@ -95,6 +95,8 @@ package shm
 //     does: spinning 4 us before the first yield halved the median, to 2.0
 //     to 2.6 us, and made the mean 3.8 to 5.5 us, 37 times faster than
 //     ProcessPoolExecutor in the bench row, at a load average of 2.
+//   - The messages in a binary form of their own (poolmsg.go) rather than
+//     gob: median 1.35 us, mean 2.3 to 3.2 us.
 //
 // The yields still matter after those first microseconds: the kernel tends
 // to run a process it wakes on the waker's core, and a waker that spins

@@ -6,9 +6,7 @@ package shm
 // pool.go for why it is built this way.
 
 import (
-	"bytes"
 	"encoding/binary"
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"
@@ -80,11 +78,7 @@ type poolChan struct {
 	in   *os.File // the pipe that big messages come in on
 	out  *os.File // the pipe that big messages go out on
 
-	buf bytes.Buffer // the message being sent, gob-encoded
-	enc *gob.Encoder // of messages sent: one gob stream over the whole channel
-	rd  msgReader
-	dec *gob.Decoder // of messages received
-	big []byte       // a big message read from the pipe
+	big []byte // a big message read from the pipe
 
 	spinFor time.Duration // how long this side spins for its turn next time
 }
@@ -155,8 +149,6 @@ func openWorkerChan() (ch *poolChan, fds *os.File, theirs []*os.File, err error)
 
 func newPoolChan(mem []byte, in, out *os.File) *poolChan {
 	c := &poolChan{mem: mem, turn: word32At(mem, 0), in: in, out: out, spinFor: maxSpin}
-	c.enc = gob.NewEncoder(&c.buf)
-	c.dec = gob.NewDecoder(&c.rd)
 	return c
 }
 
@@ -170,17 +162,16 @@ func (c *poolChan) close() {
 	c.mem, c.turn = nil, nil
 }
 
-// send gob-encodes v into the slot, or onto the pipe if it does not fit,
-// and gives the turn to the other side with state st (stQuit, which has no
+// send encodes m into the slot, or onto the pipe if it does not fit, and
+// gives the turn to the other side with state st (stQuit, which has no
 // message, goes by give alone). spin, in a task, tells the worker whether to
 // spin for the next one. It fails with errWorkerDead, in the pool, if the
 // worker has died.
-func (c *poolChan) send(st uint32, v any, spin bool) error {
-	c.buf.Reset()
-	if err := c.enc.Encode(v); err != nil {
-		return err
-	}
-	data := c.buf.Bytes()
+func (c *poolChan) send(st uint32, m poolMsg, spin bool) error {
+	// m is encoded in place, in the slot, which is this side's until it
+	// gives the turn; append moves a message too big for the slot to a
+	// buffer of its own, which goes on the pipe and is then let go.
+	data := m.appendTo(c.mem[slotData:slotData:slotSize])
 	if len(data) > math.MaxUint32 {
 		return fmt.Errorf("a message of %d bytes", len(data))
 	}
@@ -190,9 +181,6 @@ func (c *poolChan) send(st uint32, v any, spin bool) error {
 		sp = 1
 	}
 	binary.NativeEndian.PutUint32(c.mem[slotSpin:], sp)
-	if len(data) <= slotCap {
-		copy(c.mem[slotData:], data)
-	}
 	if !c.give(st) {
 		return errWorkerDead
 	}
@@ -200,48 +188,42 @@ func (c *poolChan) send(st uint32, v any, spin bool) error {
 		// The other side reads it once it has the turn; a pipe's writer
 		// fails once its reader has died.
 		_, err := c.out.Write(data)
-		if c.buf.Cap() > keepBuf {
-			c.buf = bytes.Buffer{} // the encoder writes to &c.buf, which stays
-		}
 		return err
 	}
 	return nil
 }
 
 // recv waits for this side's turn, spinning first if spin, and decodes the
-// message into v, unless the state is stQuit. It returns the state, and
+// message into m, unless the state is stQuit. It returns the state, and
 // whether the message says to spin for the next.
-func (c *poolChan) recv(worker bool, spin bool, v any) (st uint32, spinNext bool, err error) {
+func (c *poolChan) recv(worker bool, spin bool, m poolMsg) (st uint32, spinNext bool, err error) {
 	st, ok := c.await(worker, spin)
 	if !ok {
 		return 0, false, errWorkerDead
 	}
-	spinNext, err = c.read(st, v)
+	spinNext, err = c.read(st, m)
 	return st, spinNext, err
 }
 
-// read decodes the message of state st into v, once it is this side's
+// read decodes the message of state st into m, once it is this side's
 // turn, unless st is stQuit, and reports whether it says to spin for the
 // next.
-func (c *poolChan) read(st uint32, v any) (spinNext bool, err error) {
+func (c *poolChan) read(st uint32, m poolMsg) (spinNext bool, err error) {
 	if st == stQuit {
 		return false, nil
 	}
 	spinNext = binary.NativeEndian.Uint32(c.mem[slotSpin:]) != 0
 	n := int(binary.NativeEndian.Uint32(c.mem[slotLen:]))
 	if n <= slotCap {
-		c.rd.b = c.mem[slotData : slotData+n]
-	} else {
-		if cap(c.big) < n {
-			c.big = make([]byte, n)
-		}
-		if _, err := io.ReadFull(c.in, c.big[:n]); err != nil {
-			return false, err
-		}
-		c.rd.b = c.big[:n]
+		return spinNext, m.decode(c.mem[slotData : slotData+n])
 	}
-	err = c.dec.Decode(v)
-	c.rd.b = nil
+	if cap(c.big) < n {
+		c.big = make([]byte, n)
+	}
+	if _, err := io.ReadFull(c.in, c.big[:n]); err != nil {
+		return false, err
+	}
+	err = m.decode(c.big[:n])
 	if cap(c.big) > keepBuf {
 		c.big = nil
 	}
@@ -338,26 +320,4 @@ func (c *poolChan) give(st uint32) bool {
 func (c *poolChan) markDead() {
 	c.turn.Or(turnDead)
 	futex.Wake(c.turn, math.MaxInt32)
-}
-
-// A msgReader gives a gob decoder the bytes of one message at a time. It is
-// an io.ByteReader, so that the decoder reads no further than the message.
-type msgReader struct{ b []byte }
-
-func (r *msgReader) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		return 0, io.ErrUnexpectedEOF
-	}
-	n := copy(p, r.b)
-	r.b = r.b[n:]
-	return n, nil
-}
-
-func (r *msgReader) ReadByte() (byte, error) {
-	if len(r.b) == 0 {
-		return 0, io.ErrUnexpectedEOF
-	}
-	b := r.b[0]
-	r.b = r.b[1:]
-	return b, nil
 }

@@ -67,15 +67,16 @@ package shm
 // task whose Segments name them, the segments made since the worker
 // started; it inherits every segment of its parent rather than those of
 // its arguments.
-// It tells the pool it is ready, then runs tasks (taskMsg, replyMsg: a gob
-// stream each way) passed in the slot, or on the pipes when they do not fit
+// It tells the pool it is ready, then runs tasks (taskMsg, replyMsg, in the
+// binary form of poolmsg.go) passed in the slot, or on the pipes when they do not fit
 // in it, until the pool tells it to quit; it then reports its result in the
 // control file as any child does. A task's arguments are encoded as a start
 // message's are.
 //
 // The version. protocolVersion changes whenever anything above changes
 // (version 2: generic instantiations got keys of their own; version 3: pool
-// workers; version 4: a pool worker's slot in shared memory).
+// workers; version 4: a pool worker's slot in shared memory; version 5: the
+// pool's messages in a binary form of their own, not gob).
 
 import (
 	"bytes"
@@ -92,7 +93,7 @@ import (
 const envChild = "SHM_CHILD"
 
 // protocolVersion is the value of envChild: the version of this protocol.
-const protocolVersion = "4"
+const protocolVersion = "5"
 
 // The descriptors a child receives: ExtraFiles[i] is descriptor 3+i.
 const (
