@@ -344,6 +344,153 @@ func BenchmarkPingPong(b *testing.B) {
 	}
 }
 
+// valuePong answers n pings of a Value + Event ping-pong, as the bench
+// module's pingpong row does: it waits for Ping, checks that v holds 2i+1 and
+// stores 2i+2, then clears Ping and sets Pong; with clearAfterWait, it clears
+// Ping just after its Wait instead.
+func valuePong(v *shm.Value[int64], pp *shm.RawValue[pingPong], n int, clearAfterWait bool) error {
+	p := pp.Ptr()
+	ctx := context.Background()
+	p.Ready.Store(1)
+	for i := range n {
+		if err := p.Ping.Wait(ctx); err != nil {
+			return err
+		}
+		if clearAfterWait {
+			p.Ping.Clear()
+		}
+		if got := v.Load(); got != int64(2*i+1) {
+			return fmt.Errorf("pong %d: the Value holds %d, want %d", i, got, 2*i+1)
+		}
+		v.Store(int64(2*i + 2))
+		if !clearAfterWait {
+			p.Ping.Clear()
+		}
+		p.Pong.Set()
+	}
+	return nil
+}
+
+// mutexTurn is the bare work of a Value + Event ping-pong: a number under a
+// futex mutex, in one cache line as a Value's, and two turn words, in
+// another line (Line2) or in the first (Line1).
+type mutexTurn struct {
+	Mu    futexref.Mutex2
+	X     int64
+	Line1 [2]atomic.Uint32
+	Ready atomic.Int32
+	_     [36]byte
+	Line2 [2]atomic.Uint32
+}
+
+// turns returns the ping and pong turn words of t.
+func (t *mutexTurn) turns(oneLine bool) (ping, pong *atomic.Uint32) {
+	if oneLine {
+		return &t.Line1[0], &t.Line1[1]
+	}
+	return &t.Line2[0], &t.Line2[1]
+}
+
+// mutexTurnPong answers n pings of the bare mutex+turn ping-pong.
+func mutexTurnPong(tv *shm.RawValue[mutexTurn], n int, oneLine bool) error {
+	t := tv.Ptr()
+	ping, pong := t.turns(oneLine)
+	t.Ready.Store(1)
+	for i := range n {
+		futexref.AwaitTurn(ping, uint32(i+1), futexref.SpinFutex)
+		t.Mu.Lock()
+		got := t.X
+		t.Mu.Unlock()
+		if got != int64(2*i+1) {
+			return fmt.Errorf("pong %d: the number is %d, want %d", i, got, 2*i+1)
+		}
+		t.Mu.Lock()
+		t.X = int64(2*i + 2)
+		t.Mu.Unlock()
+		futexref.GiveTurn(pong, uint32(i+1))
+	}
+	return nil
+}
+
+func init() {
+	shm.Register(valuePong)
+	shm.Register(mutexTurnPong)
+}
+
+// BenchmarkValuePingPong: one op is a round trip of the bench module's
+// pingpong row, a number passed through a Value, each side waking the other
+// with an Event: as the row does it (each side clears its own Event just
+// before it sets the other's), with the Clear just after each Wait, and the
+// same work done with the bare references, the number and its mutex in one
+// cache line and the turn words in another (as a Value and its Events are)
+// or all in one line.
+func BenchmarkValuePingPong(b *testing.B) {
+	for _, clearAfterWait := range []bool{false, true} {
+		name := "Clear before Set"
+		if clearAfterWait {
+			name = "Clear after Wait"
+		}
+		b.Run(name, func(b *testing.B) {
+			v, _ := shm.NewValue[int64](0)
+			pp, _ := shm.NewRawValue(pingPong{})
+			p := pp.Ptr()
+			child := start(b, valuePong, v, pp, b.N, clearAfterWait)
+			await(b, "the child", func() bool { return p.Ready.Load() == 1 })
+			ctx := context.Background()
+			sleeps := shm.WaitSleeps()
+			b.ResetTimer()
+			for i := range b.N {
+				v.Store(int64(2*i + 1))
+				if !clearAfterWait {
+					p.Pong.Clear()
+				}
+				p.Ping.Set()
+				if err := p.Pong.Wait(ctx); err != nil {
+					b.Fatal(err)
+				}
+				if clearAfterWait {
+					p.Pong.Clear()
+				}
+				if got := v.Load(); got != int64(2*i+2) {
+					b.Fatalf("ping %d: the Value holds %d, want %d", i, got, 2*i+2)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(shm.WaitSleeps()-sleeps)/float64(b.N), "sleeps/op")
+			join(b, child)
+		})
+	}
+	for _, oneLine := range []bool{false, true} {
+		name := "bare mutex+turn"
+		if oneLine {
+			name = "bare mutex+turn, 1 line"
+		}
+		b.Run(name, func(b *testing.B) {
+			tv, _ := shm.NewRawValue(mutexTurn{})
+			t := tv.Ptr()
+			ping, pong := t.turns(oneLine)
+			child := start(b, mutexTurnPong, tv, b.N, oneLine)
+			await(b, "the child", func() bool { return t.Ready.Load() == 1 })
+			b.ResetTimer()
+			for i := range b.N {
+				t.Mu.Lock()
+				t.X = int64(2*i + 1)
+				t.Mu.Unlock()
+				futexref.GiveTurn(ping, uint32(i+1))
+				futexref.AwaitTurn(pong, uint32(i+1), futexref.SpinFutex)
+				t.Mu.Lock()
+				got := t.X
+				t.Mu.Unlock()
+				if got != int64(2*i+2) {
+					b.Fatalf("ping %d: the number is %d, want %d", i, got, 2*i+2)
+				}
+			}
+			b.StopTimer()
+			join(b, child)
+		})
+	}
+}
+
 // condPingPong is the turn number of a Cond ping-pong, and what its child
 // reports: that it is ready, and its sleeps on the Cond and on the Mutex.
 type condPingPong struct {

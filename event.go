@@ -26,6 +26,13 @@ import (
 // Python. Where Python's wait takes a timeout and returns False when it runs
 // out, Wait takes a context and returns its error.
 //
+// In a ping-pong, where each of two processes waits on its own Event and sets
+// the other's, a process clears its own Event just before it sets the
+// other's: not after, when the answer may already have come and the Clear
+// would erase it, and preferably not just after its Wait, where the Clear is
+// one more write to memory that the other process is polling, if the two
+// Events share a cache line (as two Events in one shared struct do).
+//
 // In the terminology of the Go memory model, a call to Set "synchronizes
 // before" any call to Wait that it releases or that finds the flag set, in
 // every process that maps the Event.

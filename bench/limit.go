@@ -293,9 +293,10 @@ func bareRole(role string, mem []byte, n int) error {
 			w.Store(uint32(2*i + 2))
 			futex.Wake(w, 1)
 		}
-	case "pong-mutex-turn":
+	case "pong-mutex-turn", "pong-mutex-turn-1line":
 		mu, x := at[futexref.Mutex2](mem, 0), at[int64](mem, 8)
-		ping, pong := at[atomic.Uint32](mem, 128), at[atomic.Uint32](mem, 132)
+		turns := turnOff(role == "pong-mutex-turn-1line")
+		ping, pong := at[atomic.Uint32](mem, turns), at[atomic.Uint32](mem, turns+4)
 		for i := 0; i < n; i++ {
 			futexref.AwaitTurn(ping, uint32(i+1), futexref.SpinFutex)
 			mu.Lock()
@@ -408,19 +409,42 @@ func barePingPongSpin(n int) (sample, error) { return barePingPong("pong-spin", 
 // the bare references: each side stores the next number in an int64 under a
 // futexref.Mutex2, gives the other its turn on a spin+futex turn word (the
 // two words in one cache line, as the Events of the pair are), waits for
-// its own, and loads the answer under the mutex.
-func barePingPongMutexTurn(n int) (sample, error) {
+// its own, and loads the answer under the mutex. The mutex and the number
+// are in one cache line, as a Value's are, and the turn words in another.
+func barePingPongMutexTurn(n int) (sample, error) { return barePingPongMutexTurnAt(n, false) }
+
+// barePingPongMutexTurn1Line is barePingPongMutexTurn with the turn words in
+// the cache line of the mutex and the number, which a Value and the Events,
+// two objects, cannot share: the difference between the two is what the
+// second line costs.
+func barePingPongMutexTurn1Line(n int) (sample, error) { return barePingPongMutexTurnAt(n, true) }
+
+// turnOff returns the offset of the turn words of a mutex+turn ping-pong: in
+// the line of the mutex (at 0) and the number (at 8), or two lines further.
+func turnOff(oneLine bool) int {
+	if oneLine {
+		return 16
+	}
+	return 128
+}
+
+func barePingPongMutexTurnAt(n int, oneLine bool) (sample, error) {
 	m, err := newMapping(4096)
 	if err != nil {
 		return sample{}, err
 	}
 	defer m.close()
-	c := bareCmd("pong-mutex-turn", warmTrips+n, m)
+	role := "pong-mutex-turn"
+	if oneLine {
+		role = "pong-mutex-turn-1line"
+	}
+	c := bareCmd(role, warmTrips+n, m)
 	if err := c.Start(); err != nil {
 		return sample{}, err
 	}
 	mu, x := at[futexref.Mutex2](m.mem, 0), at[int64](m.mem, 8)
-	ping, pong := at[atomic.Uint32](m.mem, 128), at[atomic.Uint32](m.mem, 132)
+	turns := turnOff(oneLine)
+	ping, pong := at[atomic.Uint32](m.mem, turns), at[atomic.Uint32](m.mem, turns+4)
 	trips := func(from, to int) error {
 		for i := from; i < to; i++ {
 			mu.Lock()

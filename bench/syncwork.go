@@ -83,7 +83,15 @@ func shmEventPingPong(n int) (sample, error) {
 }
 
 // childValueEventPong answers n pings through a Value: it waits for Ping,
-// checks that v holds 2i+1, stores 2i+2 and sets Pong.
+// checks that v holds 2i+1, stores 2i+2, and then clears Ping and sets Pong.
+//
+// Each side clears its own Event just before it sets the other's, which is
+// how a ping-pong through Events should be written: the Clear cannot come
+// after the Set (the answer may already be there, and the Clear would erase
+// it), and placed right before it, the two writes to the Events' cache line
+// come together. A Clear just after Wait, as Python code often has it, writes
+// that line once more while the other process spins on it, and the Set then
+// has to take the line back (see the README for what that cost).
 func childValueEventPong(v *shm.Value[int64], pp *shm.RawValue[eventPair], n int) error {
 	p := pp.Ptr()
 	ctx := context.Background()
@@ -91,11 +99,11 @@ func childValueEventPong(v *shm.Value[int64], pp *shm.RawValue[eventPair], n int
 		if err := p.Ping.Wait(ctx); err != nil {
 			return err
 		}
-		p.Ping.Clear()
 		if got := v.Load(); got != int64(2*i+1) {
 			return fmt.Errorf("pong %d: the Value holds %d, want %d", i, got, 2*i+1)
 		}
 		v.Store(int64(2*i + 2))
+		p.Ping.Clear()
 		p.Pong.Set()
 	}
 	return nil
@@ -105,11 +113,11 @@ func valueEventPing(v *shm.Value[int64], p *eventPair, from, to int) error {
 	ctx := context.Background()
 	for i := from; i < to; i++ {
 		v.Store(int64(2*i + 1))
+		p.Pong.Clear()
 		p.Ping.Set()
 		if err := p.Pong.Wait(ctx); err != nil {
 			return err
 		}
-		p.Pong.Clear()
 		if got := v.Load(); got != int64(2*i+2) {
 			return fmt.Errorf("ping %d: the Value holds %d, want %d", i, got, 2*i+2)
 		}

@@ -235,13 +235,19 @@ func workloads(c config) []*workload {
 		Limit:  pingLimits(),
 		Target: target{MaxOverhead: 1.3, Vs: "spin+futex"}})
 	add(&workload{ID: "pingpong", Name: "ping-pong round trip (Value + Event)", Group: latency, Unit: usPerTrip,
-		Note: "each side Stores the next number in a Value and Sets the other's Event, then Waits on its own and Loads the answer; " +
+		Note: "each side Stores the next number in a Value, Clears its own Event and Sets the other's, then Waits on its own and Loads the answer " +
+			"(each clears its own Event just before it sets the other's, so that the two writes to the Events' cache line come together; a Clear just after Wait writes that line again while the other process spins on it); " +
 			"limits: the bare ping-pongs, which only take turns on one word, and mutex+turn, the same work as shm's with the bare references " +
-			"(a futex mutex around the number, spin+futex turn words), which shows what the Value's lock and the second cache line cost",
+			"(a futex mutex around the number, spin+futex turn words: the mutex and the number in one cache line, as a Value's, and the turn words in another, as the Events); " +
+			"mutex+turn, 1 line, the same with all of it in one cache line, which two objects cannot share, shows what the second line costs: " +
+			"each half trip has the waiter fetch it from the other core after the line of its turn word; " +
+			"the target is against spin+futex, which waits as the Event does (see event-pingpong)",
 		Shm:    goImpl("shm", c.n(100_000), shmPingPong),
 		Python: pingPython(),
-		Limit:  append(pingLimits(), goImpl("mutex+turn", c.n(100_000), barePingPongMutexTurn)),
-		Target: target{MaxOverhead: 1.3}})
+		Limit: append(pingLimits(),
+			goImpl("mutex+turn", c.n(100_000), barePingPongMutexTurn),
+			goImpl("mutex+turn, 1 line", c.n(100_000), barePingPongMutexTurn1Line)),
+		Target: target{MaxOverhead: 1.3, Vs: "spin+futex"}})
 	add(&workload{ID: "pingpong-atomic", Name: "ping-pong round trip (RawValue[atomic.Int64])", Group: latency, Unit: usPerTrip,
 		Note:   "each side polls an atomic in a RawValue for its partner's number: no lock, and no sleep",
 		Shm:    goImpl("shm", c.n(100_000), shmPingPongAtomic),
