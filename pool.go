@@ -921,7 +921,10 @@ func (t *task) result(w *worker, r replyMsg) (any, error) {
 // Python's apply_async and ProcessPoolExecutor.submit. fn must be
 // registered, and args must fit it as [Start] requires; Submit returns an
 // error, and queues nothing, if they do not, or [ErrPoolClosed] after
-// [Pool.Close] or [Pool.Kill].
+// [Pool.Close] or [Pool.Kill]. If a worker is idle and no task is queued,
+// Submit gives the task to that worker itself, which starts it at once, and
+// the [Future.Result] that follows takes the reply from the worker without
+// waking any other goroutine: the fastest round trip.
 //
 // ctx is the task's: if it ends before the task is done, the task is
 // abandoned and fails with ctx's error; a running task's worker is killed

@@ -113,22 +113,32 @@ func startDist(dir string) (*etcdServer, error) {
 	if err := build.Run(); err != nil {
 		return nil, fmt.Errorf("building distbench: %w", err)
 	}
+	return serve(bin)
+}
+
+// serve starts distbench's embedded etcd server, with its data in a new
+// directory in memDir, which it removes if the server does not start.
+func serve(bin string) (*etcdServer, error) {
 	data, err := os.MkdirTemp(memDir(), "shm-bench-etcd-")
 	if err != nil {
 		return nil, err
 	}
+	fail := func(err error) (*etcdServer, error) {
+		os.RemoveAll(data)
+		return nil, fmt.Errorf("starting the embedded etcd server: %w", err)
+	}
 	cmd := exec.Command(bin, "serve", data)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	s := &etcdServer{cmd: cmd, stdin: stdin, done: make(chan error, 1), dir: data}
 	line := make(chan string, 1)
