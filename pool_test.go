@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -701,4 +703,88 @@ func TestPoolConcurrentSubmitters(t *testing.T) {
 		t.Fatalf("State = %+v, want %d done, none busy", s, goroutines*each)
 	}
 	p.Close()
+}
+
+// TestPoolRandomKills kills the workers of a pool at random moments while
+// two goroutines keep giving it tasks one at a time, which go straight from
+// Submit to an idle worker or through the queue (see "The direct path" in
+// pool.go); one goroutine waits with Result, the other with Done first.
+// Every task must end, with its result or with an ExitError that says its
+// worker was killed; State must count every task, and the pool must have
+// its workers again at the end.
+func TestPoolRandomKills(t *testing.T) {
+	const workers, kills = 2, 40
+	p := newPool(t, workers, nil)
+	ctx := bounded(t)
+	var submitted, failed atomic.Int64
+	stop := make(chan struct{})
+	errs := make(chan error, 2)
+	var wg sync.WaitGroup
+	for g := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				f, err := p.Submit(ctx, spinWork, i)
+				if err != nil {
+					errs <- err
+					return
+				}
+				submitted.Add(1)
+				if g == 1 {
+					select {
+					case <-f.Done():
+					case <-ctx.Done():
+					}
+				}
+				if _, err = f.Result(ctx); err != nil {
+					var ee *shm.ExitError
+					if !errors.As(err, &ee) || !strings.Contains(err.Error(), "killed") {
+						errs <- fmt.Errorf("task %d of goroutine %d: %v", i, g, err)
+						return
+					}
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range kills {
+		var victim int
+		await(t, "the pool to have its workers", func() bool {
+			s := p.State()
+			if s.Workers < workers {
+				return false
+			}
+			victim = s.Pids[rng.IntN(len(s.Pids))]
+			return true
+		})
+		// A random moment: idle, receiving a task, running it, replying.
+		time.Sleep(time.Duration(rng.IntN(300)) * time.Microsecond)
+		if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		await(t, "the killed worker to be replaced", func() bool { return !slices.Contains(p.State().Pids, victim) })
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	await(t, "the pool to have its workers", func() bool { return p.State().Workers == workers })
+	s := p.State()
+	if int64(s.Done+s.Failed) != submitted.Load() || int64(s.Failed) != failed.Load() || s.Failed > kills || s.Busy != 0 {
+		t.Fatalf("State = %+v after %d tasks, %d failed with a killed worker, %d kills", s, submitted.Load(), failed.Load(), kills)
+	}
+	t.Logf("%d tasks, %d failed with their worker killed, %d kills", submitted.Load(), failed.Load(), kills)
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	noChildren(t)
 }
