@@ -148,8 +148,7 @@ func openWorkerChan() (ch *poolChan, fds *os.File, theirs []*os.File, err error)
 }
 
 func newPoolChan(mem []byte, in, out *os.File) *poolChan {
-	c := &poolChan{mem: mem, turn: word32At(mem, 0), in: in, out: out, spinFor: maxSpin}
-	return c
+	return &poolChan{mem: mem, turn: word32At(mem, 0), in: in, out: out, spinFor: maxSpin}
 }
 
 // close closes the pipes and unmaps the slot, in the pool, once neither
@@ -266,8 +265,8 @@ func (c *poolChan) await(worker bool, spin bool) (uint32, bool) {
 }
 
 // spin spins for up to c.spinFor, or until stop is closed, for this side's
-// turn or the worker's death, yielding the processor every spinYield rounds,
-// and adapts c.spinFor. It returns the turn word and true once either has
+// turn or the worker's death, yielding the processor every spinYield rounds
+// once yieldAfter has passed, and adapts c.spinFor. It returns the turn word and true once either has
 // come, or false if the time passed or stop closed first.
 func (c *poolChan) spin(worker bool, stop <-chan struct{}) (uint32, bool) {
 	start := time.Now()
