@@ -21,6 +21,7 @@ import (
 func init() {
 	shm.Register(childEventPong)
 	shm.Register(childValueEventPong)
+	shm.Register(childLinePong)
 	shm.Register(childCondPong)
 	shm.Register(childBarrier)
 }
@@ -146,6 +147,86 @@ func shmPingPong(n int) (sample, error) {
 	}
 	t := time.Now()
 	err = valueEventPing(v, pp.Ptr(), warmTrips, warmTrips+n)
+	s := elapsed(t, n)
+	if err != nil {
+		p.Kill()
+		return s, err
+	}
+	return s, p.Join()
+}
+
+// A pingLine is the state of the pingpong row laid out in one struct, and
+// so in one cache line: a lock and the number it guards, as a Value holds
+// them, and the two Events. It is how a program puts what one round trip
+// touches together when the round trip's latency matters most: a Value and
+// its Events are separate objects, each in lines of its own.
+type pingLine struct {
+	Mu         shm.Mutex
+	N          int64
+	Ping, Pong shm.Event
+}
+
+// childLinePong answers n pings as childValueEventPong does, with the lock
+// and the number of a pingLine in place of the Value.
+func childLinePong(pl *shm.RawValue[pingLine], n int) error {
+	p := pl.Ptr()
+	ctx := context.Background()
+	for i := range n {
+		if err := p.Ping.Wait(ctx); err != nil {
+			return err
+		}
+		p.Mu.Lock()
+		got := p.N
+		p.Mu.Unlock()
+		if got != int64(2*i+1) {
+			return fmt.Errorf("pong %d: the number is %d, want %d", i, got, 2*i+1)
+		}
+		p.Mu.Lock()
+		p.N = int64(2*i + 2)
+		p.Mu.Unlock()
+		p.Ping.Clear()
+		p.Pong.Set()
+	}
+	return nil
+}
+
+func linePing(p *pingLine, from, to int) error {
+	ctx := context.Background()
+	for i := from; i < to; i++ {
+		p.Mu.Lock()
+		p.N = int64(2*i + 1)
+		p.Mu.Unlock()
+		p.Pong.Clear()
+		p.Ping.Set()
+		if err := p.Pong.Wait(ctx); err != nil {
+			return err
+		}
+		p.Mu.Lock()
+		got := p.N
+		p.Mu.Unlock()
+		if got != int64(2*i+2) {
+			return fmt.Errorf("ping %d: the number is %d, want %d", i, got, 2*i+2)
+		}
+	}
+	return nil
+}
+
+// shmLinePingPong is shmPingPong with its state in one pingLine.
+func shmLinePingPong(n int) (sample, error) {
+	pl, err := shm.NewRawValue(pingLine{})
+	if err != nil {
+		return sample{}, err
+	}
+	p, err := shm.Start(childLinePong, pl, warmTrips+n)
+	if err != nil {
+		return sample{}, err
+	}
+	if err := linePing(pl.Ptr(), 0, warmTrips); err != nil {
+		p.Kill()
+		return sample{}, err
+	}
+	t := time.Now()
+	err = linePing(pl.Ptr(), warmTrips, warmTrips+n)
 	s := elapsed(t, n)
 	if err != nil {
 		p.Kill()

@@ -248,6 +248,13 @@ func workloads(c config) []*workload {
 			goImpl("mutex+turn", c.n(100_000), barePingPongMutexTurn),
 			goImpl("mutex+turn, 1 line", c.n(100_000), barePingPongMutexTurn1Line)),
 		Target: target{MaxOverhead: 1.3, Vs: "spin+futex"}})
+	add(&workload{ID: "pingpong-1line", Name: "ping-pong round trip (Mutex, number and Events in one struct)", Group: latency, Unit: usPerTrip,
+		Note: "the pingpong row with its state in one RawValue of a struct: a Mutex and the number it guards, as a Value holds them, and the two Events, all in one cache line; " +
+			"each side does what the pingpong row's does (the number read and written under the lock, its own Event cleared just before it sets the other's); limit: mutex+turn, 1 line is the same work bare",
+		Shm:    goImpl("shm", c.n(100_000), shmLinePingPong),
+		Python: pingPython(),
+		Limit:  append(pingLimits(), goImpl("mutex+turn, 1 line", c.n(100_000), barePingPongMutexTurn1Line)),
+		Target: target{MaxOverhead: 1.3, Vs: "spin+futex"}})
 	add(&workload{ID: "pingpong-atomic", Name: "ping-pong round trip (RawValue[atomic.Int64])", Group: latency, Unit: usPerTrip,
 		Note:   "each side polls an atomic in a RawValue for its partner's number: no lock, and no sleep",
 		Shm:    goImpl("shm", c.n(100_000), shmPingPongAtomic),
