@@ -6,9 +6,13 @@ package embedded
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/url"
+	"os"
+	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
@@ -41,29 +45,64 @@ func Start(dir string) (*Server, error) { return start(dir, false) }
 func StartNoSync(dir string) (*Server, error) { return start(dir, true) }
 
 func start(dir string, noSync bool) (*Server, error) {
-	client, err := freePort()
-	if err != nil {
-		return nil, err
+	for try := 1; ; try++ {
+		client, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		peer, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		s := &Server{dir: dir, client: client, peer: peer, noSync: noSync}
+		err = s.Restart()
+		if err == nil {
+			return s, nil
+		}
+		// Another server may have taken a port between freePort and
+		// the bind: try others.
+		if try == 3 || !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, err
+		}
 	}
-	peer, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{dir: dir, client: client, peer: peer, noSync: noSync}
-	if err := s.Restart(); err != nil {
-		return nil, err
-	}
-	return s, nil
 }
 
-// freePort returns a loopback URL on a port that was free a moment ago.
+// freePort returns a loopback URL on a port that was free a moment ago. It
+// picks the port below the kernel's range of ephemeral ports, the one that
+// Listen on port 0 draws from, because the local ends of outgoing
+// connections are drawn from it too: a port from that range could be taken
+// by a connection that this or another process opens before etcd binds it,
+// or while the server is stopped, since Restart binds the same port again.
+// That happened in CI: "bind: address already in use" on a Restart, with the
+// tests of package dist connecting to their own servers at the same time.
 func freePort() (url.URL, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return url.URL{}, fmt.Errorf("embedded: find a free port: %w", err)
+	lo, hi := listenPorts()
+	var err error
+	for range 100 {
+		var l net.Listener
+		l, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(lo+rand.IntN(hi-lo))))
+		if err == nil {
+			l.Close()
+			return url.URL{Scheme: "http", Host: l.Addr().String()}, nil
+		}
 	}
-	defer l.Close()
-	return url.URL{Scheme: "http", Host: l.Addr().String()}, nil
+	return url.URL{}, fmt.Errorf("embedded: find a free port between %d and %d: %w", lo, hi, err)
+}
+
+// listenPorts returns the range [lo, hi) that freePort draws from: from
+// 10000 up to the first ephemeral port, as Linux reports it, or to 32768,
+// the start of its default range, where it does not.
+func listenPorts() (lo, hi int) {
+	lo, hi = 10000, 32768
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return lo, hi
+	}
+	var first, last int
+	if _, err := fmt.Sscan(string(b), &first, &last); err == nil && first > lo+1000 {
+		hi = first
+	}
+	return lo, hi
 }
 
 // Endpoints returns the client URL, for [dist.Config.Endpoints]. It stays

@@ -6,6 +6,7 @@ import (
 	"log"
 	"net/url"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -207,4 +208,37 @@ func ExampleServer_Restart() {
 	}
 	fmt.Println(v.Load(ctx))
 	// Output: 7 <nil>
+}
+
+// TestPortsOutsideEphemeralRange checks that a server listens below the
+// kernel's range of ephemeral ports, from which the local ends of outgoing
+// connections are drawn: a port from it could be taken while the server is
+// stopped, and its Restart, which binds the same port, would fail.
+func TestPortsOutsideEphemeralRange(t *testing.T) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		t.Skip("no ip_local_port_range:", err)
+	}
+	var first, last int
+	if _, err := fmt.Sscan(string(b), &first, &last); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		srv, err := embedded.StartNoSync(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := url.Parse(srv.Endpoints()[0])
+		srv.Stop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := strconv.Atoi(u.Port())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p >= first && p <= last {
+			t.Fatalf("the server listens on port %d, in the ephemeral range %d-%d", p, first, last)
+		}
+	}
 }
