@@ -768,8 +768,8 @@ func (lt *lent) collect(ctx context.Context) {
 			_, lt.err = w.ch.read(x>>2, &lt.r)
 			lt.recvd = true
 			if lt.err == nil && lt.stop() {
+				lt.p.busy.Add(-1) // before the task counts as done: see State
 				lt.t.finish(lt.t.result(w, lt.r))
-				lt.p.busy.Add(-1)
 				lt.giveBack()
 				return
 			}
@@ -873,11 +873,12 @@ func (p *Pool) runTask(i int, w *worker, t *task, send []uint64) *worker {
 // context and reports whether it had not fired. It returns w, or nil if w
 // has ended.
 func (p *Pool) end(i int, w *worker, t *task, send []uint64, stop func() bool, r replyMsg, err error) *worker {
-	defer p.busy.Add(-1)
 	if err == nil && send != nil && !r.Unknown {
 		w.segs = append(w.segs, send...)
 	}
-	if stop() && err == nil {
+	ok := stop() && err == nil
+	p.busy.Add(-1) // before the task counts as done or failed: see State
+	if ok {
 		t.finish(t.result(w, r))
 		return w
 	}
@@ -1125,10 +1126,10 @@ func (p *Pool) State() PoolState {
 			p.cond.Broadcast() // the slots wait for p.mu, which they get after this returns
 		}
 	}
-	s := PoolState{
-		Busy: int(p.busy.Load()), Queued: len(p.queue),
-		Done: p.done.Load(), Failed: p.failed.Load(), Restarted: p.restarted.Load(),
-	}
+	// A task stops counting as busy before it counts as done or failed,
+	// and those are read first, so that no snapshot counts a task twice.
+	s := PoolState{Done: p.done.Load(), Failed: p.failed.Load()}
+	s.Busy, s.Queued, s.Restarted = int(p.busy.Load()), len(p.queue), p.restarted.Load()
 	for _, w := range p.workers {
 		if w != nil && w.ready.Load() && w.proc.Alive() {
 			s.Workers++

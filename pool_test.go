@@ -788,3 +788,57 @@ func TestPoolRandomKills(t *testing.T) {
 	}
 	noChildren(t)
 }
+
+// TestPoolStateNeverCountsTwice polls State while tasks finish, one at a
+// time, and checks that it never counts a task both as done and as busy:
+// Done + Failed + Busy never exceeds the tasks submitted.
+func TestPoolStateNeverCountsTwice(t *testing.T) {
+	const tasks = 3000
+	p := newPool(t, 1, nil)
+	ctx := bounded(t)
+	var submitted atomic.Uint64
+	stop := make(chan struct{})
+	type seen struct {
+		s         shm.PoolState
+		submitted uint64
+	}
+	bad := make(chan seen, 1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			s := p.State()
+			if n := submitted.Load(); s.Done+s.Failed+uint64(s.Busy) > n {
+				bad <- seen{s, n}
+				return
+			}
+		}
+	}()
+	for i := range tasks {
+		submitted.Add(1)
+		f := submit(t, p, inc, i)
+		// Done first: the slot's goroutine finishes the task, and wakes
+		// this one.
+		select {
+		case <-f.Done():
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		}
+		if _, err := f.Result(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	select {
+	case b := <-bad:
+		t.Fatalf("State = %+v, with %d tasks submitted: a task counted as done and busy", b.s, b.submitted)
+	default:
+	}
+}
