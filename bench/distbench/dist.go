@@ -7,7 +7,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/shmgo/shm/dist"
 )
@@ -58,14 +57,10 @@ func distLockedInc(ctx context.Context, endpoints []string, ns string, n int) (s
 		}
 		return nil
 	}
-	if err := inc(warm(n)); err != nil {
-		return sample{}, err
+	s, err := warmThenTime(n, inc)
+	if err != nil {
+		return s, err
 	}
-	t := time.Now()
-	if err := inc(n); err != nil {
-		return sample{}, err
-	}
-	s := elapsed(t, n)
 	return s, checkValue(ctx, v, warm(n)+n)
 }
 
@@ -88,14 +83,10 @@ func distCAS(ctx context.Context, endpoints []string, ns string, n int) (sample,
 		}
 		return nil
 	}
-	if err := inc(warm(n)); err != nil {
-		return sample{}, err
+	s, err := warmThenTime(n, inc)
+	if err != nil {
+		return s, err
 	}
-	t := time.Now()
-	if err := inc(n); err != nil {
-		return sample{}, err
-	}
-	s := elapsed(t, n)
 	return s, checkValue(ctx, v, warm(n)+n)
 }
 

@@ -87,14 +87,10 @@ func etcdLockedInc(ctx context.Context, endpoints []string, ns string, n int) (s
 		}
 		return nil
 	}
-	if err := inc(warm(n)); err != nil {
-		return sample{}, err
+	s, err := warmThenTime(n, inc)
+	if err != nil {
+		return s, err
 	}
-	t := time.Now()
-	if err := inc(n); err != nil {
-		return sample{}, err
-	}
-	s := elapsed(t, n)
 	return s, checkKey(ctx, cli, key, warm(n)+n)
 }
 
@@ -150,14 +146,10 @@ func etcdCASGetTxn(ctx context.Context, endpoints []string, ns string, n int) (s
 		}
 		return nil
 	}
-	if err := inc(warm(n)); err != nil {
-		return sample{}, err
+	s, err := warmThenTime(n, inc)
+	if err != nil {
+		return s, err
 	}
-	t := time.Now()
-	if err := inc(n); err != nil {
-		return sample{}, err
-	}
-	s := elapsed(t, n)
 	return s, checkKey(ctx, cli, key, warm(n)+n)
 }
 
@@ -200,14 +192,10 @@ func etcdCASTxn(ctx context.Context, endpoints []string, ns string, n int) (samp
 		}
 		return nil
 	}
-	if err := inc(warm(n)); err != nil {
-		return sample{}, err
+	s, err := warmThenTime(n, inc)
+	if err != nil {
+		return s, err
 	}
-	t := time.Now()
-	if err := inc(n); err != nil {
-		return sample{}, err
-	}
-	s := elapsed(t, n)
 	return s, checkKey(ctx, cli, key, warm(n)+n)
 }
 
@@ -331,6 +319,22 @@ func watchOpen(ctx context.Context, cli *clientv3.Client, key string, opts ...cl
 	return wch, wr.Err()
 }
 
+// nextEvent waits for the first event on wch, a watch opened with ctx.
+func nextEvent(ctx context.Context, wch clientv3.WatchChan) error {
+	for wr := range wch {
+		if err := wr.Err(); err != nil {
+			return err
+		}
+		if len(wr.Events) > 0 {
+			return nil
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return errors.New("watch closed")
+}
+
 // waitDelete waits for the deletion of key, if it exists, made at revision
 // created (any, if 0): it opens a watch, then reads the key.
 func waitDelete(ctx context.Context, cli *clientv3.Client, key string, created int64) error {
@@ -344,18 +348,7 @@ func waitDelete(ctx context.Context, cli *clientv3.Client, key string, created i
 	if err != nil || len(gr.Kvs) == 0 || created != 0 && gr.Kvs[0].CreateRevision != created {
 		return err // or it is gone, or it is another key of the same name
 	}
-	for wr := range wch {
-		if err := wr.Err(); err != nil {
-			return err
-		}
-		if len(wr.Events) > 0 {
-			return nil
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return errors.New("watch closed")
+	return nextEvent(ctx, wch)
 }
 
 // etcdFlag is an event made of one key: set when it exists. A waiter
@@ -485,16 +478,5 @@ func (f *etcdFlag) getThenWatch(ctx context.Context) error {
 	if resp, err = f.cli.Get(ctx, f.key, clientv3.WithCountOnly()); err != nil || resp.Count > 0 {
 		return err
 	}
-	for wr := range wch {
-		if err := wr.Err(); err != nil {
-			return err
-		}
-		if len(wr.Events) > 0 {
-			return nil
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return errors.New("watch closed")
+	return nextEvent(ctx, wch)
 }

@@ -108,3 +108,13 @@ func warm(n int) int { return max(n/10, 1) }
 func elapsed(t time.Time, n int) sample {
 	return sample{Seconds: time.Since(t).Seconds(), Ops: float64(n)}
 }
+
+// warmThenTime runs run(warm(n)) untimed, then times run(n).
+func warmThenTime(n int, run func(k int) error) (sample, error) {
+	if err := run(warm(n)); err != nil {
+		return sample{}, err
+	}
+	t := time.Now()
+	err := run(n)
+	return elapsed(t, n), err
+}
