@@ -13,13 +13,11 @@ import (
 // incrementElems adds 1 to every element of the Array "a" of n elements,
 // rounds times, with Update.
 func incrementElems(endpoint, ns string, n, rounds int) error {
-	ctx, cancel := minute()
-	defer cancel()
-	c, err := childConnect(endpoint, ns)
+	ctx, c, done, err := childClient(endpoint, ns)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer done()
 	a, err := dist.NewArray[int32](ctx, c, "a", n)
 	if err != nil {
 		return err

@@ -40,13 +40,11 @@ func workLocal(u, guarded *shm.Value[int64], m *shm.Mutex, n int) error {
 
 // workDist runs work on dist objects: processes of any machines.
 func workDist(endpoint, ns string, n int) error {
-	ctx, cancel := minute()
-	defer cancel()
-	c, err := childConnect(endpoint, ns)
+	ctx, c, done, err := childClient(endpoint, ns)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer done()
 	u, err := dist.NewValue(ctx, c, "u", int64(0))
 	if err != nil {
 		return err

@@ -78,13 +78,14 @@ func sleepForever() {
 	}
 }
 
-// childConnect is a child's own connection to the test server, as a
-// process on another host would make.
-func childConnect(endpoint, ns string) (*dist.Client, error) {
-	return dist.Connect(context.Background(), dist.Config{Endpoints: []string{endpoint}, Namespace: ns, TTL: testTTL})
-}
-
-// minute is a child's bound on its whole run.
-func minute() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), time.Minute)
+// childClient is a child's own connection to the test server, as a process
+// on another host would make, with a context that bounds the child's whole
+// run (a minute); done closes the connection and ends the context.
+func childClient(endpoint, ns string) (ctx context.Context, c *dist.Client, done func(), err error) {
+	c, err = dist.Connect(context.Background(), dist.Config{Endpoints: []string{endpoint}, Namespace: ns, TTL: testTTL})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	return ctx, c, func() { c.Close(); cancel() }, nil
 }

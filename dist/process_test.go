@@ -16,13 +16,11 @@ import (
 
 // increment adds 1 to the Value "counter" n times with Update.
 func increment(endpoint, ns string, n int) error {
-	ctx, cancel := minute()
-	defer cancel()
-	c, err := childConnect(endpoint, ns)
+	ctx, c, done, err := childClient(endpoint, ns)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer done()
 	v, err := dist.NewValue(ctx, c, "counter", int64(0))
 	if err != nil {
 		return err
@@ -38,13 +36,11 @@ func increment(endpoint, ns string, n int) error {
 // incrementLocked adds 1 to the Value "counter" n times with UpdateLocked,
 // and counts f's runs in runs.
 func incrementLocked(endpoint, ns string, n int, runs *shm.RawValue[atomic.Int64]) error {
-	ctx, cancel := minute()
-	defer cancel()
-	c, err := childConnect(endpoint, ns)
+	ctx, c, done, err := childClient(endpoint, ns)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer done()
 	v, err := dist.NewValue(ctx, c, "counter", int64(0))
 	if err != nil {
 		return err
@@ -60,9 +56,7 @@ func incrementLocked(endpoint, ns string, n int, runs *shm.RawValue[atomic.Int64
 // lockAndHold locks the Mutex "m", reports its fencing token, and holds the
 // lock until killed.
 func lockAndHold(endpoint, ns string, fence *shm.RawValue[atomic.Int64]) error {
-	ctx, cancel := minute()
-	defer cancel()
-	c, err := childConnect(endpoint, ns)
+	ctx, c, _, err := childClient(endpoint, ns) // it dies holding c
 	if err != nil {
 		return err
 	}
@@ -80,13 +74,11 @@ func lockAndHold(endpoint, ns string, fence *shm.RawValue[atomic.Int64]) error {
 
 // lockOnce locks and unlocks the Mutex "m" and reports its fencing token.
 func lockOnce(endpoint, ns string, fence *shm.RawValue[atomic.Int64]) error {
-	ctx, cancel := minute()
-	defer cancel()
-	c, err := childConnect(endpoint, ns)
+	ctx, c, done, err := childClient(endpoint, ns)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer done()
 	m, err := dist.NewMutex(ctx, c, "m")
 	if err != nil {
 		return err
@@ -106,13 +98,11 @@ type scores struct {
 
 // openScoresAs32 opens "scores" with another layout than its maker's.
 func openScoresAs32(endpoint, ns string) error {
-	ctx, cancel := minute()
-	defer cancel()
-	c, err := childConnect(endpoint, ns)
+	ctx, c, done, err := childClient(endpoint, ns)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer done()
 	_, err = dist.NewValue(ctx, c, "scores", struct{ A int32 }{})
 	return err
 }

@@ -24,13 +24,11 @@ type outcomes struct {
 // counts the outcomes, until n calls have returned nil after the parent
 // said that the server is back.
 func incrementThroughOutage(endpoint, ns string, n int64, out *shm.RawValue[outcomes]) error {
-	ctx, cancel := minute()
-	defer cancel()
-	c, err := childConnect(endpoint, ns)
+	ctx, c, done, err := childClient(endpoint, ns)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer done()
 	v, err := dist.NewValue(ctx, c, "counter", int64(0))
 	if err != nil {
 		return err

@@ -16,13 +16,11 @@ import (
 // waitForEvent reports that it is about to wait for the Event "go", waits,
 // and reports that it woke.
 func waitForEvent(endpoint, ns string, state *shm.RawValue[atomic.Int64]) error {
-	ctx, cancel := minute()
-	defer cancel()
-	c, err := childConnect(endpoint, ns)
+	ctx, c, done, err := childClient(endpoint, ns)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer done()
 	e, err := dist.NewEvent(ctx, c, "go")
 	if err != nil {
 		return err
@@ -38,13 +36,11 @@ func waitForEvent(endpoint, ns string, state *shm.RawValue[atomic.Int64]) error 
 // meet waits at the Barrier "b" of n parties for rounds rounds, and
 // records its order in each round at orders[round*n+id].
 func meet(endpoint, ns string, n, id, rounds int, orders *shm.RawArray[int64]) error {
-	ctx, cancel := minute()
-	defer cancel()
-	c, err := childConnect(endpoint, ns)
+	ctx, c, done, err := childClient(endpoint, ns)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer done()
 	b, err := dist.NewBarrier(ctx, c, "b", n)
 	if err != nil {
 		return err
@@ -61,9 +57,7 @@ func meet(endpoint, ns string, n, id, rounds int, orders *shm.RawArray[int64]) e
 
 // arriveAndDie waits at the Barrier "b" of n parties, until killed.
 func arriveAndDie(endpoint, ns string, n int) error {
-	ctx, cancel := minute()
-	defer cancel()
-	c, err := childConnect(endpoint, ns)
+	ctx, c, _, err := childClient(endpoint, ns) // it dies holding c
 	if err != nil {
 		return err
 	}
