@@ -272,18 +272,28 @@ def pong_cond(c, turn, n):
             c.notify()
 
 
+def event_pingpong(ping, pong, warm, n):
+    """Times n round trips through the Events ping and pong, after warm."""
+    p = ctx.Process(target=pong_event, args=(ping, pong, warm + n))
+    p.start()
+
+    def trips(k):
+        for _ in range(k):
+            ping.set()
+            pong.wait()
+            pong.clear()
+    trips(warm)
+    t = now()
+    trips(n)
+    d = now() - t
+    p.join()
+    return d
+
+
 def pingpong(kind, n):
     if kind == "event":
-        ping, pong = ctx.Event(), ctx.Event()
-        p = ctx.Process(target=pong_event, args=(ping, pong, WARM + n))
-        p.start()
-
-        def trips(k):
-            for _ in range(k):
-                ping.set()
-                pong.wait()
-                pong.clear()
-    elif kind == "pipe":
+        return event_pingpong(ctx.Event(), ctx.Event(), WARM, n)
+    if kind == "pipe":
         a, b = ctx.Pipe()
         p = ctx.Process(target=pong_pipe, args=(b, WARM + n))
         p.start()
@@ -485,22 +495,7 @@ def manager_handoff(n):
 
 def manager_pingpong(n):
     with ctx.Manager() as m:
-        ping, pong = m.Event(), m.Event()
-        w = max(n // 10, 1)
-        p = ctx.Process(target=pong_event, args=(ping, pong, w + n))
-        p.start()
-
-        def trips(k):
-            for _ in range(k):
-                ping.set()
-                pong.wait()
-                pong.clear()
-        trips(w)
-        t = now()
-        trips(n)
-        d = now() - t
-        p.join()
-        return d
+        return event_pingpong(m.Event(), m.Event(), max(n // 10, 1), n)
 
 
 def main(argv):
