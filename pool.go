@@ -198,7 +198,6 @@ type Pool struct {
 	closed  bool        // Close or Kill was called: no more tasks
 	workers []*worker   // by slot; nil while a slot has none
 	slots   []slotState // by slot: what Submit and the slot's goroutine know of each other
-	nlent   int         // slots with a lent task
 	killed  chan struct{}
 	wg      sync.WaitGroup // the slots' goroutines
 
@@ -288,6 +287,7 @@ type task struct {
 	stop   atomic.Pointer[func() bool] // stops the context.AfterFunc
 	fut    *Future
 	pool   *Pool
+	lent   lent // its record if Submit gave it to a worker itself (see lend)
 }
 
 const (
@@ -446,9 +446,7 @@ func (p *Pool) spawn(i int) (*worker, error) {
 		<-proc.Done()
 		w.ch.markDead()
 		close(w.watched)
-		p.mu.Lock()
-		p.mu.Unlock()
-		p.cond.Broadcast()
+		p.wakeSlots()
 	}()
 	p.mu.Lock()
 	killed := isClosedChan(p.killed)
@@ -655,7 +653,6 @@ func (p *Pool) next(i int, w *worker) (t *task, lt *lent) {
 		if p.closed {
 			return nil, nil
 		}
-		s.w = w
 		s.idle = w != nil && w.ready.Load()
 		p.cond.Wait()
 	}
@@ -674,10 +671,9 @@ func (p *Pool) next(i int, w *worker) (t *task, lt *lent) {
 // closing, or another task needs the slot. A lent task is owned by one side
 // at a time, through its owner word, so that the reply is read once.
 type lent struct {
-	p *Pool
-	i int
+	t *task // whose pool is t.pool
+	i int   // the slot
 	w *worker
-	t *task
 
 	started bool // under p.mu: the task is in the slot; before, nobody may wait for its reply
 	owner   atomic.Int32
@@ -702,9 +698,8 @@ const (
 // slotState is what Submit and slot i's goroutine know of each other, under
 // the pool's mu.
 type slotState struct {
-	w    *worker // the slot's worker, while idle
-	idle bool    // the slot's goroutine waits in next with w, which can take a task now
-	lent *lent   // the task Submit gave w itself; the slot takes no other before it is over
+	idle bool  // the slot's goroutine waits in next with its worker, p.workers[i], which can take a task now
+	lent *lent // the task Submit gave that worker itself; the slot takes no other before it is over
 }
 
 // lend gives t a slot whose goroutine waits for a task with a ready worker
@@ -720,15 +715,14 @@ func (p *Pool) lend(t *task) *lent {
 		return nil
 	}
 	for i := range p.slots {
-		s := &p.slots[i]
-		w := s.w
+		s, w := &p.slots[i], p.workers[i]
 		if !s.idle || s.lent != nil || !w.proc.Alive() || p.max > 0 && w.ran >= p.max || !subset(t.segs, w.segs) {
 			continue
 		}
 		s.idle = false
-		lt := &lent{p: p, i: i, w: w, t: t}
+		lt := &t.lent
+		*lt = lent{t: t, i: i, w: w}
 		s.lent = lt
-		p.nlent++
 		t.state.Store(taskRunning)
 		t.fut.lent = lt
 		return lt
@@ -738,7 +732,8 @@ func (p *Pool) lend(t *task) *lent {
 
 // start sends the lent task to its worker, on the caller's goroutine.
 func (lt *lent) start() {
-	p, w, t := lt.p, lt.w, lt.t
+	t, w := lt.t, lt.w
+	p := t.pool
 	lt.alone = p.busy.Add(1) == 1
 	w.ran++
 	lt.stop = p.watchContext(w, t)
@@ -768,7 +763,7 @@ func (lt *lent) collect(ctx context.Context) {
 			_, lt.err = w.ch.read(x>>2, &lt.r)
 			lt.recvd = true
 			if lt.err == nil && lt.stop() {
-				lt.p.busy.Add(-1) // before the task counts as done: see State
+				lt.t.pool.busy.Add(-1) // before the task counts as done: see State
 				lt.t.finish(lt.t.result(w, lt.r))
 				lt.giveBack()
 				return
@@ -784,7 +779,7 @@ func (lt *lent) collect(ctx context.Context) {
 // the goroutine is woken if it has something to do: queued tasks, a closing
 // pool, or a worker to retire.
 func (lt *lent) giveBack() {
-	p := lt.p
+	p := lt.t.pool
 	p.mu.Lock()
 	s := &p.slots[lt.i]
 	if p.max > 0 && lt.w.ran >= p.max {
@@ -795,7 +790,6 @@ func (lt *lent) giveBack() {
 		return
 	}
 	s.lent = nil
-	p.nlent--
 	s.idle = true
 	wake := p.closed || len(p.queue) > 0
 	p.mu.Unlock()
@@ -806,10 +800,15 @@ func (lt *lent) giveBack() {
 
 // handOver wakes the slot's goroutine to take a lent task that its owner
 // word has just given it.
-func (lt *lent) handOver() {
-	lt.p.mu.Lock()
-	lt.p.mu.Unlock() // the goroutine waits in next, or has yet to look at the owner word
-	lt.p.cond.Broadcast()
+func (lt *lent) handOver() { lt.t.pool.wakeSlots() }
+
+// wakeSlots wakes the slots' goroutines to look again at what they wait
+// for, which has changed without p.mu: p.mu is taken and let go first, so
+// that a goroutine is either waiting in p.cond or yet to look.
+func (p *Pool) wakeSlots() {
+	p.mu.Lock()
+	p.mu.Unlock()
+	p.cond.Broadcast()
 }
 
 // collected is the slot's goroutine's side of a lent task: it waits for the
@@ -824,7 +823,6 @@ func (p *Pool) collected(i int, w *worker, lt *lent) *worker {
 	}
 	p.mu.Lock()
 	p.slots[i].lent = nil
-	p.nlent--
 	p.mu.Unlock()
 	return p.after(i, w)
 }
@@ -995,7 +993,7 @@ func (p *Pool) enqueue(t *task) error {
 		t.stop.Store(&stop)
 	}
 	p.queue = append(p.queue, t)
-	lent := p.nlent > 0
+	lent := slices.ContainsFunc(p.slots, func(s slotState) bool { return s.lent != nil })
 	p.mu.Unlock()
 	if lent {
 		// A slot whose lent task nobody waits for must take its reply,
