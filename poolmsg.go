@@ -105,12 +105,16 @@ func (d *msgDecoder) done() error {
 
 const taskChunk = 1 << 0 // taskMsg.Chunk
 
-func (m *taskMsg) appendTo(b []byte) []byte {
-	var flags byte
-	if m.Chunk {
-		flags |= taskChunk
+// flag returns f if set, else 0.
+func flag(set bool, f byte) byte {
+	if set {
+		return f
 	}
-	b = append(b, flags)
+	return 0
+}
+
+func (m *taskMsg) appendTo(b []byte) []byte {
+	b = append(b, flag(m.Chunk, taskChunk))
 	b = appendString(b, m.Func)
 	b = binary.AppendUvarint(b, uint64(len(m.Args)))
 	for _, a := range m.Args {
@@ -164,16 +168,7 @@ const (
 )
 
 func (r *replyMsg) appendTo(b []byte) []byte {
-	var flags byte
-	for _, f := range [...]struct {
-		set  bool
-		flag byte
-	}{{r.Ready, replyReady}, {r.Panic, replyPanic}, {r.Failed, replyFailed}, {r.Unknown, replyUnknown}} {
-		if f.set {
-			flags |= f.flag
-		}
-	}
-	b = append(b, flags)
+	b = append(b, flag(r.Ready, replyReady)|flag(r.Panic, replyPanic)|flag(r.Failed, replyFailed)|flag(r.Unknown, replyUnknown))
 	b = appendBytes(b, r.Data)
 	return appendString(b, r.Err)
 }
